@@ -1,0 +1,64 @@
+// bench.cpp - the C++ side of `make bench-ops`: the same fixed sequences of small CPU ops that
+// cmd/bench-ops drives op by op from Go, run here in a plain C++ loop over libtorch, so the Go
+// program can print the cost of the Go/cgo layer as a ratio measured in one process.
+#include "internal.h"
+
+#include <c10/core/GradMode.h>
+
+#include <chrono>
+
+namespace {
+
+// Kind 0: a forward chain of six small elementwise/matmul ops with grad mode off.
+void forward_chain(int64_t iters, int64_t n) {
+  c10::NoGradGuard no_grad;
+  auto x = at::randn({n, n});
+  auto y = at::randn({n, n});
+  for (int64_t i = 0; i < iters; i++) {
+    auto t1 = at::add(x, y);
+    auto t2 = at::mul(t1, x);
+    auto t3 = at::silu(t2);
+    auto t4 = at::mul(t3, at::Scalar(0.5));
+    auto t5 = at::matmul(t4, y);
+    auto t6 = at::sum(t5);
+  }
+}
+
+// Kind 1: one training step of a two-layer MLP: forward, MSE loss, backward, SGD update, and
+// gradients set to none.
+void train_step(int64_t iters, int64_t n) {
+  auto x = at::randn({n, n});
+  auto target = at::randn({n, n});
+  auto w1 = at::randn({n, n}).mul_(0.1).set_requires_grad(true);
+  auto w2 = at::randn({n, n}).mul_(0.1).set_requires_grad(true);
+  for (int64_t i = 0; i < iters; i++) {
+    auto h = at::matmul(x, w1);
+    auto a = at::silu(h);
+    auto o = at::matmul(a, w2);
+    auto d = at::sub(o, target);
+    auto sq = at::mul(d, d);
+    auto loss = at::mean(sq);
+    loss.backward();
+    {
+      c10::NoGradGuard no_grad;
+      w1.add_(w1.grad(), -0.01);
+      w2.add_(w2.grad(), -0.01);
+    }
+    w1.mutable_grad().reset();
+    w2.mutable_grad().reset();
+  }
+}
+
+}  // namespace
+
+extern "C" gt_error gt_bench_reference(int kind, int64_t iters, int64_t size, double *seconds) {
+  return gt::guard([&] {
+    auto start = std::chrono::steady_clock::now();
+    switch (kind) {
+      case 0: forward_chain(iters, size); break;
+      case 1: train_step(iters, size); break;
+      default: throw gt::ArgumentError("bench: unknown kind " + std::to_string(kind));
+    }
+    *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
+}

@@ -1,0 +1,247 @@
+/*
+ * growthtorch.h - the C interface of growthtrain's library over libtorch.
+ *
+ * This header is pure C: it is the only thing a Go (or any other) program sees of libtorch, so a
+ * binary built against it runs with any build of libgrowthtorch (CPU or CUDA libtorch) that
+ * carries the same GT_ABI_VERSION.
+ *
+ * Conventions
+ *  - Every entry point that can fail returns a gt_error: NULL on success, otherwise an error
+ *    object the caller owns (read it with gt_error_code/gt_error_message, then gt_error_free).
+ *    No C++ exception ever crosses this boundary and there is no thread-local "last error".
+ *  - Results come back through out-parameters, which are written only on success.
+ *  - gt_tensor is an opaque handle. It is released by gt_tensor_free or, when it was created
+ *    while a scope was open on the calling thread, by closing that scope (unless it was kept),
+ *    whichever comes first. Using a released handle is an error (GT_ERR_FREED), never a crash.
+ *  - Grad mode and scopes are per OS thread, as in libtorch itself.
+ */
+#ifndef GROWTHTORCH_H
+#define GROWTHTORCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* The library is built with hidden visibility: only these C entry points are exported. */
+#if defined(GT_BUILDING) && defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+/* Bumped whenever a signature, enum value or semantic in this header changes. */
+#define GT_ABI_VERSION 2
+
+/* A tensor handle: a slot number and a generation (0 is "no tensor"). A released handle's
+   generation no longer matches its slot, so using it is a clean GT_ERR_FREED, never a crash.
+   Handles returned while a scope is open on the calling thread carry GT_HANDLE_SCOPED: the scope
+   will release them, so the caller needs no finaliser of its own. Callers may pass handles back
+   with or without the flag. */
+typedef uint64_t gt_tensor;
+#define GT_HANDLE_SCOPED ((uint64_t)1 << 63)
+typedef struct gt_error_s *gt_error;
+typedef struct gt_generator_s *gt_generator;
+
+/* ---- errors ---- */
+enum {
+  GT_ERR_TORCH = 1,    /* libtorch rejected the call (shape, dtype, index, device ...) */
+  GT_ERR_OOM = 2,      /* an allocation failed on the CPU or an accelerator */
+  GT_ERR_ARGUMENT = 3, /* this library rejected an argument before calling libtorch */
+  GT_ERR_FREED = 4,    /* a handle whose tensor was already released */
+  GT_ERR_INTERNAL = 5  /* anything else thrown (std::exception or unknown) */
+};
+int gt_error_code(gt_error e);
+const char *gt_error_message(gt_error e);
+void gt_error_free(gt_error e);
+
+/* ---- library ---- */
+int gt_abi_version(void);
+const char *gt_torch_version(void); /* e.g. "2.11.0" (static storage) */
+int gt_cuda_compiled(void);         /* 1 when linked with libtorch_cuda */
+int64_t gt_live_tensors(void);      /* tensors whose storage is still held through a handle */
+void gt_set_num_threads(int n);
+int gt_get_num_threads(void);
+void gt_manual_seed(uint64_t seed);
+
+/* ---- dtypes and devices (our own stable numbering) ---- */
+enum {
+  GT_FLOAT32 = 0,
+  GT_FLOAT64 = 1,
+  GT_FLOAT16 = 2,
+  GT_BFLOAT16 = 3,
+  GT_INT64 = 4,
+  GT_INT32 = 5,
+  GT_BOOL = 6,
+  GT_UINT8 = 7,
+  GT_INT8 = 8
+};
+enum { GT_CPU = 0, GT_CUDA = 1 };
+
+/* ---- lifetime and scopes ---- */
+void gt_tensor_free(gt_tensor t); /* releases t; a no-op for 0 or an already released t */
+uint64_t gt_scope_push(void);     /* opens a scope on this thread; returns its id */
+gt_error gt_scope_pop(uint64_t id); /* closes the innermost scope; id must match */
+/* t survives scope id, which must be the innermost: it moves to the parent scope, if any.
+   *unscoped is set to 1 when t now belongs to no scope (the caller owns its release). */
+gt_error gt_scope_keep(uint64_t id, gt_tensor t, int *unscoped);
+
+/* ---- metadata ---- */
+gt_error gt_tensor_ndim(gt_tensor t, int64_t *out);
+gt_error gt_tensor_shape(gt_tensor t, int64_t *out, int64_t cap); /* cap >= ndim */
+gt_error gt_tensor_dtype(gt_tensor t, int *out);
+gt_error gt_tensor_device(gt_tensor t, int *type, int *index);
+gt_error gt_tensor_numel(gt_tensor t, int64_t *out);
+gt_error gt_tensor_is_contiguous(gt_tensor t, int *out);
+gt_error gt_tensor_defined(gt_tensor t, int *out);
+/* Writes a printable summary of at most cap-1 bytes plus NUL. */
+gt_error gt_tensor_format(gt_tensor t, char *buf, int64_t cap);
+
+/* ---- factories ---- */
+enum { GT_FILL_EMPTY = 0, GT_FILL_ZEROS = 1, GT_FILL_ONES = 2, GT_FILL_VALUE = 3 };
+gt_error gt_full(const int64_t *shape, int64_t ndim, int fill, double value, int dtype,
+                 int dev_type, int dev_index, gt_tensor *out);
+gt_error gt_arange(double start, double end, double step, int dtype, int dev_type, int dev_index,
+                   gt_tensor *out);
+enum { GT_RAND_NORMAL = 0, GT_RAND_UNIFORM = 1 };
+/* gen may be NULL (the default generator of the device). */
+gt_error gt_rand(int kind, const int64_t *shape, int64_t ndim, gt_generator gen, int dtype,
+                 int dev_type, int dev_index, gt_tensor *out);
+gt_error gt_randint(int64_t low, int64_t high, const int64_t *shape, int64_t ndim,
+                    gt_generator gen, int dtype, int dev_type, int dev_index, gt_tensor *out);
+/* A CPU tensor holding a copy of nbytes of data (little-endian, row-major). */
+gt_error gt_from_data(const void *data, int64_t nbytes, const int64_t *shape, int64_t ndim,
+                      int dtype, gt_tensor *out);
+/* Copies t, converted to dtype on the CPU and made contiguous, into dst (exactly nbytes). */
+gt_error gt_to_data(gt_tensor t, int dtype, void *dst, int64_t nbytes);
+gt_error gt_item(gt_tensor t, double *out);
+
+/* ---- generators ---- */
+gt_error gt_generator_new(uint64_t seed, int dev_type, int dev_index, gt_generator *out);
+void gt_generator_free(gt_generator g);
+gt_error gt_generator_get_state(gt_generator g, gt_tensor *out); /* a uint8 CPU tensor */
+gt_error gt_generator_set_state(gt_generator g, gt_tensor state);
+
+/* ---- elementwise and linear algebra ---- */
+enum {
+  GT_U_NEG = 0, GT_U_EXP, GT_U_LOG, GT_U_SQRT, GT_U_RSQRT, GT_U_ABS, GT_U_SIGMOID, GT_U_TANH,
+  GT_U_SILU, GT_U_RELU, GT_U_GELU, GT_U_SQUARE, GT_U_RECIPROCAL, GT_U_SIN, GT_U_COS,
+  GT_U_CONTIGUOUS, GT_U_CLONE, GT_U_DETACH, GT_U_LOGICAL_NOT, GT_U_ZEROS_LIKE, GT_U_ONES_LIKE,
+  GT_U_ISFINITE, GT_U_SIGN, GT_U_FLOOR,
+  GT_U_COUNT
+};
+gt_error gt_unary(int op, gt_tensor a, gt_tensor *out);
+
+enum {
+  GT_B_ADD = 0, GT_B_SUB, GT_B_MUL, GT_B_DIV, GT_B_MATMUL, GT_B_POW, GT_B_MAXIMUM, GT_B_MINIMUM,
+  GT_B_EQ, GT_B_NE, GT_B_LT, GT_B_LE, GT_B_GT, GT_B_GE, GT_B_LOGICAL_AND, GT_B_LOGICAL_OR,
+  GT_B_COUNT
+};
+gt_error gt_binary(int op, gt_tensor a, gt_tensor b, gt_tensor *out);
+/* The same operations with a scalar right operand (GT_B_MATMUL excluded). */
+gt_error gt_binary_scalar(int op, gt_tensor a, double b, gt_tensor *out);
+
+/* In-place updates, used for parameter updates and buffers. Autograd forbids them on leaves that
+   require grad unless grad mode is off. */
+enum { GT_I_ADD = 0, GT_I_SUB, GT_I_MUL, GT_I_DIV, GT_I_COPY, GT_I_COUNT };
+gt_error gt_inplace(int op, gt_tensor self, gt_tensor other, double alpha);
+gt_error gt_inplace_scalar(int op, gt_tensor self, double value); /* ADD, SUB, MUL, DIV, COPY=fill */
+gt_error gt_zero_(gt_tensor self);
+
+gt_error gt_linear(gt_tensor x, gt_tensor w, gt_tensor b /* nullable */, gt_tensor *out);
+gt_error gt_clamp(gt_tensor a, int has_min, double min, int has_max, double max, gt_tensor *out);
+gt_error gt_where(gt_tensor cond, gt_tensor a, gt_tensor b, gt_tensor *out);
+gt_error gt_masked_fill(gt_tensor a, gt_tensor mask, double value, gt_tensor *out);
+gt_error gt_triangle(gt_tensor a, int upper, int64_t diagonal, gt_tensor *out);
+
+/* ---- reductions ---- */
+enum { GT_R_SUM = 0, GT_R_MEAN, GT_R_AMAX, GT_R_AMIN, GT_R_LOGSUMEXP, GT_R_VAR, GT_R_STD,
+       GT_R_COUNT };
+/* ndims == 0 reduces over every dimension (LOGSUMEXP needs dims). VAR/STD are unbiased. */
+gt_error gt_reduce(int op, gt_tensor a, const int64_t *dims, int64_t ndims, int keepdim,
+                   gt_tensor *out);
+gt_error gt_argmax(gt_tensor a, int64_t dim, int keepdim, gt_tensor *out);
+/* Vector p-norm over dims (all when ndims == 0). */
+gt_error gt_norm(gt_tensor a, double p, const int64_t *dims, int64_t ndims, int keepdim,
+                 gt_tensor *out);
+gt_error gt_cumsum(gt_tensor a, int64_t dim, gt_tensor *out);
+gt_error gt_topk(gt_tensor a, int64_t k, int64_t dim, int largest, gt_tensor *values,
+                 gt_tensor *indices);
+gt_error gt_sort(gt_tensor a, int64_t dim, int descending, gt_tensor *values, gt_tensor *indices);
+gt_error gt_multinomial(gt_tensor probs, int64_t n, int replacement, gt_generator gen,
+                        gt_tensor *out);
+
+/* ---- neural-network functions ---- */
+gt_error gt_softmax(gt_tensor a, int64_t dim, int log, gt_tensor *out);
+gt_error gt_embedding(gt_tensor weight, gt_tensor ids, gt_tensor *out);
+enum { GT_REDUCTION_NONE = 0, GT_REDUCTION_MEAN = 1, GT_REDUCTION_SUM = 2 };
+gt_error gt_cross_entropy(gt_tensor logits, gt_tensor target, int64_t ignore_index,
+                          int reduction, double label_smoothing, gt_tensor *out);
+/* scale < 0 means the default 1/sqrt(head_dim). mask is nullable. */
+gt_error gt_sdpa(gt_tensor q, gt_tensor k, gt_tensor v, gt_tensor mask, double dropout,
+                 int causal, double scale, int enable_gqa, gt_tensor *out);
+gt_error gt_rms_norm(gt_tensor x, gt_tensor weight /* nullable */, double eps, gt_tensor *out);
+
+/* ---- views and indexing ---- */
+enum { GT_SHAPE_VIEW = 0, GT_SHAPE_RESHAPE, GT_SHAPE_PERMUTE, GT_SHAPE_EXPAND };
+gt_error gt_shape_op(int op, gt_tensor a, const int64_t *dims, int64_t ndims, gt_tensor *out);
+gt_error gt_transpose(gt_tensor a, int64_t d0, int64_t d1, gt_tensor *out);
+gt_error gt_unsqueeze(gt_tensor a, int64_t dim, gt_tensor *out);
+gt_error gt_squeeze(gt_tensor a, int64_t dim, gt_tensor *out);
+gt_error gt_flatten(gt_tensor a, int64_t start, int64_t end, gt_tensor *out);
+gt_error gt_slice(gt_tensor a, int64_t dim, int64_t start, int64_t end, int64_t step,
+                  gt_tensor *out);
+gt_error gt_index_select(gt_tensor a, int64_t dim, gt_tensor index, gt_tensor *out);
+gt_error gt_gather(gt_tensor a, int64_t dim, gt_tensor index, gt_tensor *out);
+gt_error gt_cat(const gt_tensor *ts, int64_t n, int64_t dim, int stack, gt_tensor *out);
+/* Splits a into n chunks along dim; outs must hold n handles. */
+gt_error gt_chunk(gt_tensor a, int64_t n, int64_t dim, gt_tensor *outs);
+
+/* ---- conversion ---- */
+/* dtype < 0 keeps the dtype; dev_type < 0 keeps the device. copy forces a new tensor. */
+gt_error gt_to(gt_tensor a, int dtype, int dev_type, int dev_index, int copy, gt_tensor *out);
+
+/* ---- autograd ---- */
+gt_error gt_set_requires_grad(gt_tensor t, int on);
+gt_error gt_requires_grad(gt_tensor t, int *out);
+gt_error gt_is_leaf(gt_tensor t, int *out);
+/* grad is nullable (then t must be a scalar). */
+gt_error gt_backward(gt_tensor t, gt_tensor grad, int retain_graph);
+/* *out is NULL when t has no gradient. */
+gt_error gt_grad(gt_tensor t, gt_tensor *out);
+gt_error gt_grad_set_none(gt_tensor t);
+gt_error gt_grad_zero(gt_tensor t);
+int gt_set_grad_enabled(int on); /* for this thread; returns the previous setting */
+int gt_is_grad_enabled(void);
+
+/* ---- fused training helpers (one call for a whole parameter list) ---- */
+/* AdamW over params[i] using params[i].grad; params without a gradient are skipped. step is the
+   1-based step count shared by all (kept per parameter by the caller via `steps`, float32 CPU
+   scalars as libtorch's fused kernels want them on the parameters' device). */
+gt_error gt_adamw(const gt_tensor *params, const gt_tensor *exp_avg, const gt_tensor *exp_avg_sq,
+                  const gt_tensor *steps, int64_t n, double lr, double beta1, double beta2,
+                  double eps, double weight_decay);
+/* Clips the gradients of params to a total 2-norm of max_norm (if max_norm > 0) and returns the
+   total norm before clipping. */
+gt_error gt_clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm, double *norm);
+
+/* ---- devices ---- */
+int gt_cuda_is_available(void);
+int gt_cuda_device_count(void);
+gt_error gt_cuda_synchronize(int index);
+gt_error gt_cuda_memory(int index, int64_t *allocated, int64_t *peak_allocated,
+                        int64_t *reserved);
+gt_error gt_cuda_reset_peak(int index);
+gt_error gt_cuda_empty_cache(void);
+
+/* ---- benchmark support ---- */
+/* Runs the reference sequence of bench-ops (see csrc/bench.cpp) iters times in C++ and returns
+   the elapsed seconds. */
+gt_error gt_bench_reference(int kind, int64_t iters, int64_t size, double *seconds);
+
+#if defined(GT_BUILDING) && defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+#ifdef __cplusplus
+}
+#endif
+#endif /* GROWTHTORCH_H */
