@@ -1,0 +1,106 @@
+package torch
+
+/*
+#include "growthtorch.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorCode classifies an Error.
+type ErrorCode int
+
+// Error codes, equal to the GT_ERR_* codes of the C library.
+const (
+	CodeTorch       ErrorCode = C.GT_ERR_TORCH    // libtorch rejected the operation
+	CodeOutOfMemory ErrorCode = C.GT_ERR_OOM      // an allocation failed (CPU or device)
+	CodeArgument    ErrorCode = C.GT_ERR_ARGUMENT // the bindings rejected an argument
+	CodeFreed       ErrorCode = C.GT_ERR_FREED    // the tensor was already closed or released
+	CodeInternal    ErrorCode = C.GT_ERR_INTERNAL // any other C++ exception
+)
+
+// Sentinels for errors.Is: errors.Is(err, torch.ErrOutOfMemory) holds for any *Error with
+// CodeOutOfMemory, and likewise for the others.
+var (
+	ErrTorch       = errors.New("torch: operation rejected by libtorch")
+	ErrOutOfMemory = errors.New("torch: out of memory")
+	ErrArgument    = errors.New("torch: invalid argument")
+	ErrFreed       = errors.New("torch: tensor already released")
+	ErrInternal    = errors.New("torch: internal error")
+)
+
+// Error is what tensor operations panic with, and what Recover and Try return.
+type Error struct {
+	Code    ErrorCode
+	Op      string // the Go-level operation, e.g. "Matmul"
+	Message string // libtorch's message, without its C++ backtrace
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("torch %s: %s", e.Op, e.Message)
+}
+
+// Is makes errors.Is match the sentinel of e's code.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrTorch:
+		return e.Code == CodeTorch
+	case ErrOutOfMemory:
+		return e.Code == CodeOutOfMemory
+	case ErrArgument:
+		return e.Code == CodeArgument
+	case ErrFreed:
+		return e.Code == CodeFreed
+	case ErrInternal:
+		return e.Code == CodeInternal
+	}
+	return false
+}
+
+// check panics with an *Error when the C call failed, freeing the C error object.
+func check(err C.gt_error, op string) {
+	if err == nil {
+		return
+	}
+	e := &Error{
+		Code:    ErrorCode(C.gt_error_code(err)),
+		Op:      op,
+		Message: C.GoString(C.gt_error_message(err)),
+	}
+	C.gt_error_free(err)
+	panic(e)
+}
+
+// fail panics with an argument error found on the Go side.
+func fail(op, format string, args ...any) {
+	panic(&Error{Code: CodeArgument, Op: op, Message: fmt.Sprintf(format, args...)})
+}
+
+// Recover turns a panic carrying a *Error into an error stored in *errp (unless *errp already
+// holds one). Other panics continue. Use it deferred, directly:
+//
+//	func Load(path string) (m *Model, err error) {
+//		defer torch.Recover(&err)
+//		...
+//	}
+func Recover(errp *error) {
+	if r := recover(); r != nil {
+		e, ok := r.(*Error)
+		if !ok {
+			panic(r)
+		}
+		if *errp == nil {
+			*errp = e
+		}
+	}
+}
+
+// Try runs f and returns the *Error it panicked with, if any.
+func Try(f func()) (err error) {
+	defer Recover(&err)
+	f()
+	return nil
+}
