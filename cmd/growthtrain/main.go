@@ -1,0 +1,31 @@
+// Command growthtrain measures how unequal the layers of a transformer are and trains with a
+// per-layer compute budget that follows those measurements. See README.md and docs/.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is the growthtrain release; the libtorch and ABI versions are reported beside it.
+const version = "0.1.0-dev"
+
+func main() {
+	app := &cli.App{
+		Name:    "growthtrain",
+		Usage:   "layer anatomy and per-layer-budget training for transformer language models",
+		Version: version,
+		Commands: []*cli.Command{
+			versionCommand(),
+			demoCommand(),
+		},
+		// Errors are printed once, plainly; no Go stack trace ever reaches a user.
+		ExitErrHandler: func(c *cli.Context, err error) {},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "growthtrain:", err)
+		os.Exit(1)
+	}
+}

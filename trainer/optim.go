@@ -1,0 +1,97 @@
+// Package trainer trains growthtrain models: the optimizer and learning-rate schedule (this
+// file and schedule.go), and the per-layer budgeted training loop built on them.
+package trainer
+
+import (
+	"fmt"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+)
+
+// AdamW is the decoupled-weight-decay Adam optimizer over named parameters. Its state (two
+// moments and a step count per parameter) is allocated the first time a parameter receives an
+// update, so a parameter frozen for the whole run never costs optimizer memory, and the state
+// of a parameter persists across phases that train it at different times.
+type AdamW struct {
+	Config torch.AdamWConfig
+	state  map[string]*adamState
+}
+
+type adamState struct {
+	expAvg, expAvgSq, step *torch.Tensor
+}
+
+// NewAdamW returns an optimizer with the given hyper-parameters.
+func NewAdamW(cfg torch.AdamWConfig) *AdamW {
+	return &AdamW{Config: cfg, state: map[string]*adamState{}}
+}
+
+// Param is a named trainable tensor.
+type Param struct {
+	Name   string
+	Tensor *torch.Tensor
+}
+
+// Step updates every parameter in params that has a gradient, at learning rate lr, with one
+// fused kernel call. Parameters without a gradient are left alone and get no state.
+func (o *AdamW) Step(params []Param, lr float64) (err error) {
+	defer torch.Recover(&err)
+	var ps, m, v, s []*torch.Tensor
+	for _, p := range params {
+		g := p.Tensor.Grad()
+		if g == nil {
+			continue
+		}
+		g.Close()
+		st := o.state[p.Name]
+		if st == nil {
+			st = &adamState{
+				expAvg:   p.Tensor.ZerosLike(),
+				expAvgSq: p.Tensor.ZerosLike(),
+				step:     torch.Zeros(nil, torch.WithDevice(p.Tensor.Device())),
+			}
+			o.state[p.Name] = st
+		}
+		ps, m, v, s = append(ps, p.Tensor), append(m, st.expAvg), append(v, st.expAvgSq), append(s, st.step)
+	}
+	cfg := o.Config
+	cfg.LR = lr
+	torch.AdamWStep(ps, m, v, s, cfg)
+	return nil
+}
+
+// StateSize returns how many parameters hold optimizer state.
+func (o *AdamW) StateSize() int { return len(o.state) }
+
+// HasState reports whether the named parameter has optimizer state.
+func (o *AdamW) HasState(name string) bool { return o.state[name] != nil }
+
+// StepCount returns the number of updates the named parameter has received.
+func (o *AdamW) StepCount(name string) (int, error) {
+	st := o.state[name]
+	if st == nil {
+		return 0, nil
+	}
+	var n float64
+	if err := torch.Try(func() { n = st.step.Item() }); err != nil {
+		return 0, fmt.Errorf("adamw state of %s: %w", name, err)
+	}
+	return int(n), nil
+}
+
+// Close frees the optimizer state.
+func (o *AdamW) Close() {
+	for _, st := range o.state {
+		torch.Close(st.expAvg, st.expAvgSq, st.step)
+	}
+	o.state = map[string]*adamState{}
+}
+
+// ZeroGrad drops the gradients of params (set to none, which frees their memory).
+func ZeroGrad(params []Param) error {
+	return torch.Try(func() {
+		for _, p := range params {
+			p.Tensor.SetGradNone()
+		}
+	})
+}
