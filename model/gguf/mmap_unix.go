@@ -1,0 +1,29 @@
+//go:build unix
+
+package gguf
+
+import (
+	"os"
+	"syscall"
+)
+
+// mapFile maps the whole file read-only. The returned release function unmaps it.
+// An empty file yields an empty slice (mmap of length 0 is invalid).
+func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
+	if size == 0 {
+		return []byte{}, func() error { return nil }, nil
+	}
+	if int64(int(size)) != size {
+		return nil, nil, syscall.EFBIG
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		// Fall back to reading (e.g. file systems without mmap support).
+		buf := make([]byte, size)
+		if _, rerr := f.ReadAt(buf, 0); rerr != nil {
+			return nil, nil, err
+		}
+		return buf, func() error { return nil }, nil
+	}
+	return b, func() error { return syscall.Munmap(b) }, nil
+}
