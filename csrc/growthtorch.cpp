@@ -611,6 +611,7 @@ gt_error gt_binary_scalar(int op, gt_tensor ha, double v, gt_tensor *out) {
       case GT_B_LE: r = at::le(a, b); break;
       case GT_B_GT: r = at::gt(a, b); break;
       case GT_B_GE: r = at::ge(a, b); break;
+      case GT_B_RPOW: r = at::pow(b, a); break;
       default: throw gt::ArgumentError("op code " + std::to_string(op) + " has no scalar form");
     }
     *out = wrap(std::move(r));
@@ -621,9 +622,10 @@ gt_error gt_inplace(int op, gt_tensor hs, gt_tensor ho, double alpha) {
   return guard([&] {
     auto self = get(hs, "in-place op");
     const auto &o = get(ho, "in-place op");
+    at::Scalar a = gt::scalar(alpha, self.scalar_type());  // integral alpha on integral tensors
     switch (op) {
-      case GT_I_ADD: self.add_(o, alpha); return;
-      case GT_I_SUB: self.sub_(o, alpha); return;
+      case GT_I_ADD: self.add_(o, a); return;
+      case GT_I_SUB: self.sub_(o, a); return;
       case GT_I_MUL: self.mul_(o); return;
       case GT_I_DIV: self.div_(o); return;
       case GT_I_COPY: self.copy_(o); return;
@@ -668,7 +670,8 @@ gt_error gt_clamp(gt_tensor a, int has_min, double min, int has_max, double max,
     std::optional<at::Scalar> lo, hi;
     if (has_min) lo = gt::scalar(min, x.scalar_type());
     if (has_max) hi = gt::scalar(max, x.scalar_type());
-    *out = wrap(at::clamp(x, lo, hi));
+    // Both sides open: nothing to clamp (at::clamp rejects two absent bounds).
+    *out = wrap(lo || hi ? at::clamp(x, lo, hi) : x.clone());
   });
 }
 
@@ -985,7 +988,12 @@ gt_error gt_clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm, 
     }
     auto norms = at::_foreach_norm(grads, 2);
     auto dev = grads[0].device();
-    for (auto &x : norms) x = x.to(dev, at::kFloat);
+    // Accumulate in float64 when any gradient is float64, else float32 (as torch does).
+    auto acc = at::kFloat;
+    for (const auto &g : grads) {
+      if (g.scalar_type() == at::kDouble) acc = at::kDouble;
+    }
+    for (auto &x : norms) x = x.to(dev, acc);
     auto total = at::linalg_vector_norm(at::stack(norms), 2);
     if (max_norm > 0) {
       auto coef = at::clamp_max(max_norm / (total + 1e-6), 1.0);

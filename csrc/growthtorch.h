@@ -134,6 +134,7 @@ gt_error gt_unary(int op, gt_tensor a, gt_tensor *out);
 enum {
   GT_B_ADD = 0, GT_B_SUB, GT_B_MUL, GT_B_DIV, GT_B_MATMUL, GT_B_POW, GT_B_MAXIMUM, GT_B_MINIMUM,
   GT_B_EQ, GT_B_NE, GT_B_LT, GT_B_LE, GT_B_GT, GT_B_GE, GT_B_LOGICAL_AND, GT_B_LOGICAL_OR,
+  GT_B_RPOW, /* scalar form only: b ** a (scalar base, tensor exponent) */
   GT_B_COUNT
 };
 gt_error gt_binary(int op, gt_tensor a, gt_tensor b, gt_tensor *out);

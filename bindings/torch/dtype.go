@@ -38,6 +38,7 @@ var dtypeSizes = [...]int{
 
 func (d DType) valid() bool { return d >= 0 && int(d) < len(dtypeNames) }
 
+// String returns the dtype's name as ParseDType accepts it, e.g. "bfloat16".
 func (d DType) String() string {
 	if !d.valid() {
 		return "DType(" + strconv.Itoa(int(d)) + ")"
@@ -105,6 +106,7 @@ var CPU = Device{Type: DeviceCPU}
 // CUDA returns the CUDA device with ordinal i.
 func CUDA(i int) Device { return Device{Type: DeviceCUDA, Index: i} }
 
+// String returns "cpu" or "cuda:N", the form ParseDevice accepts.
 func (d Device) String() string {
 	switch d.Type {
 	case DeviceCPU:

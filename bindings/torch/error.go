@@ -39,6 +39,7 @@ type Error struct {
 	Message string // libtorch's message, without its C++ backtrace
 }
 
+// Error formats e as "torch Op: Message".
 func (e *Error) Error() string {
 	return fmt.Sprintf("torch %s: %s", e.Op, e.Message)
 }

@@ -26,7 +26,7 @@ func makeOptions(def DType, opts []Option) options {
 	return o
 }
 
-// WithDType sets the element type (default float32; int64 for Randint and integral Arange).
+// WithDType sets the element type (default float32; int64 for Randint).
 func WithDType(d DType) Option { return func(o *options) { o.dtype, o.dtypeSet = d, true } }
 
 // WithDevice sets the device (default the CPU).

@@ -172,6 +172,11 @@ func (t *Tensor) DivScalar(v float64) *Tensor { return binaryScalar(C.GT_B_DIV, 
 // Pow returns t^e elementwise.
 func (t *Tensor) Pow(e float64) *Tensor { return binaryScalar(C.GT_B_POW, "Pow", t, e) }
 
+// PowBase returns base^t elementwise (a scalar base raised to each element).
+func (t *Tensor) PowBase(base float64) *Tensor {
+	return binaryScalar(C.GT_B_RPOW, "PowBase", t, base)
+}
+
 // EqScalar returns t == v elementwise as bool.
 func (t *Tensor) EqScalar(v float64) *Tensor { return binaryScalar(C.GT_B_EQ, "EqScalar", t, v) }
 
@@ -516,8 +521,16 @@ func (t *Tensor) Slice(dim, start, end, step int64) *Tensor {
 	return result(err, "Slice", out)
 }
 
-// Narrow returns the view of length elements from start along dim.
+// Narrow returns the view of length elements from start along dim, like torch.narrow: a
+// negative start counts from the end, and a range outside the dimension is an error.
 func (t *Tensor) Narrow(dim, start, length int64) *Tensor {
+	size := t.Size(int(dim))
+	if start < 0 {
+		start += size
+	}
+	if start < 0 || length < 0 || start+length > size {
+		fail("Narrow", "start %d and length %d do not fit in dimension %d of size %d", start, length, dim, size)
+	}
 	return t.Slice(dim, start, start+length, 1)
 }
 

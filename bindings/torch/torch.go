@@ -41,16 +41,20 @@ import (
 	"os"
 )
 
-// ABIVersion is the version of the C interface these bindings were written for. The library
-// reports its own at start-up; a mismatch stops the program with an explanation rather than
-// letting it call functions whose meaning changed.
+// ABIVersion is the version of the C interface (GT_ABI_VERSION in growthtorch.h) these bindings
+// were written for. The library reports its own at start-up; a mismatch stops the program with
+// an explanation (exit status 2) rather than letting it call functions whose meaning changed.
 const ABIVersion = 2
 
 func init() {
 	if v := int(C.gt_abi_version()); v != ABIVersion {
-		fmt.Fprintf(os.Stderr, "growthtrain: libgrowthtorch has C ABI version %d but these Go bindings need %d;\n"+
-			"rebuild the library from the same source as the program (make lib), or point "+
-			"LD_LIBRARY_PATH/pkg-config at a matching build\n", v, ABIVersion)
+		fmt.Fprintf(os.Stderr, "growthtrain: libgrowthtorch has C ABI version %d but these Go bindings "+
+			"(github.com/growthtrain/growthtrain/bindings/torch) need version %d.\n"+
+			"The libgrowthtorch loaded at run time does not come from the same growthtrain version as the "+
+			"program. Build and install the library from that version (make lib, or make install PREFIX=...), "+
+			"rebuild the program, and check that LD_LIBRARY_PATH does not point at another copy "+
+			"(pkg-config --variable=abiversion growthtorch shows the version PKG_CONFIG_PATH finds).\n",
+			v, ABIVersion)
 		os.Exit(2)
 	}
 }
