@@ -1,0 +1,251 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/testref"
+	"github.com/growthtrain/growthtrain/model/safetensors"
+	"github.com/growthtrain/growthtrain/tokenizer"
+)
+
+// refScript builds small random LlamaForCausalLM models with transformers itself, saves them
+// (safetensors) and, for fixed ids, the reference logits, loss and hidden states.
+// argv: out_dir, JSON list of {name, config}.
+const refScript = `
+import json, sys, torch
+from transformers import LlamaConfig, LlamaForCausalLM
+from safetensors.torch import save_file
+out, cases = sys.argv[1], json.loads(sys.argv[2])
+for case in cases:
+    torch.manual_seed(0)
+    cfg = LlamaConfig(**case["config"])
+    model = LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():  # make norms and biases non-trivial, so they are tested too
+        for n, p in model.named_parameters():
+            if n.endswith("norm.weight"):
+                p.uniform_(0.5, 1.5)
+            elif n.endswith(".bias"):
+                p.normal_(0, 0.1)
+    d = out + "/" + case["name"]
+    model.save_pretrained(d)
+    ids = torch.randint(0, cfg.vocab_size, (2, 23), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        r = model(ids, labels=ids, output_hidden_states=True)
+    t = {"ids": ids, "logits": r.logits.float().contiguous(), "loss": r.loss.float().reshape(1)}
+    for i, h in enumerate(r.hidden_states):
+        t["hidden_%d" % i] = h.float().contiguous()
+    save_file(t, d + "/ref.safetensors")
+`
+
+func TestParityWithTransformers(t *testing.T) {
+	cases := []struct {
+		Name   string         `json:"name"`
+		Config map[string]any `json:"config"`
+	}{
+		{"tied-gqa", map[string]any{
+			"vocab_size": 320, "hidden_size": 64, "intermediate_size": 160, "num_hidden_layers": 3,
+			"num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5,
+			"rope_theta": 100000.0, "tie_word_embeddings": true, "max_position_embeddings": 64,
+		}},
+		{"untied-mha-bias", map[string]any{
+			"vocab_size": 301, "hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2,
+			"num_attention_heads": 3, "num_key_value_heads": 3, "rms_norm_eps": 1e-6,
+			"rope_theta": 10000.0, "tie_word_embeddings": false, "attention_bias": true,
+			"mlp_bias": true, "max_position_embeddings": 64,
+		}},
+	}
+	dir := t.TempDir()
+	spec, _ := json.Marshal(cases)
+	testref.RunPython(t, refScript, dir, string(spec))
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			m, err := Load(filepath.Join(dir, tc.Name), LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			ref := readRef(t, filepath.Join(dir, tc.Name, "ref.safetensors"))
+			defer closeAll(ref)
+			torch.WithScope(func(s *torch.Scope) {
+				out, err := m.Forward(ref["ids"], ForwardOptions{CaptureHidden: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxAbsDiff(out.Logits, ref["logits"]); d > 1e-4 {
+					t.Errorf("logits differ by %g (limit 1e-4)", d)
+				} else {
+					t.Logf("max |logit difference| = %.2g", d)
+				}
+				// HF's last hidden state is after the final norm; ours are layer outputs.
+				for i := 0; i < m.Config.NumHiddenLayers; i++ {
+					if d := maxAbsDiff(out.Hidden[i], ref[fmt.Sprintf("hidden_%d", i)]); d > 1e-4 {
+						t.Errorf("hidden state %d differs by %g", i, d)
+					}
+				}
+				loss, err := m.Loss(ref["ids"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := math.Abs(loss.Item() - ref["loss"].Item()); d > 1e-5 {
+					t.Errorf("loss %v vs transformers %v", loss.Item(), ref["loss"].Item())
+				}
+			})
+		})
+	}
+}
+
+// A model made and saved by growthtrain loads in transformers with the same logits.
+func TestSaveHFLoadsInTransformers(t *testing.T) {
+	cfg := Config{VocabSize: 200, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2,
+		NumAttentionHeads: 4, NumKeyValueHeads: 2, MaxPositionEmbeddings: 32, RMSNormEps: 1e-5,
+		RopeTheta: 10000, TieWordEmbeddings: true, HiddenAct: "silu"}
+	cfg.fillDefaults()
+	gen := torch.NewGenerator(5, torch.CPU)
+	defer gen.Close()
+	m, err := New(cfg, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dir := t.TempDir()
+	if err := m.SaveHF(dir); err != nil {
+		t.Fatal(err)
+	}
+	ids := []int64{5, 17, 99, 3, 150, 42, 7, 8, 199, 0, 64}
+	var want []float32
+	torch.WithScope(func(s *torch.Scope) {
+		out, err := m.Forward(torch.FromSlice(ids, 1, int64(len(ids))), ForwardOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = out.Logits.Float32s()
+	})
+	idsJSON, _ := json.Marshal(ids)
+	got := testref.RunPython(t, `
+import json, sys, torch
+from transformers import AutoModelForCausalLM
+m = AutoModelForCausalLM.from_pretrained(sys.argv[1]).eval()
+ids = torch.tensor([json.loads(sys.argv[2])])
+with torch.no_grad():
+    print(json.dumps(m(ids).logits.flatten().tolist()))
+`, dir, string(idsJSON))
+	var logits []float32
+	if err := json.Unmarshal(got, &logits); err != nil {
+		t.Fatal(err)
+	}
+	if len(logits) != len(want) {
+		t.Fatalf("transformers gave %d logits, we have %d", len(logits), len(want))
+	}
+	worst := 0.0
+	for i := range want {
+		worst = math.Max(worst, math.Abs(float64(logits[i]-want[i])))
+	}
+	if worst > 1e-4 {
+		t.Fatalf("transformers' logits of our saved model differ by %g", worst)
+	}
+}
+
+// SmolLM2-135M-Instruct from the GGUF: our perplexity on 2,000 tokens of held-out English
+// equals transformers' on the same GGUF within 0.1%.
+func TestGGUFPerplexityMatchesTransformers(t *testing.T) {
+	path := testref.SmolLM2GGUF(t)
+	tok, err := tokenizer.LoadGGUF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile("testdata/moby_dick_ch1-3.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := tok.Encode(string(text))
+	if len(ids) < 2000 {
+		t.Fatalf("only %d tokens of text", len(ids))
+	}
+	ids = ids[:2000]
+	m, err := Load(path, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if got, want := m.Config.NumHiddenLayers, 30; got != want {
+		t.Fatalf("%d layers, want %d", got, want)
+	}
+	var ours float64
+	torch.WithScope(func(s *torch.Scope) {
+		loss, err := m.Loss(torch.FromSlice(ids, 1, int64(len(ids))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours = math.Exp(loss.Item())
+	})
+	idsFile := filepath.Join(t.TempDir(), "ids.json")
+	data, _ := json.Marshal(ids)
+	if err := os.WriteFile(idsFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := testref.RunPython(t, `
+import json, math, os, sys, torch
+from transformers import AutoModelForCausalLM
+path = sys.argv[1]
+m = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path), dtype=torch.float32).eval()
+ids = torch.tensor([json.load(open(sys.argv[2]))])
+with torch.no_grad():
+    print(math.exp(m(ids, labels=ids).loss.item()))
+`, path, idsFile)
+	var theirs float64
+	if _, err := fmt.Sscan(strings.TrimSpace(string(out)), &theirs); err != nil {
+		t.Fatalf("reference output %q: %v", out, err)
+	}
+	rel := math.Abs(ours-theirs) / theirs
+	t.Logf("perplexity on 2000 tokens: growthtrain %.4f, transformers %.4f (relative difference %.2g)", ours, theirs, rel)
+	if rel > 1e-3 {
+		t.Fatalf("perplexity %.4f vs transformers %.4f: relative difference %.2g > 0.1%%", ours, theirs, rel)
+	}
+	if ours < 2 || ours > 100 {
+		t.Fatalf("perplexity %.2f is not what a pretrained model gives on English prose", ours)
+	}
+}
+
+func readRef(t *testing.T, path string) map[string]*torch.Tensor {
+	t.Helper()
+	f, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]*torch.Tensor{}
+	for _, n := range f.Names() {
+		info, _ := f.Info(n)
+		raw, err := f.Bytes(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dt := torch.Float32
+		if info.DType == safetensors.I64 {
+			dt = torch.Int64
+		}
+		out[n] = torch.FromBytes(raw, dt, info.Shape...)
+	}
+	return out
+}
+
+func closeAll(m map[string]*torch.Tensor) {
+	for _, t := range m {
+		t.Close()
+	}
+}
+
+func maxAbsDiff(a, b *torch.Tensor) float64 {
+	var d float64
+	torch.WithScope(func(s *torch.Scope) {
+		d = a.Sub(b).Abs().Amax(false).Item()
+	})
+	return d
+}
