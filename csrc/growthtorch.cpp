@@ -330,6 +330,16 @@ gt_error gt_scope_pop(uint64_t id) {
   });
 }
 
+gt_error gt_tensor_persist(gt_tensor h) {
+  return guard([&] {
+    h &= ~GT_HANDLE_SCOPED;
+    std::lock_guard<std::mutex> lock(g_slab_mu);
+    Slot *s = live_slot_locked(h);
+    if (s == nullptr) throw gt::FreedError("persist: tensor was already released");
+    s->scope = 0;  // its scope skips it on close (the scope checks ownership)
+  });
+}
+
 gt_error gt_scope_keep(uint64_t id, gt_tensor h, int *unscoped) {
   return guard([&] {
     h &= ~GT_HANDLE_SCOPED;

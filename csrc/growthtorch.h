@@ -81,6 +81,9 @@ enum { GT_CPU = 0, GT_CUDA = 1 };
 void gt_tensor_free(gt_tensor t); /* releases t; a no-op for 0 or an already released t */
 uint64_t gt_scope_push(void);     /* opens a scope on this thread; returns its id */
 gt_error gt_scope_pop(uint64_t id); /* closes the innermost scope; id must match */
+/* t leaves whatever scope owns it: it lives until gt_tensor_free (for model parameters, caches
+   and optimizer state made while a scope happens to be open). */
+gt_error gt_tensor_persist(gt_tensor t);
 /* t survives scope id, which must be the innermost: it moves to the parent scope, if any.
    *unscoped is set to 1 when t now belongs to no scope (the caller owns its release). */
 gt_error gt_scope_keep(uint64_t id, gt_tensor t, int *unscoped);

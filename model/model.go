@@ -121,6 +121,7 @@ func assemble(c Config, names []string, params map[string]*torch.Tensor) (*Model
 	first := params[names[0]]
 	m.Device, m.DType = first.Device(), first.DType()
 	for _, n := range names {
+		torch.Persist(params[n]) // parameters outlive any scope the model was loaded in
 		params[n].SetRequiresGrad(true)
 	}
 	return m, nil
@@ -230,6 +231,7 @@ func (m *Model) To(device torch.Device, dtype torch.DType) (err error) {
 	for n, t := range m.params {
 		nt := t.ToDeviceDType(device, dtype).Detach().Clone()
 		t.Close()
+		torch.Persist(nt)
 		nt.SetRequiresGrad(true)
 		m.params[n] = nt
 	}
@@ -273,9 +275,11 @@ func (m *Model) ropeTables(n int64) (cos, sin *torch.Tensor) {
 			emb := torch.Cat([]*torch.Tensor{freqs, freqs}, 1)
 			m.rope = &ropeCache{
 				n:   size,
-				cos: s.Keep(emb.Cos().ToDeviceDType(m.Device, m.DType).Contiguous()),
-				sin: s.Keep(emb.Sin().ToDeviceDType(m.Device, m.DType).Contiguous()),
+				cos: emb.Cos().ToDeviceDType(m.Device, m.DType).Contiguous(),
+				sin: emb.Sin().ToDeviceDType(m.Device, m.DType).Contiguous(),
 			}
+			// The cache outlives this scope and whatever scope the caller is in.
+			torch.Persist(m.rope.cos, m.rope.sin)
 		})
 	})
 	return m.rope.cos.Narrow(0, 0, n), m.rope.sin.Narrow(0, 0, n)

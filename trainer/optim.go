@@ -50,6 +50,7 @@ func (o *AdamW) Step(params []Param, lr float64) (err error) {
 				expAvgSq: p.Tensor.ZerosLike(),
 				step:     torch.Zeros(nil, torch.WithDevice(p.Tensor.Device())),
 			}
+			torch.Persist(st.expAvg, st.expAvgSq, st.step) // state outlives the caller's step scope
 			o.state[p.Name] = st
 		}
 		ps, m, v, s = append(ps, p.Tensor), append(m, st.expAvg), append(v, st.expAvgSq), append(s, st.step)

@@ -159,3 +159,21 @@ func TestCleanupIsASafetyNet(t *testing.T) {
 		t.Fatalf("%d tensors still live after GC", got-before)
 	}
 }
+
+func TestPersistLeavesAllScopes(t *testing.T) {
+	before := torch.LiveTensors()
+	var cache *torch.Tensor
+	torch.WithScope(func(outer *torch.Scope) {
+		torch.WithScope(func(inner *torch.Scope) {
+			cache = torch.Ones([]int64{3})
+			torch.Persist(cache)
+		})
+	})
+	if got := cache.Sum(false); got.Item() != 3 {
+		t.Fatal("persisted tensor lost its value")
+	}
+	cache.Close()
+	if got := settledLiveTensors(); got != before {
+		t.Fatalf("live %d, want %d", got, before)
+	}
+}

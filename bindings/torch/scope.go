@@ -78,3 +78,20 @@ func WithScope(f func(s *Scope)) {
 	defer s.Close()
 	f(s)
 }
+
+// Persist takes ts out of whatever scope they were created in: they live until closed (with the
+// runtime cleanup as safety net again). Long-lived state made inside a scope, such as model
+// parameters, caches and optimizer moments, needs it; Keep only moves a tensor one scope out.
+func Persist(ts ...*Tensor) {
+	for _, t := range ts {
+		if t == nil {
+			continue
+		}
+		err := C.gt_tensor_persist(t.c("Persist"))
+		runtime.KeepAlive(t)
+		check(err, "Persist")
+		if !t.hasCleanup {
+			t.addCleanup()
+		}
+	}
+}
