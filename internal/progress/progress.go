@@ -17,17 +17,28 @@ func New(total int, desc string) *progressbar.ProgressBar {
 	return NewTo(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())), total, desc)
 }
 
-// NewTo returns a bar drawn on w when visible is set (tests pass a buffer).
+// NewTo returns a bar counting steps, drawn on w when visible is set (tests pass a buffer).
 func NewTo(w io.Writer, visible bool, total int, desc string) *progressbar.ProgressBar {
-	return progressbar.NewOptions(total,
+	return progressbar.NewOptions(total, append(common(w, visible, desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("step"))...)
+}
+
+// NewBytesTo returns a bar counting bytes (sizes and rates in B, kB, MB), drawn on w when
+// visible is set.
+func NewBytesTo(w io.Writer, visible bool, total int64, desc string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total, append(common(w, visible, desc),
+		progressbar.OptionShowBytes(true))...)
+}
+
+func common(w io.Writer, visible bool, desc string) []progressbar.Option {
+	return []progressbar.Option{
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetVisibility(visible),
 		progressbar.OptionSetDescription(desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("step"),
 		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(150*time.Millisecond),
+		progressbar.OptionThrottle(150 * time.Millisecond),
 		progressbar.OptionClearOnFinish(),
-	)
+	}
 }

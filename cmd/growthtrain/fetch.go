@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/growthtrain/growthtrain/model/hub"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+func fetchCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "fetch",
+		Usage:     "download a model (config.json, weights, tokenizer) from the Hugging Face hub",
+		UsageText: "growthtrain fetch [-o DIR] [--revision REV] OWNER/NAME  (e.g. HuggingFaceTB/SmolLM2-135M)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "directory to write into (default: models/NAME)"},
+			&cli.StringFlag{Name: "revision", Value: "main", Usage: "branch, tag or commit"},
+			&cli.StringFlag{Name: "endpoint", Usage: "hub URL (default: $HF_ENDPOINT, else https://huggingface.co)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 || !strings.Contains(c.Args().First(), "/") {
+				return fmt.Errorf("fetch needs one repository id like HuggingFaceTB/SmolLM2-135M")
+			}
+			repo := c.Args().First()
+			dir := c.String("output")
+			if dir == "" {
+				dir = filepath.Join("models", filepath.Base(repo))
+			}
+			// Ctrl-C stops the transfer and keeps the partial file, so a rerun resumes.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer stop()
+			client := &hub.Client{
+				Endpoint:     c.String("endpoint"),
+				ShowProgress: term.IsTerminal(int(os.Stderr.Fd())),
+				Logf:         func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) },
+			}
+			paths, err := client.Fetch(ctx, repo, c.String("revision"), dir, nil)
+			for _, p := range paths {
+				fmt.Println(p)
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted; run the same command again to resume")
+			}
+			return err
+		},
+	}
+}
