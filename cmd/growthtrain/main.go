@@ -20,6 +20,9 @@ func main() {
 		Commands: []*cli.Command{
 			versionCommand(),
 			demoCommand(),
+			evalCommand(),
+			generateCommand(),
+			fetchCommand(),
 		},
 		// Errors are printed once, plainly; no Go stack trace ever reaches a user.
 		ExitErrHandler: func(c *cli.Context, err error) {},

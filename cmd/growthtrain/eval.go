@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"unicode/utf8"
+
+	"github.com/growthtrain/growthtrain/internal/progress"
+	"github.com/growthtrain/growthtrain/model"
+	"github.com/urfave/cli/v2"
+)
+
+func evalCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "eval",
+		Usage:     "perplexity of a model on a text file",
+		UsageText: "growthtrain eval -m MODEL --data FILE [--seq-len N] [--batch N]",
+		Flags: append(modelFlags(),
+			&cli.StringFlag{Name: "data", Required: true, Usage: "UTF-8 text file to evaluate on"},
+			&cli.IntFlag{Name: "seq-len", Value: 1024, Usage: "tokens per evaluation window"},
+			&cli.IntFlag{Name: "batch", Value: 1, Usage: "windows per forward pass"},
+			&cli.IntFlag{Name: "max-tokens", Usage: "evaluate only the first N tokens (0: all)"},
+		),
+		Action: func(c *cli.Context) error {
+			text, err := os.ReadFile(c.String("data"))
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(text) {
+				return fmt.Errorf("%s is not UTF-8 text", c.String("data"))
+			}
+			m, tok, err := loadModel(c)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			ids := tok.Encode(string(text))
+			if n := c.Int("max-tokens"); n > 0 && n < len(ids) {
+				ids = ids[:n]
+			}
+			fmt.Printf("model %s: %d layers, %.1fM parameters, %v %v\n", c.String("model"), m.Config.NumHiddenLayers, float64(m.NumParams())/1e6, m.Device, m.DType)
+			fmt.Printf("data %s: %d bytes, %d tokens\n", c.String("data"), len(text), len(ids))
+			seq := min(c.Int("seq-len"), m.Config.MaxPositionEmbeddings)
+			wins := len(model.Windows(ids, seq))
+			bar := progress.New(wins, "evaluating")
+			res, err := m.Evaluate(ids, model.EvalOptions{SeqLen: seq, Batch: c.Int("batch"),
+				Progress: func(done, total int) { _ = bar.Set(done) }})
+			_ = bar.Finish()
+			if err != nil {
+				return err
+			}
+			fmt.Printf("windows %d of %d tokens, predicted tokens %d\n", res.Windows, seq, res.Tokens)
+			fmt.Printf("loss %.4f nats/token, perplexity %.3f\n", res.Loss, res.Perplexity)
+			fmt.Printf("time %.2fs, %.0f tokens/s\n", res.Seconds, float64(res.Tokens)/res.Seconds)
+			return nil
+		},
+	}
+}

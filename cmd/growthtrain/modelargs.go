@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/model"
+	"github.com/growthtrain/growthtrain/tokenizer"
+	"github.com/urfave/cli/v2"
+)
+
+// Flags shared by the commands that load a model.
+func modelFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: true,
+			Usage: "an HF model directory, a .safetensors file with config.json beside it, or a .gguf file"},
+		&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer.json or .gguf to take the tokenizer from (default: found with the model)"},
+		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, cuda or cuda:N"},
+		&cli.StringFlag{Name: "dtype", Value: "float32", Usage: "float32, bfloat16 or float16"},
+	}
+}
+
+// loadModel loads the model and its tokenizer named by the command's flags.
+func loadModel(c *cli.Context) (*model.Model, *tokenizer.Tokenizer, error) {
+	dev, err := torch.ParseDevice(c.String("device"))
+	if err != nil {
+		return nil, nil, err
+	}
+	dt, err := torch.ParseDType(c.String("dtype"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !dt.IsFloating() {
+		return nil, nil, fmt.Errorf("--dtype %s: weights need a floating-point type", dt)
+	}
+	path := c.String("model")
+	tokPath := c.String("tokenizer")
+	if tokPath == "" {
+		tokPath = defaultTokenizerPath(path)
+	}
+	tok, err := loadTokenizer(tokPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := model.Load(path, model.LoadOptions{Device: dev, DType: dt})
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok.VocabSize() > m.Config.VocabSize {
+		m.Close()
+		return nil, nil, fmt.Errorf("tokenizer %s has %d tokens but the model's vocabulary is %d", tokPath, tok.VocabSize(), m.Config.VocabSize)
+	}
+	return m, tok, nil
+}
+
+func defaultTokenizerPath(modelPath string) string {
+	if strings.HasSuffix(strings.ToLower(modelPath), ".gguf") {
+		return modelPath
+	}
+	if st, err := os.Stat(modelPath); err == nil && st.IsDir() {
+		return filepath.Join(modelPath, "tokenizer.json")
+	}
+	return filepath.Join(filepath.Dir(modelPath), "tokenizer.json")
+}
+
+func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
+	if strings.HasSuffix(strings.ToLower(path), ".gguf") {
+		return tokenizer.LoadGGUF(path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no tokenizer: %s (pass --tokenizer)", path)
+	}
+	return tokenizer.Load(path)
+}
