@@ -301,6 +301,17 @@ void gt_tensor_free(gt_tensor h) {
   }
 }
 
+void gt_tensor_free_n(const gt_tensor *ts, int64_t n) {
+  if (ts == nullptr || n <= 0) return;
+  std::vector<at::Tensor> dead;
+  dead.reserve(static_cast<size_t>(n));
+  std::lock_guard<std::mutex> lock(g_slab_mu);
+  for (int64_t i = 0; i < n; i++) {
+    gt_tensor h = ts[i] & ~GT_HANDLE_SCOPED;
+    if (Slot *s = live_slot_locked(h)) dead.push_back(release_locked(*s, handle_index(h)));
+  }
+}
+
 uint64_t gt_scope_push(void) {
   uint64_t id = ++g_scope_ids;
   tl_scopes.push_back(Scope{id, {}});

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature, enum value or semantic in this header changes. */
-#define GT_ABI_VERSION 2
+#define GT_ABI_VERSION 3
 
 /* A tensor handle: a slot number and a generation (0 is "no tensor"). A released handle's
    generation no longer matches its slot, so using it is a clean GT_ERR_FREED, never a crash.
@@ -79,6 +79,7 @@ enum { GT_CPU = 0, GT_CUDA = 1 };
 
 /* ---- lifetime and scopes ---- */
 void gt_tensor_free(gt_tensor t); /* releases t; a no-op for 0 or an already released t */
+void gt_tensor_free_n(const gt_tensor *ts, int64_t n); /* gt_tensor_free on each, one call */
 uint64_t gt_scope_push(void);     /* opens a scope on this thread; returns its id */
 gt_error gt_scope_pop(uint64_t id); /* closes the innermost scope; id must match */
 /* t leaves whatever scope owns it: it lives until gt_tensor_free (for model parameters, caches

@@ -81,10 +81,24 @@ func (t *Tensor) Close() {
 // using it fails with CodeFreed).
 func (t *Tensor) Closed() bool { return t == nil || t.h == 0 }
 
-// Close closes every tensor given (nil entries are skipped).
+// Close closes every tensor given (nil and closed entries are skipped), in one call into the
+// library.
 func Close(ts ...*Tensor) {
+	var buf [16]C.gt_tensor
+	hs := buf[:0]
 	for _, t := range ts {
-		t.Close()
+		if t == nil || t.h == 0 {
+			continue
+		}
+		if t.hasCleanup {
+			t.cleanup.Stop()
+			t.hasCleanup = false
+		}
+		hs = append(hs, t.h)
+		t.h = 0
+	}
+	if len(hs) > 0 {
+		C.gt_tensor_free_n(&hs[0], C.int64_t(len(hs)))
 	}
 }
 
