@@ -5,12 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // Save writes the tokenizer as a HF tokenizer.json (merges in the ["a", "b"] pair form that
 // tokenizers 0.23 writes) that HF tokenizers loads and encodes identically. Pre-tokenizer,
 // post-processor and decoder are written back as they were read (or as FromGGUF built them).
 func (t *Tokenizer) Save(path string) error {
+	if err := writeFileAtomic(path, t.JSON()); err != nil {
+		return fmt.Errorf("tokenizer: save: %w", err)
+	}
+	return nil
+}
+
+// JSON returns the tokenizer.json text Save writes (deterministic: equal tokenizers give equal
+// bytes, so its hash identifies a tokenizer).
+func (t *Tokenizer) JSON() []byte {
 	var b bytes.Buffer
 	enc := func(v any) []byte {
 		var buf bytes.Buffer
@@ -69,8 +79,59 @@ func (t *Tokenizer) Save(path string) error {
 		b.Write(enc(m[:]))
 	}
 	b.WriteString("\n    ]\n  }\n}\n")
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	return b.Bytes()
+}
+
+// SaveDir writes tokenizer.json and, when BOS or EOS is known, a tokenizer_config.json naming
+// them (where transformers and Load look for them) into dir, each atomically.
+func (t *Tokenizer) SaveDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("tokenizer: save: %w", err)
+	}
+	if err := t.Save(filepath.Join(dir, "tokenizer.json")); err != nil {
+		return err
+	}
+	cfg := map[string]any{"tokenizer_class": "PreTrainedTokenizerFast"}
+	if id, ok := t.BOS(); ok {
+		cfg["bos_token"] = t.tokens[id]
+	}
+	if id, ok := t.EOS(); ok {
+		cfg["eos_token"] = t.tokens[id]
+	}
+	if len(cfg) == 1 {
+		return nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep "<|endoftext|>" readable
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(cfg) // strings only: cannot fail
+	if err := writeFileAtomic(filepath.Join(dir, "tokenizer_config.json"), buf.Bytes()); err != nil {
 		return fmt.Errorf("tokenizer: save: %w", err)
 	}
 	return nil
+}
+
+// writeFileAtomic writes data through a synced temporary file renamed over path.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+	"unicode/utf8"
+
+	"github.com/growthtrain/growthtrain/internal/progress"
+	"github.com/growthtrain/growthtrain/tokenizer"
+	"github.com/urfave/cli/v2"
+)
+
+func tokenizerCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "tokenizer",
+		Usage: "train byte-level BPE tokenizers",
+		Subcommands: []*cli.Command{
+			tokenizerTrainCommand(),
+		},
+	}
+}
+
+func tokenizerTrainCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "train",
+		Usage: "train a byte-level BPE tokenizer (GPT-2 style, HF tokenizer.json) on UTF-8 text files",
+		UsageText: "growthtrain tokenizer train --vocab-size N [--min-frequency 2] [--special TOKEN]... " +
+			"[--split-digits] -o tokenizer.json FILE...",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "vocab-size", Required: true, Usage: "total ids: 256 byte tokens + special tokens + merges"},
+			&cli.IntFlag{Name: "min-frequency", Value: 2, Usage: "stop when the most frequent pair occurs fewer times"},
+			&cli.StringSliceFlag{Name: "special", Usage: "special token, repeatable; ids 0.. in order, the first is BOS/EOS"},
+			&cli.BoolFlag{Name: "split-digits", Usage: "isolate each digit before the GPT-2 split (like SmolLM2)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "tokenizer.json to write"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return fmt.Errorf("tokenizer train needs at least one text file")
+			}
+			if c.Int("min-frequency") < 1 {
+				return fmt.Errorf("--min-frequency must be at least 1")
+			}
+			var texts []string
+			size := 0
+			for _, path := range c.Args().Slice() {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return fmt.Errorf("reading training text: %w", err)
+				}
+				if !utf8.Valid(data) {
+					return fmt.Errorf("%s is not UTF-8 text (first bad byte at offset %d)", path, firstInvalidUTF8(data))
+				}
+				texts = append(texts, string(data))
+				size += len(data)
+			}
+			specials := c.StringSlice("special")
+			var bar interface {
+				Set(int) error
+				Finish() error
+			}
+			start := time.Now()
+			tok, err := tokenizer.Train(texts, tokenizer.TrainOptions{
+				VocabSize:     c.Int("vocab-size"),
+				MinFrequency:  c.Int("min-frequency"),
+				SpecialTokens: specials,
+				SplitDigits:   c.Bool("split-digits"),
+				Progress: func(done, total int) {
+					if bar == nil {
+						bar = progress.New(total, "training tokenizer")
+					}
+					_ = bar.Set(done)
+				},
+			})
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			if err != nil {
+				return err
+			}
+			elapsed := time.Since(start)
+			out := c.String("output")
+			if err := tok.Save(out); err != nil {
+				return err
+			}
+			if len(specials) > 0 {
+				// Load (and transformers) take BOS/EOS from a tokenizer_config.json beside it.
+				if err := tok.SaveDir(filepath.Dir(out)); err != nil {
+					return err
+				}
+				fmt.Printf("wrote %s (bos/eos %q)\n", filepath.Join(filepath.Dir(out), "tokenizer_config.json"), specials[0])
+			}
+			ntok := 0
+			for _, ids := range tok.EncodeBatch(texts) {
+				ntok += len(ids)
+			}
+			fmt.Printf("wrote %s\n", out)
+			fmt.Printf("vocab size %d (%d special, 256 bytes, %d merged tokens), %d merges\n", tok.VocabSize(),
+				len(specials), tok.VocabSize()-256-len(specials), tok.NumMerges())
+			fmt.Printf("trained on %d files, %d bytes in %.2fs (%.1f MB/s)\n", len(texts), size,
+				elapsed.Seconds(), float64(size)/1e6/elapsed.Seconds())
+			fmt.Printf("training text: %d tokens, %.4f tokens/byte (%.2f bytes/token)\n", ntok,
+				float64(ntok)/float64(max(size, 1)), float64(size)/float64(max(ntok, 1)))
+			return nil
+		},
+	}
+}
+
+// firstInvalidUTF8 returns the offset of the first byte that does not start a valid sequence.
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, w := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && w == 1 {
+			return i
+		}
+		i += w
+	}
+	return -1
+}
