@@ -1,0 +1,112 @@
+package stats
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// IndependentDeltaNull is the expected delta correlation for layers with no
+// depth structure. If W_l = c + e_l with e_l iid (mean 0, variance σ² per
+// element) then for D_l = W_{l+1} - W_l:
+//
+//	cov(D_l, D_{l+1}) = cov(e_{l+1} - e_l, e_{l+2} - e_{l+1}) = -var(e_{l+1}) = -σ²
+//	var(D_l) = var(D_{l+1}) = 2σ²
+//
+// so corr(D_l, D_{l+1}) = -σ²/2σ² = -1/2. A common offset c cancels in the
+// differences. Values well above -0.5 indicate smooth (correlated) change
+// across depth; +1 means consecutive updates point the same way.
+const IndependentDeltaNull = -0.5
+
+// DeltaCorrelations takes per-layer weight vectors W[0..L-1] (all of the
+// same length), forms the deltas D_l = W[l+1] - W[l] (l = 0..L-2) and
+// returns corr[l] = Pearson(D_l, D_{l+1}) for l = 0..L-3, together with the
+// mean of the finite entries. It needs L ≥ 3 (otherwise corr is empty and
+// the mean NaN). Allocation: two delta buffers of the vector length.
+func DeltaCorrelations(W [][]float64) (corr []float64, meanCorr float64) {
+	L := len(W)
+	if L < 3 {
+		return []float64{}, math.NaN()
+	}
+	m := len(W[0])
+	for l := range W {
+		if len(W[l]) != m {
+			panic(fmt.Sprintf("stats: DeltaCorrelations layer %d has length %d, want %d", l, len(W[l]), m))
+		}
+	}
+	corr = make([]float64, L-2)
+	prev := make([]float64, m)
+	cur := make([]float64, m)
+	for j := 0; j < m; j++ {
+		prev[j] = W[1][j] - W[0][j]
+	}
+	for l := 0; l < L-2; l++ {
+		for j := 0; j < m; j++ {
+			cur[j] = W[l+2][j] - W[l+1][j]
+		}
+		corr[l] = pearsonR(prev, cur)
+		prev, cur = cur, prev
+	}
+	return corr, finiteMean(corr)
+}
+
+// NullDist summarises a null distribution of a scalar statistic.
+type NullDist struct {
+	Values []float64 // the statistic for each permutation, in draw order
+	Mean   float64
+	SD     float64 // sample standard deviation (n-1 denominator)
+	Q025   float64 // 2.5% quantile (Quantile, type 7)
+	Q50    float64
+	Q975   float64
+}
+
+// PValueGreater returns the one-sided Monte-Carlo p-value for an observed
+// value at least as large as obs: (1 + #{v ≥ obs}) / (1 + len(Values)).
+func (d NullDist) PValueGreater(obs float64) float64 {
+	k := 0
+	for _, v := range d.Values {
+		if v >= obs {
+			k++
+		}
+	}
+	return float64(1+k) / float64(1+len(d.Values))
+}
+
+func summarise(vals []float64) NullDist {
+	d := NullDist{Values: vals, Mean: finiteMean(vals)}
+	s := make([]float64, 0, len(vals))
+	ss := 0.0
+	for _, v := range vals {
+		if isFinite(v) {
+			s = append(s, v)
+			ss += (v - d.Mean) * (v - d.Mean)
+		}
+	}
+	if len(s) > 1 {
+		d.SD = math.Sqrt(ss / float64(len(s)-1))
+	} else {
+		d.SD = math.NaN()
+	}
+	slices.Sort(s)
+	d.Q025, d.Q50, d.Q975 = quantileSorted(s, 0.025), quantileSorted(s, 0.5), quantileSorted(s, 0.975)
+	return d
+}
+
+// ShuffledNull is the layer-order null model for the mean delta
+// correlation: it draws `perms` random permutations of the layer order
+// (uniform, PCG generator seeded by seed), computes the mean of
+// DeltaCorrelations on the reordered stack, and summarises the draws.
+// It keeps each layer's weight distribution but destroys depth ordering,
+// so smoothness across depth shows up as observed ≫ null.
+func ShuffledNull(W [][]float64, perms int, seed uint64) NullDist {
+	rng := rand.New(rand.NewPCG(seed, seed^0xda3e39cb94b95bdb))
+	order := make([][]float64, len(W))
+	copy(order, W)
+	vals := make([]float64, perms)
+	for k := range vals {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		_, vals[k] = DeltaCorrelations(order)
+	}
+	return summarise(vals)
+}
