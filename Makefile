@@ -101,8 +101,9 @@ $(GGUF): | $(DEPSSTAMP)
 build: $(LIB)
 	$(GO) build -o $(BIN)/growthtrain ./cmd/growthtrain
 
+# The main job: growth budget vs uniform training on the embedded corpus (configs/demo.toml).
 demo: build
-	$(BIN)/growthtrain demo
+	$(BIN)/growthtrain -c configs/demo.toml --compare --output runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -97,7 +97,7 @@ func fromSafetensors(cfg Config, r safetensors.Reader, where string, opts LoadOp
 		if !slices.Equal(info.Shape, shapes[n]) {
 			return nil, fmt.Errorf("%s: tensor %s has shape %v but config.json implies %v", where, n, info.Shape, shapes[n])
 		}
-		dt, err := torchDType(info.DType)
+		dt, err := TorchDType(info.DType)
 		if err != nil {
 			return nil, fmt.Errorf("%s: tensor %s: %w", where, n, err)
 		}
@@ -110,7 +110,8 @@ func fromSafetensors(cfg Config, r safetensors.Reader, where string, opts LoadOp
 	return assemble(cfg, names, params)
 }
 
-func torchDType(d safetensors.DType) (torch.DType, error) {
+// TorchDType maps a safetensors floating-point dtype to the tensor dtype.
+func TorchDType(d safetensors.DType) (torch.DType, error) {
 	switch d {
 	case safetensors.F32:
 		return torch.Float32, nil
@@ -233,7 +234,7 @@ func (m *Model) SaveHF(dir string) (err error) {
 	var tensors []safetensors.Tensor
 	for _, n := range m.names {
 		t := m.params[n]
-		dt, err := stDType(t.DType())
+		dt, err := SafetensorsDType(t.DType())
 		if err != nil {
 			return fmt.Errorf("save model: %s: %w", n, err)
 		}
@@ -249,7 +250,8 @@ func (m *Model) SaveHF(dir string) (err error) {
 	return writeFileAtomic(filepath.Join(dir, "config.json"), cfg)
 }
 
-func stDType(d torch.DType) (safetensors.DType, error) {
+// SafetensorsDType maps a floating-point tensor dtype to its safetensors name.
+func SafetensorsDType(d torch.DType) (safetensors.DType, error) {
 	switch d {
 	case torch.Float32:
 		return safetensors.F32, nil

@@ -4,6 +4,7 @@ package trainer
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 )
@@ -28,14 +29,33 @@ func NewAdamW(cfg torch.AdamWConfig) *AdamW {
 
 // Param is a named trainable tensor.
 type Param struct {
-	Name   string
-	Tensor *torch.Tensor
+	Name    string
+	Tensor  *torch.Tensor
+	NoDecay bool // exempt from weight decay (norms, biases)
 }
 
 // Step updates every parameter in params that has a gradient, at learning rate lr, with one
-// fused kernel call. Parameters without a gradient are left alone and get no state.
+// fused kernel call per weight-decay group. Parameters without a gradient are left alone and
+// get no state.
 func (o *AdamW) Step(params []Param, lr float64) (err error) {
 	defer torch.Recover(&err)
+	var decay, noDecay []Param
+	for _, p := range params {
+		if p.NoDecay {
+			noDecay = append(noDecay, p)
+		} else {
+			decay = append(decay, p)
+		}
+	}
+	cfg := o.Config
+	cfg.LR = lr
+	o.step(decay, cfg)
+	cfg.WeightDecay = 0
+	o.step(noDecay, cfg)
+	return nil
+}
+
+func (o *AdamW) step(params []Param, cfg torch.AdamWConfig) {
 	var ps, m, v, s []*torch.Tensor
 	for _, p := range params {
 		g := p.Tensor.Grad()
@@ -55,10 +75,35 @@ func (o *AdamW) Step(params []Param, lr float64) (err error) {
 		}
 		ps, m, v, s = append(ps, p.Tensor), append(m, st.expAvg), append(v, st.expAvgSq), append(s, st.step)
 	}
-	cfg := o.Config
-	cfg.LR = lr
 	torch.AdamWStep(ps, m, v, s, cfg)
-	return nil
+}
+
+// Names returns the parameters that hold state, sorted.
+func (o *AdamW) Names() []string {
+	out := make([]string, 0, len(o.state))
+	for n := range o.state {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// State returns the named parameter's moments and step count (nil when it has none).
+func (o *AdamW) State(name string) (expAvg, expAvgSq, step *torch.Tensor) {
+	st := o.state[name]
+	if st == nil {
+		return nil, nil, nil
+	}
+	return st.expAvg, st.expAvgSq, st.step
+}
+
+// SetState installs restored state for a parameter, taking ownership of the tensors.
+func (o *AdamW) SetState(name string, expAvg, expAvgSq, step *torch.Tensor) {
+	if old := o.state[name]; old != nil {
+		torch.Close(old.expAvg, old.expAvgSq, old.step)
+	}
+	torch.Persist(expAvg, expAvgSq, step)
+	o.state[name] = &adamState{expAvg: expAvg, expAvgSq: expAvgSq, step: step}
 }
 
 // StateSize returns how many parameters hold optimizer state.

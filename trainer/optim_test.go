@@ -14,7 +14,7 @@ func TestAdamWSkipsFrozenAndKeepsState(t *testing.T) {
 	a := torch.Randn([]int64{4, 4}, torch.RequiresGrad())
 	b := torch.Randn([]int64{4}, torch.RequiresGrad())
 	defer torch.Close(a, b)
-	params := []Param{{"a", a}, {"b", b}}
+	params := []Param{{Name: "a", Tensor: a}, {Name: "b", Tensor: b}}
 	frozen := b.Float32s()
 	opt := NewAdamW(torch.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 	defer opt.Close()

@@ -14,15 +14,25 @@ const version = "0.1.0-dev"
 
 func main() {
 	app := &cli.App{
-		Name:    "growthtrain",
-		Usage:   "layer anatomy and per-layer-budget training for transformer language models",
-		Version: version,
+		Name:      "growthtrain",
+		Usage:     "layer anatomy and per-layer-budget training for transformer language models",
+		Version:   version,
+		UsageText: "growthtrain -c budget.toml [--uniform | --compare] [--resume]\n   growthtrain COMMAND [options]",
+		Flags:     trainFlags(),
+		Action: func(c *cli.Context) error {
+			if c.String("config") == "" {
+				return cli.ShowAppHelp(c)
+			}
+			return trainAction(c)
+		},
 		Commands: []*cli.Command{
+			trainCommand(),
 			versionCommand(),
 			demoCommand(),
 			evalCommand(),
 			generateCommand(),
 			fetchCommand(),
+			tokenizerCommand(),
 		},
 		// Errors are printed once, plainly; no Go stack trace ever reaches a user.
 		ExitErrHandler: func(c *cli.Context, err error) {},

@@ -1,0 +1,118 @@
+package trainer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// metric is one line of metrics.jsonl.
+type metric struct {
+	Step         int      `json:"step"`
+	Phase        string   `json:"phase"`
+	Loss         float64  `json:"loss"`
+	ValLoss      *float64 `json:"val_loss,omitempty"`
+	LR           float64  `json:"lr"`
+	GradNorm     float64  `json:"grad_norm"`
+	TokensPerSec float64  `json:"tokens_per_second"`
+}
+
+type metricsLog struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+// openMetrics opens metrics.jsonl for appending after keeping only the lines of steps up to
+// `upTo` (a resumed run drops what an interrupted one logged after its last checkpoint).
+func openMetrics(path string, upTo int) (*metricsLog, error) {
+	var keep bytes.Buffer
+	if upTo > 0 {
+		if old, err := os.ReadFile(path); err == nil {
+			for _, line := range bytes.Split(old, []byte("\n")) {
+				var m metric
+				if json.Unmarshal(line, &m) == nil && m.Step <= upTo {
+					keep.Write(line)
+					keep.WriteByte('\n')
+				}
+			}
+		}
+	}
+	if err := writeFileAtomic(path, keep.Bytes()); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return &metricsLog{f: f, w: bufio.NewWriter(f)}, nil
+}
+
+func (l *metricsLog) Write(m metric) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	l.w.Write(b)
+	l.w.WriteByte('\n')
+	return l.w.Flush()
+}
+
+func (l *metricsLog) Close() {
+	l.w.Flush()
+	l.f.Close()
+}
+
+// ReadMetrics returns the train losses of metrics.jsonl by step (for tests and tools).
+func ReadMetrics(path string) ([]float64, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []float64
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var m metric
+		if err := json.Unmarshal(line, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, m.Loss)
+	}
+	return out, nil
+}
+
+// writeFileAtomic writes data to path through a synced temporary file and a rename.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}

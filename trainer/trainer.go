@@ -1,0 +1,580 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/data"
+	"github.com/growthtrain/growthtrain/internal/progress"
+	"github.com/growthtrain/growthtrain/model"
+	"github.com/growthtrain/growthtrain/tokenizer"
+)
+
+// ErrInterrupted is returned when the run was stopped (Ctrl-C) after saving a checkpoint.
+var ErrInterrupted = errors.New("training interrupted; a checkpoint was saved (run again with --resume)")
+
+// Options control a Run beyond what the budget says.
+type Options struct {
+	Uniform  bool            // train the budget's uniform baseline instead of its phases
+	Resume   bool            // continue from the latest checkpoint in the output directory
+	Output   string          // overrides [run] output
+	Log      io.Writer       // progress lines and the final table (default os.Stdout)
+	Progress bool            // draw progress bars on stderr
+	Context  context.Context // cancelling it checkpoints and stops the run
+	StopAt   int             // checkpoint and stop (ErrStopped) once this many steps are done; 0: run to the end
+}
+
+// ErrStopped is returned when Options.StopAt was reached; the run continues with --resume.
+var ErrStopped = errors.New("stopped at the requested step; a checkpoint was saved (continue with --resume)")
+
+// Summary is what a run reports, also written to summary.json.
+type Summary struct {
+	Name          string         `json:"name"`
+	Mode          string         `json:"mode"` // growth or uniform
+	Fingerprint   string         `json:"fingerprint"`
+	Params        int64          `json:"params"`
+	Layers        int            `json:"layers"`
+	Steps         int            `json:"steps"`
+	TokensPerStep int            `json:"tokens_per_step"`
+	LayerSteps    []int          `json:"layer_steps"`         // per layer: steps in which it was trained
+	TotalLayerSt  int64          `json:"layer_steps_total"`   // sum of LayerSteps
+	UniformLaySt  int64          `json:"uniform_layer_steps"` // layers x steps
+	CostRatio     float64        `json:"cost_ratio"`          // TotalLayerSt / UniformLaySt
+	CostReduction float64        `json:"cost_reduction"`      // 1 - CostRatio (the paper's "~54%")
+	FLOPs         float64        `json:"flops_estimate"`      // see docs/budget.md
+	UniformFLOPs  float64        `json:"uniform_flops_estimate"`
+	Seconds       float64        `json:"seconds"`
+	TokensPerSec  float64        `json:"tokens_per_second"`
+	FinalLoss     float64        `json:"final_train_loss"`
+	FinalValLoss  float64        `json:"final_val_loss"`
+	Phases        []PhaseSummary `json:"phases"`
+}
+
+// PhaseSummary reports one phase.
+type PhaseSummary struct {
+	Name         string  `json:"name"`
+	Layers       []int   `json:"layers"`
+	Steps        int     `json:"steps"`
+	Seconds      float64 `json:"seconds"`
+	TokensPerSec float64 `json:"tokens_per_second"`
+	FLOPs        float64 `json:"flops_estimate"`
+	TrainLoss    float64 `json:"final_train_loss"`
+	ValLoss      float64 `json:"val_loss"`
+}
+
+// run is the state of one training run.
+type run struct {
+	b       *Budget
+	opts    Options
+	out     string
+	log     io.Writer
+	mode    string
+	dev     torch.Device
+	dtype   torch.DType
+	tok     *tokenizer.Tokenizer
+	m       *model.Model
+	opt     *AdamW
+	sampler *data.Sampler
+	val     [][]int64
+	sched   Schedule
+	metrics *metricsLog
+
+	step       int // steps completed
+	saved      int // checkpoints written by this process
+	layerSteps []int
+	phaseTime  []float64 // seconds spent per phase (restored on resume)
+	lastLoss   float64
+	lastVal    float64
+	phaseVal   []float64
+	phaseLoss  []float64
+}
+
+// Run trains the model a budget describes and returns its summary.
+func Run(b *Budget, opts Options) (sum *Summary, err error) {
+	if opts.Log == nil {
+		opts.Log = os.Stdout
+	}
+	if opts.Context == nil {
+		opts.Context = context.Background()
+	}
+	if opts.Uniform {
+		b = b.Uniform()
+	}
+	r := &run{b: b, opts: opts, log: opts.Log, mode: "growth"}
+	if opts.Uniform {
+		r.mode = "uniform"
+	}
+	r.out = opts.Output
+	if r.out == "" {
+		r.out = b.Run.Output
+	}
+	defer torch.Recover(&err)
+	if err := r.setup(); err != nil {
+		return nil, err
+	}
+	defer r.close()
+	if err := r.train(); err != nil {
+		return nil, err
+	}
+	return r.finish()
+}
+
+func (r *run) close() {
+	if r.m != nil {
+		r.m.Close()
+	}
+	if r.opt != nil {
+		r.opt.Close()
+	}
+	if r.metrics != nil {
+		r.metrics.Close()
+	}
+}
+
+func (r *run) setup() error {
+	b := r.b
+	r.dev, _ = torch.ParseDevice(b.Run.Device)
+	r.dtype, _ = torch.ParseDType(b.Run.DType)
+	if r.dev.IsCUDA() && !torch.CUDAAvailable() {
+		return fmt.Errorf("[run] device %s: CUDA is not available here", r.dev)
+	}
+	torch.ManualSeed(b.Run.Seed)
+	if err := os.MkdirAll(r.out, 0o755); err != nil {
+		return err
+	}
+	docs, err := loadCorpus(b)
+	if err != nil {
+		return err
+	}
+	train, val, err := data.Split(docs, b.Data.ValFraction, b.Run.Seed)
+	if err != nil {
+		return fmt.Errorf("[data] %w", err)
+	}
+	if r.tok, err = resolveTokenizer(b, train); err != nil {
+		return err
+	}
+	cfg, err := modelConfig(b, r.tok.VocabSize())
+	if err != nil {
+		return err
+	}
+	if err := b.SetNumLayers(cfg.NumHiddenLayers); err != nil {
+		return fmt.Errorf("%s: %w", b.path, err)
+	}
+	if cfg.TieWordEmbeddings {
+		for i, p := range b.Phases {
+			if p.TrainHead != p.TrainEmbeddings {
+				return fmt.Errorf("%s: phase %d (%q): the head is tied to the embeddings, so train_head and train_embeddings must agree", b.path, i+1, p.Name)
+			}
+		}
+	}
+	sep, ok := r.tok.EOS()
+	if !ok {
+		sep = 0
+	}
+	key := tokenizerKey(r.tok)
+	cache := b.Resolve(b.Data.CacheDir)
+	trainTok, err := data.TokenizeCached(train, r.tok, sep, cache, key)
+	if err != nil {
+		return err
+	}
+	valTok, err := data.TokenizeCached(val, r.tok, sep, cache, key)
+	if err != nil {
+		return err
+	}
+	if r.sampler, err = data.NewSampler(trainTok, b.Data.SeqLen, b.Data.BatchSize, b.Run.Seed); err != nil {
+		return fmt.Errorf("training split: %w", err)
+	}
+	r.val = data.EvalWindows(valTok, b.Data.SeqLen, b.Eval.Tokens)
+	if len(r.val) == 0 {
+		return fmt.Errorf("the validation split (%d tokens) is shorter than one window of %d", len(valTok), b.Data.SeqLen+1)
+	}
+	fmt.Fprintf(r.log, "%s [%s]: corpus %d documents (%d train, %d val), %d train / %d val tokens, vocab %d\n",
+		b.Run.Name, r.mode, len(docs), len(train), len(val), len(trainTok), len(valTok), r.tok.VocabSize())
+
+	if r.m, err = initModel(b, cfg); err != nil {
+		return err
+	}
+	if err := r.m.To(r.dev, r.dtype); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.log, "model: %d layers, hidden %d, %.2fM parameters on %v %v\n",
+		cfg.NumHiddenLayers, cfg.HiddenSize, float64(r.m.NumParams())/1e6, r.dev, r.dtype)
+	o := b.Optim
+	r.opt = NewAdamW(torch.AdamWConfig{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay})
+	r.sched = Schedule{Kind: o.Schedule, PeakLR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup, Total: b.TotalSteps()}
+	if err := r.sched.Validate(); err != nil {
+		return fmt.Errorf("[optim] %w", err)
+	}
+	r.layerSteps = make([]int, cfg.NumHiddenLayers)
+	r.phaseTime = make([]float64, len(b.Phases))
+	r.phaseVal = make([]float64, len(b.Phases))
+	r.phaseLoss = make([]float64, len(b.Phases))
+	for i := range r.phaseVal {
+		r.phaseVal[i], r.phaseLoss[i] = math.NaN(), math.NaN()
+	}
+	r.lastVal, r.lastLoss = math.NaN(), math.NaN()
+	if r.opts.Resume {
+		if err := r.resume(); err != nil {
+			return err
+		}
+	} else if err := r.freshOutput(); err != nil {
+		return err
+	}
+	r.metrics, err = openMetrics(filepath.Join(r.out, "metrics.jsonl"), r.step)
+	return err
+}
+
+// freshOutput refuses to overwrite the checkpoints of an earlier run without --resume.
+func (r *run) freshOutput() error {
+	if _, err := latestCheckpoint(r.checkpointDir()); err == nil {
+		return fmt.Errorf("%s already holds checkpoints of a run: pass --resume to continue it, or choose another output directory", r.checkpointDir())
+	}
+	return nil
+}
+
+// phaseAt returns the phase index of global step s and the step within it.
+func (r *run) phaseAt(s int) (int, int) {
+	for i, p := range r.b.Phases {
+		if s < p.Steps {
+			return i, s
+		}
+		s -= p.Steps
+	}
+	return len(r.b.Phases) - 1, r.b.Phases[len(r.b.Phases)-1].Steps
+}
+
+func (r *run) train() error {
+	b := r.b
+	total := b.TotalSteps()
+	tokensPerStep := b.Data.BatchSize * b.Data.SeqLen * b.Data.GradAccum
+	var params []Param
+	current := -1
+	var bar interface {
+		Add(int) error
+		Finish() error
+		Describe(string)
+	}
+	phaseStart := time.Now()
+	for r.step < total {
+		pi, inPhase := r.phaseAt(r.step)
+		p := b.Phases[pi]
+		if pi != current {
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			if current >= 0 {
+				r.phaseTime[current] += time.Since(phaseStart).Seconds()
+			}
+			current = pi
+			if inPhase == 0 {
+				if err := r.applyInit(pi); err != nil {
+					return err
+				}
+			}
+			var err error
+			if params, err = r.setTrainable(p); err != nil {
+				return err
+			}
+			fmt.Fprintf(r.log, "phase %d/%d %q: steps %d-%d, layers %s, lr x%g\n", pi+1, len(b.Phases), p.Name,
+				r.step+1, r.step+p.Steps-inPhase, layerList(p.layers), p.LRScale)
+			pb := progress.NewTo(os.Stderr, r.opts.Progress, p.Steps, p.Name)
+			_ = pb.Set(inPhase)
+			bar = pb
+			phaseStart = time.Now()
+		}
+		if err := r.opts.Context.Err(); err != nil || (r.opts.StopAt > 0 && r.step >= r.opts.StopAt) {
+			r.phaseTime[current] += time.Since(phaseStart).Seconds()
+			if err := r.saveCheckpoint(); err != nil {
+				return err
+			}
+			if r.opts.Context.Err() != nil {
+				return ErrInterrupted
+			}
+			return ErrStopped
+		}
+		t0 := time.Now()
+		loss, gnorm, err := r.trainStep(params, r.sched.LR(r.step)*p.LRScale)
+		if err != nil {
+			return err
+		}
+		for _, l := range p.layers {
+			r.layerSteps[l]++
+		}
+		r.step++
+		r.lastLoss = loss
+		r.phaseLoss[pi] = loss
+		rate := float64(tokensPerStep) / time.Since(t0).Seconds()
+		rec := metric{Step: r.step, Phase: p.Name, Loss: loss, LR: r.sched.LR(r.step-1) * p.LRScale, GradNorm: gnorm, TokensPerSec: rate}
+		phaseEnd := inPhase+1 == p.Steps
+		if (b.Eval.Every > 0 && r.step%b.Eval.Every == 0) || phaseEnd {
+			v, err := r.validate()
+			if err != nil {
+				return err
+			}
+			rec.ValLoss = &v
+			r.lastVal, r.phaseVal[pi] = v, v
+		}
+		if err := r.metrics.Write(rec); err != nil {
+			return err
+		}
+		bar.Describe(fmt.Sprintf("%s loss %.3f %.0f tok/s", p.Name, loss, rate))
+		_ = bar.Add(1)
+		if phaseEnd {
+			fmt.Fprintf(r.log, "  end of %s: train loss %.4f, val loss %.4f\n", p.Name, loss, r.phaseVal[pi])
+		}
+		if b.Checkpoint.Every > 0 && r.step%b.Checkpoint.Every == 0 && r.step < total {
+			r.phaseTime[current] += time.Since(phaseStart).Seconds()
+			phaseStart = time.Now()
+			if err := r.saveCheckpoint(); err != nil {
+				return err
+			}
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if current >= 0 {
+		r.phaseTime[current] += time.Since(phaseStart).Seconds()
+	}
+	return r.saveCheckpoint()
+}
+
+// trainStep runs grad_accum micro-batches, clips, and updates. It returns the mean loss and the
+// gradient norm before clipping.
+func (r *run) trainStep(params []Param, lr float64) (loss, gnorm float64, err error) {
+	defer torch.Recover(&err)
+	accum := r.b.Data.GradAccum
+	for micro := 0; micro < accum; micro++ {
+		batch := r.sampler.Next()
+		torch.WithScope(func(s *torch.Scope) {
+			l := r.batchLoss(batch)
+			l.DivScalar(float64(accum)).Backward()
+			loss += l.Item() / float64(accum)
+		})
+	}
+	ts := make([]*torch.Tensor, len(params))
+	for i, p := range params {
+		ts[i] = p.Tensor
+	}
+	gnorm = torch.ClipGradNorm(ts, r.b.Optim.GradClip)
+	if err := r.opt.Step(params, lr); err != nil {
+		return 0, 0, err
+	}
+	return loss, gnorm, ZeroGrad(params)
+}
+
+// batchLoss is the mean next-token cross-entropy of windows of seq_len+1 tokens.
+func (r *run) batchLoss(batch [][]int64) *torch.Tensor {
+	n, w := int64(len(batch)), int64(len(batch[0]))
+	flat := make([]int64, 0, n*w)
+	for _, row := range batch {
+		flat = append(flat, row...)
+	}
+	ids := torch.FromSlice(flat, n, w).ToDevice(r.dev)
+	inputs := ids.Slice(1, 0, w-1, 1)
+	out, err := r.m.Forward(inputs, model.ForwardOptions{})
+	if err != nil {
+		panic(&torch.Error{Code: torch.CodeArgument, Op: "train", Message: err.Error()})
+	}
+	v := out.Logits.Size(-1)
+	return torch.CrossEntropy(out.Logits.Reshape(-1, v), ids.Slice(1, 1, w, 1).Reshape(-1), torch.CrossEntropyOptions{})
+}
+
+// validate returns the mean next-token loss on the validation windows.
+func (r *run) validate() (v float64, err error) {
+	defer torch.Recover(&err)
+	var sum float64
+	var count int64
+	for i := 0; i < len(r.val); i += r.b.Data.BatchSize {
+		batch := r.val[i:min(i+r.b.Data.BatchSize, len(r.val))]
+		torch.WithScope(func(s *torch.Scope) {
+			torch.NoGrad(func() {
+				l := r.batchLoss(batch)
+				tokens := int64(len(batch)) * int64(len(batch[0])-1)
+				sum += l.Item() * float64(tokens)
+				count += tokens
+			})
+		})
+	}
+	return sum / float64(count), nil
+}
+
+// setTrainable freezes everything but the phase's layers and chosen shared parts, and returns
+// the trainable parameters. Frozen parameters record no gradient, so backward stops below the
+// lowest trainable part, and the optimizer never allocates state for them.
+func (r *run) setTrainable(p Phase) ([]Param, error) {
+	names := r.m.Names()
+	if err := r.m.SetTrainable(false, names...); err != nil {
+		return nil, err
+	}
+	var train []string
+	for _, l := range p.layers {
+		train = append(train, r.m.LayerParamNames(l)...)
+	}
+	if p.TrainEmbeddings || (p.TrainHead && r.m.Config.TieWordEmbeddings) {
+		train = append(train, "model.embed_tokens.weight")
+	}
+	if p.TrainFinalNorm {
+		train = append(train, "model.norm.weight")
+	}
+	if p.TrainHead && !r.m.Config.TieWordEmbeddings {
+		train = append(train, "lm_head.weight")
+	}
+	if err := r.m.SetTrainable(true, train...); err != nil {
+		return nil, err
+	}
+	params := make([]Param, 0, len(train))
+	for _, n := range train {
+		t := r.m.Param(n)
+		// Decay matrices only: norms and biases are left alone, as in GPT-2/nanoGPT practice.
+		params = append(params, Param{Name: n, Tensor: t, NoDecay: t.Dim() < 2})
+	}
+	return params, nil
+}
+
+// applyInit applies the phase's init strategy to its layers.
+func (r *run) applyInit(pi int) (err error) {
+	p := r.b.Phases[pi]
+	seq, _ := ParseInits(p.Init)
+	if len(seq) == 0 || len(p.layers) == 0 {
+		return nil
+	}
+	defer torch.Recover(&err)
+	// Seeded by run seed and phase, so a resumed run re-creates exactly the same weights.
+	gen := torch.NewGenerator(r.b.Run.Seed*1000003+uint64(pi), torch.CPU)
+	defer gen.Close()
+	for _, is := range seq {
+		if err := r.initLayers(p.layers, is, gen); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(r.log, "  init %s applied to layers %s\n", p.Init, layerList(p.layers))
+	return nil
+}
+
+// initLayers applies one init strategy to the given layers. Neighbour averages read the
+// current weights of the neighbours, which for a run of adjacent layers may already be re-inited.
+func (r *run) initLayers(layers []int, is InitStrategy, gen *torch.Generator) (err error) {
+	defer torch.Recover(&err)
+	n := r.m.Config.NumHiddenLayers
+	for _, l := range layers {
+		switch is.Kind {
+		case "scale":
+			if err := r.m.ScaleLayer(l, is.Alpha, model.AllMatrices); err != nil {
+				return err
+			}
+		case "copy", "neighbour-average", "random":
+			for _, name := range r.m.LayerParamNames(l) {
+				suffix := strings.TrimPrefix(name, model.LayerPrefix(l))
+				var v *torch.Tensor
+				torch.WithScope(func(s *torch.Scope) {
+					dst := r.m.Param(name)
+					switch is.Kind {
+					case "copy":
+						v = r.m.Param(model.LayerPrefix(is.Layer) + suffix)
+					case "neighbour-average":
+						lo, hi := max(l-1, 0), min(l+1, n-1) // end layers use their one neighbour
+						a, b := r.m.Param(model.LayerPrefix(lo)+suffix), r.m.Param(model.LayerPrefix(hi)+suffix)
+						v = a.Add(b).MulScalar(0.5)
+					case "random":
+						switch {
+						case strings.HasSuffix(name, "norm.weight"):
+							v = dst.OnesLike()
+						case strings.HasSuffix(name, ".bias"):
+							v = dst.ZerosLike()
+						default:
+							v = torch.Randn(dst.Shape(), torch.WithGenerator(gen)).MulScalar(0.02)
+						}
+					}
+					if err := r.m.SetParam(name, v); err != nil {
+						panic(&torch.Error{Code: torch.CodeArgument, Op: "init", Message: err.Error()})
+					}
+				})
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) finish() (*Summary, error) {
+	b := r.b
+	cfg := r.m.Config
+	s := &Summary{
+		Name: b.Run.Name, Mode: r.mode, Fingerprint: b.Fingerprint(), Params: r.m.NumParams(),
+		Layers: cfg.NumHiddenLayers, Steps: b.TotalSteps(),
+		TokensPerStep: b.Data.BatchSize * b.Data.SeqLen * b.Data.GradAccum,
+		LayerSteps:    slices.Clone(r.layerSteps), FinalLoss: r.lastLoss, FinalValLoss: r.lastVal,
+	}
+	for _, n := range r.layerSteps {
+		s.TotalLayerSt += int64(n)
+	}
+	s.UniformLaySt = int64(cfg.NumHiddenLayers) * int64(s.Steps)
+	s.CostRatio = float64(s.TotalLayerSt) / float64(s.UniformLaySt)
+	s.CostReduction = 1 - s.CostRatio
+	fl := newFlopModel(cfg, b.Data.SeqLen)
+	for i, p := range b.Phases {
+		ps := PhaseSummary{Name: p.Name, Layers: slices.Clone(p.layers), Steps: p.Steps, Seconds: r.phaseTime[i],
+			TrainLoss: r.phaseLoss[i], ValLoss: r.phaseVal[i]}
+		ps.FLOPs = fl.step(p) * float64(s.TokensPerStep) * float64(p.Steps)
+		if ps.Seconds > 0 {
+			ps.TokensPerSec = float64(s.TokensPerStep*p.Steps) / ps.Seconds
+		}
+		s.FLOPs += ps.FLOPs
+		s.Seconds += ps.Seconds
+		s.Phases = append(s.Phases, ps)
+	}
+	s.UniformFLOPs = fl.step(b.Uniform().Phases[0]) * float64(s.TokensPerStep) * float64(s.Steps)
+	if s.Seconds > 0 {
+		s.TokensPerSec = float64(s.TokensPerStep*s.Steps) / s.Seconds
+	}
+	if err := writeJSONAtomic(filepath.Join(r.out, "summary.json"), s); err != nil {
+		return nil, err
+	}
+	PrintSummary(r.log, s)
+	return s, nil
+}
+
+// PrintSummary writes the per-phase table and the budget accounting.
+func PrintSummary(w io.Writer, s *Summary) {
+	fmt.Fprintf(w, "\n%s [%s]: %d steps, %d tokens/step, %.2fM parameters\n", s.Name, s.Mode, s.Steps, s.TokensPerStep, float64(s.Params)/1e6)
+	fmt.Fprintf(w, "%-16s %-14s %6s %9s %10s %10s %10s\n", "phase", "layers", "steps", "seconds", "tokens/s", "GFLOPs", "val loss")
+	for _, p := range s.Phases {
+		fmt.Fprintf(w, "%-16s %-14s %6d %9.1f %10.0f %10.1f %10.4f\n", p.Name, layerList(p.Layers), p.Steps, p.Seconds, p.TokensPerSec, p.FLOPs/1e9, p.ValLoss)
+	}
+	fmt.Fprintf(w, "layer-steps %d of %d uniform: cost ratio %.3f (reduction %.1f%%); estimated FLOPs %.3g vs %.3g uniform\n",
+		s.TotalLayerSt, s.UniformLaySt, s.CostRatio, 100*s.CostReduction, s.FLOPs, s.UniformFLOPs)
+	fmt.Fprintf(w, "per-layer trained steps: %v\n", s.LayerSteps)
+	fmt.Fprintf(w, "final train loss %.4f, final val loss %.4f, %.1fs, %.0f tokens/s\n", s.FinalLoss, s.FinalValLoss, s.Seconds, s.TokensPerSec)
+}
+
+// layerList formats sorted layer indices compactly: "0-3,8,10-11".
+func layerList(ls []int) string {
+	if len(ls) == 0 {
+		return "-"
+	}
+	var parts []string
+	for i := 0; i < len(ls); {
+		j := i
+		for j+1 < len(ls) && ls[j+1] == ls[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d-%d", ls[i], ls[j]))
+		} else {
+			parts = append(parts, fmt.Sprint(ls[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+func nan() float64 { return math.NaN() }

@@ -1,0 +1,460 @@
+package trainer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/testref"
+	"github.com/growthtrain/growthtrain/model"
+	"github.com/growthtrain/growthtrain/model/safetensors"
+)
+
+// The crash test re-runs this test binary as a trainer process.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("GROWTHTRAIN_TRAINER_CHILD"); path != "" {
+		b, err := LoadBudget(path)
+		if err == nil {
+			_, err = Run(b, Options{Log: io.Discard, Resume: os.Getenv("GROWTHTRAIN_TRAINER_RESUME") == "1"})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// tinyBudget writes a small corpus and a budget for a 3-layer model into dir.
+func tinyBudget(t *testing.T, dir string, phases string, extra string) string {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join(testref.RepoRoot(t), "model", "testdata", "moby_dick_ch1-3.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paras := strings.Split(string(text), "\n\n")
+	corpus := filepath.Join(dir, "corpus")
+	if err := os.MkdirAll(corpus, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ {
+		var part []string
+		for j := i; j < len(paras); j += 8 {
+			part = append(part, paras[j])
+		}
+		if err := os.WriteFile(filepath.Join(corpus, fmt.Sprintf("doc%d.txt", i)), []byte(strings.Join(part, "\n\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := fmt.Sprintf(`
+[run]
+name = "tiny"
+seed = 7
+output = %q
+[model]
+num_hidden_layers = 3
+hidden_size = 32
+intermediate_size = 64
+num_attention_heads = 2
+num_key_value_heads = 1
+max_position_embeddings = 64
+[data]
+corpus = [%q]
+tokenizer = "train:300"
+seq_len = 16
+batch_size = 4
+val_fraction = 0.2
+cache_dir = %q
+[optim]
+lr = 1e-2
+min_lr = 1e-3
+warmup = 2
+[eval]
+every = 3
+tokens = 512
+%s
+%s`, filepath.Join(dir, "out"), corpus, filepath.Join(dir, "cache"), extra, phases)
+	path := filepath.Join(dir, "budget.toml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const twoPhases = `
+[[phase]]
+name = "core"
+layers = "1"
+steps = 4
+[[phase]]
+name = "all"
+layers = "all"
+steps = 4
+train_embeddings = true
+train_head = true
+train_final_norm = true
+`
+
+func TestBudgetErrors(t *testing.T) {
+	base := `
+[run]
+output = "x"
+[model]
+num_hidden_layers = 4
+hidden_size = 8
+`
+	cases := []struct {
+		name, src, want string
+	}{
+		{"unknown key with line", base + "[[phase]]\nlayers = \"all\"\nsteps = 3\nstepz = 4\n", `budget.toml:10: unknown key "phase.stepz"`},
+		{"unknown table key", base + "[optim]\nlearning_rate = 1\n[[phase]]\nlayers = \"all\"\nsteps = 1\n", `budget.toml:8: unknown key "optim.learning_rate"`},
+		{"no phases", base, "no [[phase]] tables"},
+		{"layer out of range", base + "[[phase]]\nname = \"core\"\nlayers = \"2-7\"\nsteps = 3\n", `phase 1 ("core"): layer range "2-7" is outside 0-3`},
+		{"single layer out of range", base + "[[phase]]\nlayers = [1, 9]\nsteps = 3\n", "phase 1: layer 9 is outside 0-3"},
+		{"bad layer spec", base + "[[phase]]\nlayers = \"top\"\nsteps = 3\n", `phase 1: layer "top": want a number`},
+		{"steps zero", base + "[[phase]]\nname = \"a\"\nlayers = \"all\"\nsteps = 0\n", `phase 1 ("a"): steps = 0, want a positive number`},
+		{"empty phase", base + "[[phase]]\nname = \"e\"\nlayers = []\nsteps = 2\n", `phase 1 ("e"): trains nothing`},
+		{"missing layers", base + "[[phase]]\nsteps = 2\n", "phase 1: layers: missing"},
+		{"duplicate names", base + "[[phase]]\nname = \"a\"\nlayers = \"all\"\nsteps = 1\n[[phase]]\nname = \"a\"\nlayers = \"all\"\nsteps = 1\n", `phase 2 ("a"): the name is used by an earlier phase`},
+		{"bad init", base + "[[phase]]\nlayers = \"all\"\nsteps = 1\ninit = \"zero\"\n", `phase 1: init: "zero": want keep, random`},
+		{"copy out of range", base + "[[phase]]\nlayers = \"1\"\nsteps = 1\ninit = \"copy:4\"\n", "phase 1: init: copy:4: layer outside 0-3"},
+		{"bad device", "[run]\ndevice = \"tpu\"\n" + base[strings.Index(base, "[model]"):] + "[[phase]]\nlayers = \"all\"\nsteps = 1\n", `[run] device: unknown device "tpu"`},
+		{"bad val fraction", base + "[data]\nval_fraction = 1.5\n[[phase]]\nlayers = \"all\"\nsteps = 1\n", "[data] val_fraction 1.5"},
+		{"bad tokenizer spec", base + "[data]\ntokenizer = \"train:10\"\n[[phase]]\nlayers = \"all\"\nsteps = 1\n", `"train:10": want train:<vocab size>`},
+		{"syntax error", base + "[[phase]\n", "budget.toml:8:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseBudget([]byte(tc.src), "budget.toml")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q lacks %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBudgetParsesLayersAndInits(t *testing.T) {
+	src := `
+[model]
+num_hidden_layers = 12
+[[phase]]
+name = "mixed"
+layers = [0, "3-5", 11, "4"]
+steps = 2
+init = "neighbour-average, scale:0.9"
+[[phase]]
+layers = "all"
+steps = 3
+`
+	b, err := ParseBudget([]byte(src), "b.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Phases[0].TrainedLayers(); !slices.Equal(got, []int{0, 3, 4, 5, 11}) {
+		t.Fatalf("layers %v", got)
+	}
+	seq, _ := ParseInits(b.Phases[0].Init)
+	if len(seq) != 2 || seq[0].Kind != "neighbour-average" || seq[1].Alpha != 0.9 {
+		t.Fatalf("inits %+v", seq)
+	}
+	if b.TotalSteps() != 5 || b.Phases[1].Name != "phase2" || len(b.Phases[1].TrainedLayers()) != 12 {
+		t.Fatalf("total %d, phase 2 %+v", b.TotalSteps(), b.Phases[1])
+	}
+	u := b.Uniform()
+	if len(u.Phases) != 1 || u.Phases[0].Steps != 5 || len(u.Phases[0].TrainedLayers()) != 12 || !u.Phases[0].TrainEmbeddings {
+		t.Fatalf("uniform %+v", u.Phases)
+	}
+	if b.Fingerprint() == u.Fingerprint() {
+		t.Fatal("uniform baseline has the budget's fingerprint")
+	}
+}
+
+// A run trains only what its phases list: frozen parameters end bitwise equal to their initial
+// values, hold no optimizer state, and the accounting counts exactly the phases' layer-steps.
+func TestFrozenParametersAndAccounting(t *testing.T) {
+	dir := t.TempDir()
+	path := tinyBudget(t, dir, `
+[[phase]]
+name = "middle"
+layers = "1"
+steps = 5
+`, "")
+	b, err := LoadBudget(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(b, Options{Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sum.LayerSteps, []int{0, 5, 0}) || sum.TotalLayerSt != 5 || sum.UniformLaySt != 15 || math.Abs(sum.CostRatio-1.0/3) > 1e-12 {
+		t.Fatalf("accounting %+v", sum)
+	}
+	ckpt := filepath.Join(dir, "out", "checkpoints", "step-0000005")
+	trained, err := model.LoadHF(filepath.Join(ckpt, "model"), model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trained.Close()
+	gen := torch.NewGenerator(7, torch.CPU) // the run's seed: the same initial weights
+	defer gen.Close()
+	initial, err := model.New(trained.Config, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer initial.Close()
+	for _, n := range trained.Names() {
+		same := slices.Equal(trained.Param(n).Bytes(), initial.Param(n).Bytes())
+		wantTrained := strings.HasPrefix(n, "model.layers.1.")
+		if same == wantTrained {
+			t.Errorf("%s: unchanged=%v, but trained=%v", n, same, wantTrained)
+		}
+	}
+	opt, err := safetensors.Open(filepath.Join(ckpt, "optimizer.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opt.Close()
+	for _, n := range opt.Names() {
+		if !strings.Contains(n, "model.layers.1.") {
+			t.Errorf("optimizer state for frozen parameter: %s", n)
+		}
+	}
+	if len(opt.Names()) != 3*len(trained.LayerParamNames(1)) {
+		t.Errorf("optimizer holds %d tensors, want 3 per parameter of layer 1", len(opt.Names()))
+	}
+}
+
+// Freezing the bottom layers cuts the autograd graph there: with only the top layers
+// trainable, the hidden state entering them records no graph, so backward never visits the
+// layers below. The FLOP model counts the same saving.
+func TestTopLayersCutTheGraph(t *testing.T) {
+	cfg := model.Config{VocabSize: 50, HiddenSize: 16, IntermediateSize: 32, NumHiddenLayers: 6, NumAttentionHeads: 2,
+		NumKeyValueHeads: 2, HeadDim: 8, MaxPositionEmbeddings: 16, RMSNormEps: 1e-5, RopeTheta: 1e4, TieWordEmbeddings: true, HiddenAct: "silu"}
+	gen := torch.NewGenerator(1, torch.CPU)
+	defer gen.Close()
+	m, err := model.New(cfg, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.SetTrainable(false, m.Names()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetTrainable(true, append(m.LayerParamNames(4), m.LayerParamNames(5)...)...); err != nil {
+		t.Fatal(err)
+	}
+	torch.WithScope(func(s *torch.Scope) {
+		out, err := m.Forward(torch.FromSlice([]int64{1, 2, 3, 4, 5, 6}, 1, 6), model.ForwardOptions{CaptureHidden: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i <= 4; i++ {
+			if out.Hidden[i].RequiresGrad() {
+				t.Errorf("hidden state %d (input of layer %d) records a graph", i, i)
+			}
+		}
+		if !out.Hidden[5].RequiresGrad() || !out.Logits.RequiresGrad() {
+			t.Fatal("the top layers record no graph")
+		}
+		out.Logits.Sum(false).Backward()
+		for _, n := range m.LayerParamNames(3) {
+			if m.Param(n).Grad() != nil {
+				t.Errorf("frozen %s got a gradient", n)
+			}
+		}
+	})
+	fl := newFlopModel(cfg, 16)
+	top2 := fl.step(Phase{layers: []int{4, 5}})
+	all := fl.step(Phase{layers: []int{0, 1, 2, 3, 4, 5}, TrainEmbeddings: true, TrainHead: true})
+	if !(top2 < 0.7*all) {
+		t.Fatalf("estimated FLOPs: top-2 %g vs all %g", top2, all)
+	}
+}
+
+// Stopping at a checkpoint and resuming reproduces the uninterrupted run's losses bit for bit.
+func TestResumeReproducesUninterruptedRun(t *testing.T) {
+	straight := t.TempDir()
+	b, err := LoadBudget(tinyBudget(t, straight, twoPhases, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(b, Options{Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadMetrics(filepath.Join(straight, "out", "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stop := range []int{3, 6} { // inside the first phase, and inside the second
+		t.Run(fmt.Sprintf("stop at %d", stop), func(t *testing.T) {
+			dir := t.TempDir()
+			path := tinyBudget(t, dir, twoPhases, "")
+			b, _ := LoadBudget(path)
+			if _, err := Run(b, Options{Log: io.Discard, StopAt: stop}); !errors.Is(err, ErrStopped) {
+				t.Fatalf("first part: %v", err)
+			}
+			b, _ = LoadBudget(path)
+			if _, err := Run(b, Options{Log: io.Discard}); err == nil || !strings.Contains(err.Error(), "--resume") {
+				t.Fatalf("restarting over checkpoints without --resume: %v", err)
+			}
+			b, _ = LoadBudget(path)
+			if _, err := Run(b, Options{Log: io.Discard, Resume: true}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadMetrics(filepath.Join(dir, "out", "metrics.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("losses after resume differ:\n got %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
+func TestResumeRefusesAnotherBudget(t *testing.T) {
+	dir := t.TempDir()
+	path := tinyBudget(t, dir, twoPhases, "")
+	b, _ := LoadBudget(path)
+	if _, err := Run(b, Options{Log: io.Discard, StopAt: 2}); !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	src, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, []byte(strings.Replace(string(src), "lr = 1e-2", "lr = 2e-2", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBudget(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(b, Options{Log: io.Discard, Resume: true})
+	if err == nil || !strings.Contains(err.Error(), "was made by a different budget") {
+		t.Fatalf("resume under a changed budget: %v", err)
+	}
+}
+
+// A kill -9 in the middle of writing a checkpoint leaves the previous one intact: it loads, and
+// a resumed run finishes from it.
+func TestKillDuringCheckpointWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := tinyBudget(t, dir, twoPhases, "[checkpoint]\nevery = 2\nkeep = 3\n")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "GROWTHTRAIN_TRAINER_CHILD="+path, "GROWTHTRAIN_FAULT=checkpoint-pause:2")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ckdir := filepath.Join(dir, "out", "checkpoints")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ents, _ := os.ReadDir(ckdir)
+		half := false
+		for _, e := range ents {
+			half = half || strings.HasPrefix(e.Name(), ".tmp-step-0000004")
+		}
+		if half {
+			// Let the pause begin (state.json written last), then kill.
+			time.Sleep(200 * time.Millisecond)
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the second checkpoint never started: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	latest, err := latestCheckpoint(ckdir)
+	if err != nil || filepath.Base(latest) != "step-0000002" {
+		t.Fatalf("latest after the crash: %q, %v", latest, err)
+	}
+	m, err := model.LoadHF(filepath.Join(latest, "model"), model.LoadOptions{})
+	if err != nil {
+		t.Fatalf("the last good checkpoint does not load: %v", err)
+	}
+	m.Close()
+	resume := exec.Command(os.Args[0], "-test.run=^$")
+	resume.Env = append(os.Environ(), "GROWTHTRAIN_TRAINER_CHILD="+path, "GROWTHTRAIN_TRAINER_RESUME=1")
+	if out, err := resume.CombinedOutput(); err != nil {
+		t.Fatalf("resume after the crash: %v\n%s", err, out)
+	}
+	if latest, _ := latestCheckpoint(ckdir); filepath.Base(latest) != "step-0000008" {
+		t.Fatalf("after resuming, latest is %s", latest)
+	}
+}
+
+// The final checkpoint is an HF directory that transformers loads, with the same loss.
+func TestCheckpointLoadsInTransformers(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := LoadBudget(tinyBudget(t, dir, twoPhases, ""))
+	if _, err := Run(b, Options{Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(dir, "out", "checkpoints", "step-0000008", "model")
+	m, err := model.LoadHF(ckpt, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ids := []int64{5, 9, 100, 42, 7, 250, 3, 3, 17, 80}
+	var ours float64
+	torch.WithScope(func(s *torch.Scope) {
+		l, err := m.Loss(torch.FromSlice(ids, 1, int64(len(ids))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours = l.Item()
+	})
+	idsJSON, _ := json.Marshal(ids)
+	out := testref.RunPython(t, `
+import json, sys, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+m = AutoModelForCausalLM.from_pretrained(sys.argv[1]).eval()
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+ids = torch.tensor([json.loads(sys.argv[2])])
+with torch.no_grad():
+    print(m(ids, labels=ids).loss.item(), len(tok))
+`, ckpt, string(idsJSON))
+	var theirs float64
+	var vocab int
+	if _, err := fmt.Sscan(string(out), &theirs, &vocab); err != nil {
+		t.Fatalf("reference output %q: %v", out, err)
+	}
+	if math.Abs(theirs-ours) > 1e-5 || vocab != 300 {
+		t.Fatalf("transformers: loss %v (ours %v), tokenizer of %d tokens", theirs, ours, vocab)
+	}
+}
+
+func TestInterruptSavesCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	b, _ := LoadBudget(tinyBudget(t, dir, twoPhases, ""))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as if Ctrl-C arrived before the first step
+	if _, err := Run(b, Options{Log: io.Discard, Context: ctx}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	if _, err := latestCheckpoint(filepath.Join(dir, "out", "checkpoints")); err != nil {
+		t.Fatal(err)
+	}
+}
