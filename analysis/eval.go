@@ -1,0 +1,220 @@
+// Package analysis computes the paper's layer-anatomy diagnostics on growthtrain's model graph:
+// ablation, weight predictability, recovery speed, manipulation robustness and structure. This
+// file holds the evaluation engine they share: per-window negative log-likelihoods, with
+// modifications evaluated from cached hidden states so the layers below a modified layer run
+// once per batch, not once per modification.
+package analysis
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/model"
+)
+
+// Evaluator scores a model on a fixed set of token windows.
+type Evaluator struct {
+	M       *model.Model
+	Windows [][]int64 // each window predicts its tokens 1..len-1 from those before
+	Batch   int       // windows per forward pass (default 8)
+}
+
+// Tokens returns the number of predicted tokens of each window.
+func (e *Evaluator) Tokens() []float64 {
+	out := make([]float64, len(e.Windows))
+	for i, w := range e.Windows {
+		out[i] = float64(len(w) - 1)
+	}
+	return out
+}
+
+// Perplexity of per-window NLL sums: exp(total NLL / total tokens).
+func Perplexity(nll, tokens []float64) float64 {
+	var s, n float64
+	for i := range nll {
+		s += nll[i]
+		n += tokens[i]
+	}
+	return math.Exp(s / n)
+}
+
+// Mod is a change to the model evaluated by Sweep: Apply changes the model (weights or layer
+// controls) and returns how to undo it. From is the first layer whose computation it changes:
+// everything below is taken from the baseline's cached hidden states.
+type Mod struct {
+	Name  string
+	From  int
+	Apply func(m *model.Model) (undo func(), err error)
+}
+
+// NLL returns the summed next-token NLL of every window under the model as it is.
+func (e *Evaluator) NLL() ([]float64, error) {
+	base, _, err := e.Sweep(nil, nil)
+	return base, err
+}
+
+// Sweep evaluates the baseline and every modification on all windows. It returns per-window
+// NLL sums: base[w] and out[mod][w]. progress (optional) is called after each batch.
+func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []float64, out [][]float64, err error) {
+	defer torch.Recover(&err)
+	batch := e.Batch
+	if batch <= 0 {
+		batch = 8
+	}
+	L := e.M.Config.NumHiddenLayers
+	for _, md := range mods {
+		if md.From < 0 || md.From > L {
+			return nil, nil, fmt.Errorf("modification %q starts at layer %d, outside 0-%d", md.Name, md.From, L)
+		}
+	}
+	base = make([]float64, len(e.Windows))
+	out = make([][]float64, len(mods))
+	for i := range out {
+		out[i] = make([]float64, len(e.Windows))
+	}
+	for start := 0; start < len(e.Windows); start += batch {
+		wins := e.Windows[start:min(start+batch, len(e.Windows))]
+		var berr error
+		torch.WithScope(func(s *torch.Scope) {
+			torch.NoGrad(func() {
+				ids, targets := e.pack(wins)
+				hidden := make([]*torch.Tensor, L+1)
+				h := e.M.Embed(ids)
+				hidden[0] = h
+				for l := 0; l < L; l++ {
+					h = e.M.Block(l, h)
+					hidden[l+1] = h
+				}
+				copy(base[start:], windowNLL(e.M.Head(h), targets))
+				for mi, md := range mods {
+					undo, err := md.Apply(e.M)
+					if err != nil {
+						berr = fmt.Errorf("modification %q: %w", md.Name, err)
+						return
+					}
+					torch.WithScope(func(s2 *torch.Scope) {
+						h := hidden[md.From]
+						for l := md.From; l < L; l++ {
+							h = e.M.Block(l, h)
+						}
+						copy(out[mi][start:], windowNLL(e.M.Head(h), targets))
+					})
+					undo()
+				}
+			})
+		})
+		if berr != nil {
+			return nil, nil, berr
+		}
+		if progress != nil {
+			progress(min(start+batch, len(e.Windows)), len(e.Windows))
+		}
+	}
+	return base, out, nil
+}
+
+// pack right-pads windows of different lengths into ids [B, T] and targets [B, T] (the next
+// token, -100 where there is none). Right padding changes nothing earlier under causal attention.
+func (e *Evaluator) pack(wins [][]int64) (ids, targets *torch.Tensor) {
+	T := 0
+	for _, w := range wins {
+		T = max(T, len(w))
+	}
+	flat := make([]int64, 0, len(wins)*T)
+	tgt := make([]int64, 0, len(wins)*T)
+	for _, w := range wins {
+		for t := 0; t < T; t++ {
+			if t < len(w) {
+				flat = append(flat, w[t])
+			} else {
+				flat = append(flat, 0)
+			}
+			if t+1 < len(w) {
+				tgt = append(tgt, w[t+1])
+			} else {
+				tgt = append(tgt, -100)
+			}
+		}
+	}
+	b, t := int64(len(wins)), int64(T)
+	return torch.FromSlice(flat, b, t).ToDevice(e.M.Device), torch.FromSlice(tgt, b, t).ToDevice(e.M.Device)
+}
+
+// windowNLL sums the cross-entropy of each row of logits [B, T, V] against targets [B, T].
+func windowNLL(logits, targets *torch.Tensor) []float64 {
+	b, t, v := logits.Size(0), logits.Size(1), logits.Size(2)
+	ce := torch.CrossEntropy(logits.Reshape(b*t, v), targets.Reshape(b*t),
+		torch.CrossEntropyOptions{Reduction: torch.ReduceNone, IgnoreIndex: -100, HasIgnoreIndex: true})
+	return ce.Reshape(b, t).Sum(false, 1).Float64s()
+}
+
+// LayerWeights is a saved copy of one layer's parameters, for modifications that change
+// weights and must put them back.
+type LayerWeights map[string]*torch.Tensor
+
+// SaveLayer copies layer l's parameters (by their names within the layer, e.g.
+// "mlp.up_proj.weight").
+func SaveLayer(m *model.Model, l int) (w LayerWeights, err error) {
+	defer torch.Recover(&err)
+	w = LayerWeights{}
+	p := model.LayerPrefix(l)
+	for _, n := range m.LayerParamNames(l) {
+		c := m.Param(n).Detach().Clone()
+		torch.Persist(c)
+		w[n[len(p):]] = c
+	}
+	return w, nil
+}
+
+// RestoreLayer copies saved weights into layer l.
+func RestoreLayer(m *model.Model, l int, w LayerWeights) error {
+	for suffix, t := range w {
+		if err := m.SetParam(model.LayerPrefix(l)+suffix, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close frees the saved copies.
+func (w LayerWeights) Close() {
+	for _, t := range w {
+		t.Close()
+	}
+}
+
+// WeightMod returns a Mod that replaces layer l's weights by those set computes (called with the
+// model, returning name-within-layer -> new value) and restores the originals afterwards.
+func WeightMod(name string, l int, set func(m *model.Model) (map[string]*torch.Tensor, error)) Mod {
+	return Mod{Name: name, From: l, Apply: func(m *model.Model) (func(), error) {
+		saved, err := SaveLayer(m, l)
+		if err != nil {
+			return nil, err
+		}
+		vals, err := set(m)
+		if err != nil {
+			saved.Close()
+			return nil, err
+		}
+		for suffix, v := range vals {
+			if err := m.SetParam(model.LayerPrefix(l)+suffix, v); err != nil {
+				saved.Close()
+				return nil, err
+			}
+		}
+		return func() {
+			_ = RestoreLayer(m, l, saved)
+			saved.Close()
+		}, nil
+	}}
+}
+
+// ControlMod returns a Mod that changes layer l's controls (skip, branch scales) and restores them.
+func ControlMod(name string, l int, change func(c *model.LayerControl)) Mod {
+	return Mod{Name: name, From: l, Apply: func(m *model.Model) (func(), error) {
+		old := m.Layers[l]
+		change(&m.Layers[l])
+		return func() { m.Layers[l] = old }, nil
+	}}
+}
