@@ -829,10 +829,11 @@ gt_error gt_rms_norm(gt_tensor x, gt_tensor weight, double eps, gt_tensor *out) 
   return guard([&] {
     const auto &a = get(x, "rms_norm");
     if (a.dim() == 0) throw gt::ArgumentError("rms_norm: input must have at least one dimension");
-    std::optional<at::Tensor> w;
-    if (weight != 0) w = get(weight, "rms_norm weight");
-    int64_t last = a.size(-1);
-    *out = wrap(at::rms_norm(a, at::IntArrayRef(&last, 1), w, eps));
+    // HF's LlamaRMSNorm, op for op (x * rsqrt(mean(x^2) + eps), then the weight): the same
+    // numerics as the reference, and on CPU faster than at::rms_norm in a model's forward.
+    auto y = a * at::rsqrt(a.pow(2).mean(-1, /*keepdim=*/true) + eps);
+    if (weight != 0) y = get(weight, "rms_norm weight") * y;
+    *out = wrap(std::move(y));
   });
 }
 

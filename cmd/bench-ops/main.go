@@ -29,6 +29,7 @@ func main() {
 	scale := flag.Float64("scale", 1, "multiply every iteration count (e.g. 0.1 for a quick look)")
 	threads := flag.Int("threads", 1, "libtorch intra-op threads (1 keeps small-op timings steady)")
 	flag.Parse()
+	runtime.LockOSThread() // one OpenMP team for libtorch: see cmd/growthtrain/main.go
 	if err := run(*repeats, *scale, *threads); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-ops:", err)
 		os.Exit(1)

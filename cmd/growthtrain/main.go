@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/urfave/cli/v2"
 )
@@ -13,6 +14,10 @@ import (
 const version = "0.1.0-dev"
 
 func main() {
+	// All tensor work runs on this goroutine. libtorch's OpenMP keeps one worker team per calling
+	// OS thread; if the goroutine hopped between threads, several teams would spin and compete
+	// for the cores (measured: CPU eval at 0.67x of transformers unpinned, parity pinned).
+	runtime.LockOSThread()
 	app := &cli.App{
 		Name:      "growthtrain",
 		Usage:     "layer anatomy and per-layer-budget training for transformer language models",
