@@ -33,7 +33,7 @@ GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps lib install uninstall build test demo bench-ops smollm2 gpu-check fmt vet clean help
+.PHONY: deps lib install uninstall build test demo bench-ops bench-model fuzz smollm2 gpu-check fmt vet clean help
 
 help:
 	@echo "make demo       set up and run the main job on the embedded default"
@@ -45,6 +45,8 @@ help:
 	@echo "make build      build bin/growthtrain"
 	@echo "make smollm2    fetch SmolLM2-135M-Instruct (Q4_1 GGUF) into .cache/"
 	@echo "make bench-ops  Go-vs-C++ overhead benchmark of small ops"
+	@echo "make bench-model SmolLM2 load / tokenizer / CPU eval speed vs HF"
+	@echo "make fuzz       fuzz the weight and tokenizer parsers (FUZZTIME=60s each)"
 	@echo "make gpu-check  prepare gpu-carry/ for scripts/gpu-check.sh on a GPU host"
 
 # ---- set-up -----------------------------------------------------------------------------------
@@ -121,6 +123,18 @@ test: $(DEPSSTAMP) $(LIB) $(GGUF) vet
 
 bench-ops: $(LIB)
 	$(GO) run ./cmd/bench-ops
+
+# SmolLM2 load time, tokenizer throughput and CPU eval speed against HF tokenizers/transformers.
+bench-model: $(LIB) $(GGUF)
+	$(GO) run ./cmd/bench-model
+
+# Longer fuzzing of the file parsers than `make test` does (it runs only the seed corpora).
+FUZZTIME ?= 60s
+fuzz: $(LIB)
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./model/safetensors/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./model/gguf/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./tokenizer/
+	$(GO) test -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME) ./tokenizer/
 
 # Builds everything a GPU host needs (it has PyTorch, cmake and g++ but no Go) into gpu-carry/;
 # scripts/gpu-check.sh then builds the C library there and runs the Go test binaries.
