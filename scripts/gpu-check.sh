@@ -35,9 +35,9 @@ export GROWTHTRAIN_REQUIRE_CUDA=1 GROWTHTRAIN_PYTHON="$py"
 status=0
 carry="$root/gpu-carry"
 if [ -x "$carry/growthtrain" ]; then
-  echo "== growthtrain version / demo on cuda"
+  echo "== growthtrain version / selftest on cuda"
   "$carry/growthtrain" version || status=1
-  "$carry/growthtrain" demo --device cuda --steps 300 || status=1
+  "$carry/growthtrain" selftest --device cuda --steps 300 || status=1
 fi
 for bin in "$carry"/*.test; do
   [ -e "$bin" ] || continue

@@ -18,7 +18,14 @@ func main() {
 	// OS thread; if the goroutine hopped between threads, several teams would spin and compete
 	// for the cores (measured: CPU eval at 0.67x of transformers unpinned, parity pinned).
 	runtime.LockOSThread()
-	app := &cli.App{
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "growthtrain:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
 		Name:      "growthtrain",
 		Usage:     "layer anatomy and per-layer-budget training for transformer language models",
 		Version:   version,
@@ -33,17 +40,17 @@ func main() {
 		Commands: []*cli.Command{
 			trainCommand(),
 			versionCommand(),
-			demoCommand(),
+			selftestCommand(),
 			evalCommand(),
 			generateCommand(),
 			fetchCommand(),
 			tokenizerCommand(),
 		},
 		// Errors are printed once, plainly; no Go stack trace ever reaches a user.
-		ExitErrHandler: func(c *cli.Context, err error) {},
-	}
-	if err := app.Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "growthtrain:", err)
-		os.Exit(1)
+		ExitErrHandler: func(c *cli.Context, err error) {
+			if ec, ok := err.(cli.ExitCoder); ok && ec.ExitCode() != 1 {
+				os.Exit(ec.ExitCode()) // Ctrl-C: 130 after the checkpoint
+			}
+		},
 	}
 }

@@ -37,6 +37,9 @@ func loadModel(c *cli.Context) (*model.Model, *tokenizer.Tokenizer, error) {
 		return nil, nil, fmt.Errorf("--dtype %s: weights need a floating-point type", dt)
 	}
 	path := c.String("model")
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil, fmt.Errorf("model: %w", err)
+	}
 	tokPath := c.String("tokenizer")
 	if tokPath == "" {
 		tokPath = defaultTokenizerPath(path)

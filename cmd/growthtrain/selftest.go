@@ -11,12 +11,12 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// The interim main job (until the growth trainer lands): fit a small SwiGLU MLP to a noisy
-// sine on the CPU with the trainer's AdamW and cosine schedule, printing the falling loss.
-func demoCommand() *cli.Command {
+// selftest fits a small SwiGLU MLP to a noisy sine with the trainer's AdamW and cosine
+// schedule and prints the falling loss: a quick check that libtorch works on a device.
+func selftestCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "demo",
-		Usage: "fit a small SwiGLU MLP to a noisy sine and show the loss falling",
+		Name:  "selftest",
+		Usage: "check libtorch on a device: fit a small SwiGLU MLP to a noisy sine, loss falling",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "steps", Value: 1500, Usage: "training steps"},
 			&cli.IntFlag{Name: "hidden", Value: 64, Usage: "hidden width"},
@@ -31,12 +31,12 @@ func demoCommand() *cli.Command {
 			if c.Int("steps") <= 0 || c.Int("hidden") <= 0 {
 				return fmt.Errorf("--steps and --hidden must be positive")
 			}
-			return runDemo(c.Int("steps"), c.Int("hidden"), dev, c.Uint64("seed"))
+			return runSelftest(c.Int("steps"), c.Int("hidden"), dev, c.Uint64("seed"))
 		},
 	}
 }
 
-func runDemo(steps, hidden int, dev torch.Device, seed uint64) (err error) {
+func runSelftest(steps, hidden int, dev torch.Device, seed uint64) (err error) {
 	defer torch.Recover(&err)
 	gen := torch.NewGenerator(seed, torch.CPU)
 	defer gen.Close()
@@ -62,7 +62,7 @@ func runDemo(steps, hidden int, dev torch.Device, seed uint64) (err error) {
 	defer opt.Close()
 	sched := trainer.Schedule{Kind: "cosine", PeakLR: 3e-2, MinLR: 1e-3, Warmup: steps / 20, Total: steps}
 
-	fmt.Printf("growthtrain demo: SwiGLU MLP (hidden %d) fitting sin(3x) on %v, %d steps, libtorch %s\n", hidden, dev, steps, torch.TorchVersion())
+	fmt.Printf("growthtrain selftest: SwiGLU MLP (hidden %d) fitting sin(3x) on %v, %d steps, libtorch %s\n", hidden, dev, steps, torch.TorchVersion())
 	bar := progress.New(steps, "training")
 	start := time.Now()
 	report := map[int]bool{0: true, steps / 10: true, steps / 4: true, steps / 2: true, steps - 1: true}

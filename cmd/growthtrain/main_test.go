@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/testref"
+	"github.com/growthtrain/growthtrain/model"
+	"github.com/growthtrain/growthtrain/tokenizer"
+)
+
+// run executes the CLI in-process and returns its error.
+func run(args ...string) error {
+	return newApp().Run(append([]string{"growthtrain"}, args...))
+}
+
+// tinyModelDir writes a small random model with a trained tokenizer as an HF directory.
+func tinyModelDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	text, err := os.ReadFile(filepath.Join(testref.RepoRoot(t), "model", "testdata", "moby_dick_ch1-3.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Train([]string{string(text)}, tokenizer.TrainOptions{VocabSize: 300, SpecialTokens: []string{"<|endoftext|>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := model.Config{VocabSize: 300, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 2,
+		NumKeyValueHeads: 1, HeadDim: 16, MaxPositionEmbeddings: 128, RMSNormEps: 1e-5, RopeTheta: 1e4, TieWordEmbeddings: true, HiddenAct: "silu"}
+	gen := torch.NewGenerator(1, torch.CPU)
+	defer gen.Close()
+	m, err := model.New(cfg, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.SaveHF(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.SaveDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestEvalGenerateAndBadInputs(t *testing.T) {
+	dir := tinyModelDir(t)
+	text := filepath.Join(testref.RepoRoot(t), "model", "testdata", "moby_dick_ch1-3.txt")
+	if err := run("eval", "-m", dir, "--data", text, "--seq-len", "64", "--max-tokens", "500"); err != nil {
+		t.Fatalf("eval: %v", err)
+	}
+	if err := run("generate", "-m", dir, "-p", "Call me", "--max-new-tokens", "5", "--temperature", "0.8"); err != nil {
+		t.Fatalf("generate: %v", err)
+	}
+
+	corrupt := t.TempDir()
+	for _, f := range []string{"config.json", "tokenizer.json"} {
+		data, _ := os.ReadFile(filepath.Join(dir, f))
+		os.WriteFile(filepath.Join(corrupt, f), data, 0o644)
+	}
+	weights, _ := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	os.WriteFile(filepath.Join(corrupt, "model.safetensors"), weights[:len(weights)/2], 0o644)
+
+	lying := t.TempDir()
+	for _, f := range []string{"model.safetensors", "tokenizer.json"} {
+		data, _ := os.ReadFile(filepath.Join(dir, f))
+		os.WriteFile(filepath.Join(lying, f), data, 0o644)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	os.WriteFile(filepath.Join(lying, "config.json"), []byte(strings.Replace(string(cfg), `"num_hidden_layers": 2`, `"num_hidden_layers": 3`, 1)), 0o644)
+
+	badTok := t.TempDir()
+	for _, f := range []string{"model.safetensors", "config.json"} {
+		data, _ := os.ReadFile(filepath.Join(dir, f))
+		os.WriteFile(filepath.Join(badTok, f), data, 0o644)
+	}
+	os.WriteFile(filepath.Join(badTok, "tokenizer.json"), []byte(`{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}}`), 0o644)
+
+	notText := filepath.Join(t.TempDir(), "latin1.txt")
+	os.WriteFile(notText, []byte("caf\xe9"), 0o644)
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing model", []string{"eval", "-m", "/nonexistent/model", "--data", text}, "/nonexistent/model"},
+		{"truncated weights", []string{"eval", "-m", corrupt, "--data", text}, "model.safetensors"},
+		{"config disagrees with weights", []string{"eval", "-m", lying, "--data", text}, "model.layers.2"},
+		{"tokenizer that lies", []string{"eval", "-m", badTok, "--data", text}, "tokenizer.json"},
+		{"data not UTF-8", []string{"eval", "-m", dir, "--data", notText}, "latin1.txt is not UTF-8"},
+		{"bad device", []string{"eval", "-m", dir, "--data", text, "--device", "tpu"}, `unknown device "tpu"`},
+		{"cuda without cuda", []string{"generate", "-m", dir, "-p", "x", "--device", "cuda"}, "torch"},
+		{"budget with unknown key", []string{"-c", writeFile(t, "b.toml", "[run]\noutput = \"x\"\nsed = 1\n")}, `b.toml:3: unknown key "run.sed"`},
+		{"no budget file", []string{"-c", "/nonexistent/budget.toml"}, "/nonexistent/budget.toml"},
+		{"fetch without repo", []string{"fetch"}, "repository id"},
+	}
+	if torch.CUDAAvailable() {
+		cases = append(cases[:6], cases[7:]...)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// fetch downloads a model from a server with the HF hub's URL layout; the result evaluates.
+func TestFetchFromHubLayout(t *testing.T) {
+	src := tinyModelDir(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// /{owner}/{name}/resolve/{revision}/{file}
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if len(parts) != 5 || parts[0] != "acme" || parts[1] != "tiny" || parts[2] != "resolve" {
+			http.NotFound(w, r)
+			return
+		}
+		data, err := os.ReadFile(filepath.Join(src, parts[4]))
+		if err != nil {
+			w.Header().Set("X-Error-Code", "EntryNotFound")
+			http.NotFound(w, r)
+			return
+		}
+		sum := sha256.Sum256(data)
+		w.Header().Set("X-Repo-Commit", "0123456789abcdef0123456789abcdef01234567")
+		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		if r.Method == http.MethodHead {
+			return
+		}
+		w.Write(data)
+	}))
+	defer srv.Close()
+	out := t.TempDir()
+	if err := run("fetch", "--endpoint", srv.URL, "-o", out, "acme/tiny"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
+		a, _ := os.ReadFile(filepath.Join(src, f))
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil || string(a) != string(b) {
+			t.Fatalf("%s not fetched intact (%v)", f, err)
+		}
+	}
+	text := filepath.Join(testref.RepoRoot(t), "model", "testdata", "moby_dick_ch1-3.txt")
+	if err := run("eval", "-m", out, "--data", text, "--max-tokens", "200", "--seq-len", "64"); err != nil {
+		t.Fatalf("eval of the fetched model: %v", err)
+	}
+	if err := run("fetch", "--endpoint", srv.URL, "-o", t.TempDir(), "acme/missing"); err == nil || !strings.Contains(err.Error(), "acme/missing") {
+		t.Fatalf("fetching a missing repo: %v", err)
+	}
+}
