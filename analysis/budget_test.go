@@ -1,0 +1,103 @@
+package analysis
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/growthtrain/growthtrain/trainer"
+)
+
+func TestDeriveBudget(t *testing.T) {
+	// 8 layers: a critical core (2-3), ordinary layers, one anti-layer (6).
+	imp := []float64{0.3, 0.5, 600, 50, 0.4, 0.2, -0.01, 0.1}
+	anti := []bool{false, false, false, false, false, false, true, false}
+	d, err := DeriveBudget(imp, anti, nil, BudgetOptions{Cost: 0.46, Steps: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := make([]int, 8)
+	total := 0
+	for _, l := range d.Layers {
+		steps[l.Layer] = l.Steps
+		total += l.Steps
+	}
+	if steps[6] != 0 {
+		t.Fatalf("anti-layer trained %d steps", steps[6])
+	}
+	if steps[2] != d.TotalSteps || steps[2] < steps[3] || steps[3] < steps[1] {
+		t.Fatalf("steps do not follow importance: %v", steps)
+	}
+	if math.Abs(d.CostRatio-0.46) > 0.03 {
+		t.Fatalf("cost ratio %.3f, asked 0.46 (steps %v)", d.CostRatio, steps)
+	}
+	if len(d.Phases) > 6 {
+		t.Fatalf("%d phases, at most 6", len(d.Phases))
+	}
+	// Phases nest and grow: each trains a superset of the previous one's layers, and every
+	// layer ends up with exactly its steps.
+	got := make([]int, 8)
+	for i, p := range d.Phases {
+		if i > 0 && !isSubset(d.Phases[i-1].Layers, p.Layers) {
+			t.Fatalf("phase %d does not contain phase %d's layers", i+1, i)
+		}
+		for _, l := range p.Layers {
+			got[l] += p.Steps
+		}
+	}
+	if !slices.Equal(got, steps) {
+		t.Fatalf("phases give %v, layers want %v", got, steps)
+	}
+	// The rendered phases form a budget the trainer accepts, with the same cost.
+	src := "[model]\nnum_hidden_layers = 8\n" + d.TOML(true)
+	b, err := trainer.ParseBudget([]byte(src), "derived.toml")
+	if err != nil {
+		t.Fatalf("derived budget does not parse: %v\n%s", err, src)
+	}
+	if b.TotalSteps() != d.TotalSteps {
+		t.Fatalf("budget has %d steps, derived %d", b.TotalSteps(), d.TotalSteps)
+	}
+	if !strings.Contains(src, "# per-layer steps:") {
+		t.Fatal("rule comment missing")
+	}
+	// Slow recovery raises a layer's share.
+	rec := []float64{0, 0, 0, 0, 0, 200, 0, 0}
+	d2, err := DeriveBudget(imp, anti, rec, BudgetOptions{Cost: 0.46, Steps: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.Layers[5].Score <= d.Layers[5].Score {
+		t.Fatal("recovery did not raise the slow layer's score")
+	}
+}
+
+func TestDeriveBudgetErrors(t *testing.T) {
+	cases := []struct {
+		imp  []float64
+		anti []bool
+		opts BudgetOptions
+		want string
+	}{
+		{nil, nil, BudgetOptions{Cost: 0.5, Steps: 10}, "no layers"},
+		{[]float64{1, 2}, nil, BudgetOptions{Cost: 0, Steps: 10}, "cost 0"},
+		{[]float64{1, 2}, nil, BudgetOptions{Cost: 0.5, Steps: 0}, "steps 0"},
+		{[]float64{1, 2}, []bool{true}, BudgetOptions{Cost: 0.5, Steps: 10}, "differ in length"},
+		{[]float64{-1, -2}, nil, BudgetOptions{Cost: 0.5, Steps: 10}, "no layer has a positive importance"},
+		{[]float64{1, 2, 3, 4}, []bool{true, true, true, false}, BudgetOptions{Cost: 0.5, Steps: 10}, "anti-layers never train"},
+	}
+	for _, tc := range cases {
+		if _, err := DeriveBudget(tc.imp, tc.anti, nil, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.imp, err, tc.want)
+		}
+	}
+}
+
+func isSubset(a, b []int) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
