@@ -44,6 +44,8 @@ func newApp() *cli.App {
 			evalCommand(),
 			generateCommand(),
 			fetchCommand(),
+			analyzeCommand(),
+			budgetCommand(),
 			tokenizerCommand(),
 		},
 		// Errors are printed once, plainly; no Go stack trace ever reaches a user.

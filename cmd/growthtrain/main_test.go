@@ -23,7 +23,7 @@ func run(args ...string) error {
 }
 
 // tinyModelDir writes a small random model with a trained tokenizer as an HF directory.
-func tinyModelDir(t *testing.T) string {
+func tinyModelDir(t *testing.T, layers ...int) string {
 	t.Helper()
 	dir := t.TempDir()
 	text, err := os.ReadFile(filepath.Join(testref.RepoRoot(t), "model", "testdata", "moby_dick_ch1-3.txt"))
@@ -34,7 +34,11 @@ func tinyModelDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := model.Config{VocabSize: 300, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 2,
+	n := 2
+	if len(layers) > 0 {
+		n = layers[0]
+	}
+	cfg := model.Config{VocabSize: 300, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: n, NumAttentionHeads: 2,
 		NumKeyValueHeads: 1, HeadDim: 16, MaxPositionEmbeddings: 128, RMSNormEps: 1e-5, RopeTheta: 1e4, TieWordEmbeddings: true, HiddenAct: "silu"}
 	gen := torch.NewGenerator(1, torch.CPU)
 	defer gen.Close()
@@ -169,5 +173,54 @@ func TestFetchFromHubLayout(t *testing.T) {
 	}
 	if err := run("fetch", "--endpoint", srv.URL, "-o", t.TempDir(), "acme/missing"); err == nil || !strings.Contains(err.Error(), "acme/missing") {
 		t.Fatalf("fetching a missing repo: %v", err)
+	}
+}
+
+// analyze -> budget -> train closes the loop on a small model.
+func TestAnalyzeBudgetTrain(t *testing.T) {
+	dir := tinyModelDir(t, 4)
+	out := t.TempDir()
+	if err := run("analyze", "-m", dir, "-o", out, "--bootstrap", "200", "--recovery-steps", "10", "--recovery-layers", "0,1"); err != nil {
+		t.Fatalf("analyze: %v", err)
+	}
+	for _, f := range []string{"analysis.json", "report.md"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pngs, _ := filepath.Glob(filepath.Join(out, "*.png"))
+	mds, _ := filepath.Glob(filepath.Join(out, "*.md"))
+	csvs, _ := filepath.Glob(filepath.Join(out, "*.csv"))
+	if len(pngs) < 5 || len(mds) < 6 || len(csvs) < 5 {
+		t.Fatalf("outputs: %d PNG, %d Markdown, %d CSV", len(pngs), len(mds), len(csvs))
+	}
+	rep, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	for _, want := range []string{"Headline findings", "critical core", "gate_proj R²", "Spearman"} {
+		if !strings.Contains(string(rep), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	budget := filepath.Join(t.TempDir(), "budget.toml")
+	if err := run("budget", "--from", filepath.Join(out, "analysis.json"), "--cost", "0.6", "--steps", "6", "-o", budget); err != nil {
+		t.Fatalf("budget: %v", err)
+	}
+	src, _ := os.ReadFile(budget)
+	corpus := filepath.Join(t.TempDir(), "corpus")
+	os.MkdirAll(corpus, 0o755)
+	text, _ := os.ReadFile(filepath.Join(testref.RepoRoot(t), "model", "testdata", "moby_dick_ch1-3.txt"))
+	for i, part := range strings.SplitAfter(string(text), "CHAPTER") {
+		os.WriteFile(filepath.Join(corpus, fmt.Sprintf("%d.txt", i)), []byte(part), 0o644)
+	}
+	edited := strings.Replace(string(src), `corpus = ["default"]`, fmt.Sprintf("corpus = [%q]\ncache_dir = %q", corpus, t.TempDir()), 1)
+	edited = strings.Replace(edited, `output = "runs/derived"`, fmt.Sprintf("output = %q", filepath.Join(t.TempDir(), "run")), 1)
+	edited = strings.Replace(edited, "seq_len = 128", "seq_len = 32", 1)
+	if err := os.WriteFile(budget, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("-c", budget); err != nil {
+		t.Fatalf("training the derived budget: %v\n%s", err, edited)
+	}
+	if err := run("budget", "--from", filepath.Join(out, "analysis.json"), "--variant", "nonsense", "-o", budget); err == nil || !strings.Contains(err.Error(), "nonsense") {
+		t.Fatalf("unknown variant: %v", err)
 	}
 }

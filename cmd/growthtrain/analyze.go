@@ -1,0 +1,313 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/growthtrain/growthtrain/analysis"
+	"github.com/growthtrain/growthtrain/data"
+	"github.com/growthtrain/growthtrain/internal/progress"
+	"github.com/growthtrain/growthtrain/model"
+	"github.com/growthtrain/growthtrain/tokenizer"
+	"github.com/urfave/cli/v2"
+)
+
+func analyzeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "analyze",
+		Usage:     "the paper's layer diagnostics: ablation, predictability, recovery, manipulation, structure",
+		UsageText: "growthtrain analyze -m MODEL [--data FILE] [--metrics LIST] [--eval-tokens N] -o DIR",
+		Flags: append(modelFlags(),
+			&cli.StringFlag{Name: "data", Usage: "evaluation text (default: the paper-sized set of 10 short sentences)"},
+			&cli.IntFlag{Name: "eval-tokens", Value: 16384, Usage: "with --data: evaluate at most this many tokens (0: all)"},
+			&cli.IntFlag{Name: "seq-len", Value: 256, Usage: "with --data: tokens per evaluation window"},
+			&cli.IntFlag{Name: "batch", Value: 8, Usage: "windows per forward pass"},
+			&cli.StringFlag{Name: "metrics", Value: strings.Join(analysis.Metrics, ","), Usage: "comma-separated subset of " + strings.Join(analysis.Metrics, ", ")},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of every random choice (bootstrap, noise, permutations)"},
+			&cli.IntFlag{Name: "bootstrap", Value: 1000, Usage: "bootstrap resamples per confidence interval"},
+			&cli.StringFlag{Name: "recovery-layers", Value: "auto", Usage: "layers for the recovery runs: auto (all on a GPU, 8 spread across depth on the CPU), all, or a list like 8,11,14"},
+			&cli.IntFlag{Name: "recovery-steps", Usage: "fine-tuning steps allowed for recovery (default: 200 on a GPU, as the paper's ~200; 50 on the CPU)"},
+			&cli.StringFlag{Name: "train-data", Usage: "text for recovery fine-tuning (default: the embedded corpus' training split)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "directory for analysis.json, tables, plots and report.md"},
+		),
+		Action: analyzeAction,
+	}
+}
+
+func analyzeAction(c *cli.Context) error {
+	var metrics []string
+	for _, m := range strings.Split(c.String("metrics"), ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			metrics = append(metrics, m)
+		}
+	}
+	m, tok, err := loadModel(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	e := &analysis.Evaluator{M: m, Batch: c.Int("batch")}
+	info := analysis.DataInfo{}
+	if path := c.String("data"); path != "" {
+		text, err := readText(path)
+		if err != nil {
+			return err
+		}
+		ids := tok.Encode(text)
+		if n := c.Int("eval-tokens"); n > 0 && n < len(ids) {
+			ids = ids[:n]
+		}
+		seq := min(c.Int("seq-len"), m.Config.MaxPositionEmbeddings)
+		e.Windows = model.Windows(ids, seq)
+		info.Eval, info.SeqLen, info.MaxEvalTokens = path, seq, c.Int("eval-tokens")
+	} else {
+		for _, s := range analysis.PaperSentences {
+			e.Windows = append(e.Windows, tok.Encode(s))
+		}
+		info.Eval = "paper-10-sentences"
+	}
+	if len(e.Windows) == 0 {
+		return fmt.Errorf("no evaluation windows (the evaluation text is too short)")
+	}
+	info.Windows = len(e.Windows)
+	for _, w := range e.Windows {
+		info.Tokens += len(w) - 1
+	}
+	opts := analysis.RunOptions{Metrics: metrics, Seed: c.Uint64("seed"), Bootstrap: c.Int("bootstrap"),
+		RecoverySteps: c.Int("recovery-steps"), RecoveryBatch: 4, RecoverySeqLen: 64, Log: os.Stdout,
+		ProgressFactory: func(total int, desc string) func(int, int) {
+			bar := progress.New(total, desc)
+			return func(done, _ int) { _ = bar.Set(done) }
+		}}
+	if opts.RecoveryLayers, err = recoveryLayers(c.String("recovery-layers"), m); err != nil {
+		return err
+	}
+	if opts.RecoverySteps == 0 {
+		opts.RecoverySteps = 50
+		if m.Device.IsCUDA() {
+			opts.RecoverySteps = 200
+		}
+	}
+	var train [][]int64
+	if strings.Contains(c.String("metrics"), "recovery") {
+		if train, info.TrainSource, err = recoveryWindows(c.String("train-data"), tok, opts, c.Uint64("seed")); err != nil {
+			return err
+		}
+		info.TrainWindows = len(train)
+	}
+	fmt.Printf("analyze %s: %d layers, %d evaluation windows (%d tokens), metrics %s\n",
+		c.String("model"), m.Config.NumHiddenLayers, info.Windows, info.Tokens, strings.Join(metrics, ","))
+	rep, err := analysis.Run(e, train, analysis.ModelInfo{Path: c.String("model"), Config: m.Config, Params: m.NumParams(),
+		Device: m.Device.String(), DType: m.DType.String()}, info, opts)
+	if err != nil {
+		return err
+	}
+	out := c.String("output")
+	if err := rep.Write(out); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s (analysis.json, tables, plots, report.md)\n", out)
+	return nil
+}
+
+// recoveryLayers resolves --recovery-layers. On the CPU, "auto" takes 8 layers spread over the
+// depth (the paper's L8, L11, L14 and L17 among them when the model has 30 layers), because each
+// recovery run fine-tunes the whole model's forward and backward for up to --recovery-steps.
+func recoveryLayers(spec string, m *model.Model) ([]int, error) {
+	L := m.Config.NumHiddenLayers
+	switch spec {
+	case "all":
+		return nil, nil
+	case "auto", "":
+		if m.Device.IsCUDA() || L <= 8 {
+			return nil, nil
+		}
+		set := map[int]bool{0: true, L - 1: true}
+		if L == 30 {
+			for _, l := range []int{8, 11, 14, 17} {
+				set[l] = true
+			}
+		}
+		for i := 0; len(set) < 8; i++ {
+			set[(i*L)/8] = true
+		}
+		var out []int
+		for l := 0; l < L; l++ {
+			if set[l] {
+				out = append(out, l)
+			}
+		}
+		return out, nil
+	}
+	var out []int
+	for _, f := range strings.Split(spec, ",") {
+		l, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || l < 0 || l >= L {
+			return nil, fmt.Errorf("--recovery-layers %q: want auto, all, or layer numbers in 0-%d", spec, L-1)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// recoveryWindows draws the fine-tuning windows: seq_len+1 tokens at seeded random offsets of
+// the training text.
+func recoveryWindows(path string, tok *tokenizer.Tokenizer, opts analysis.RunOptions, seed uint64) ([][]int64, string, error) {
+	var docs []data.Document
+	source := path
+	if path == "" {
+		all, err := data.DefaultCorpus()
+		if err != nil {
+			return nil, "", err
+		}
+		if docs, _, err = data.Split(all, 0.05, seed); err != nil {
+			return nil, "", err
+		}
+		source = "embedded corpus (training split)"
+	} else {
+		var err error
+		if docs, err = data.LoadFiles(path); err != nil {
+			return nil, "", err
+		}
+	}
+	sep, _ := tok.EOS()
+	tokens := data.Tokenize(docs, tok, sep, 0)
+	s, err := data.NewSampler(tokens, opts.RecoverySeqLen, opts.RecoveryBatch, seed)
+	if err != nil {
+		return nil, "", fmt.Errorf("recovery text: %w", err)
+	}
+	var out [][]int64
+	for len(out) < opts.RecoverySteps*opts.RecoveryBatch {
+		out = append(out, s.Next()...)
+	}
+	return out, source, nil
+}
+
+func readText(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if !utf8.Valid(raw) {
+		return "", fmt.Errorf("%s is not UTF-8 text", path)
+	}
+	return string(raw), nil
+}
+
+func budgetCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "budget",
+		Usage:     "derive a training budget (phases, per-layer steps) from analysis.json at a target cost",
+		UsageText: "growthtrain budget --from DIR/analysis.json --cost 0.46 [--steps N] [--template base.toml] -o budget.toml",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "from", Required: true, Usage: "analysis.json written by growthtrain analyze"},
+			&cli.Float64Flag{Name: "cost", Value: 0.46, Usage: "layer-steps as a fraction of uniform training (the paper: ~0.46)"},
+			&cli.IntFlag{Name: "steps", Value: 1000, Usage: "length of the run: the most important layers train every step"},
+			&cli.IntFlag{Name: "phases", Value: 6, Usage: "at most this many phases"},
+			&cli.StringFlag{Name: "variant", Value: analysis.AblateNeighbourAverage, Usage: "ablation variant giving importance and anti-layers"},
+			&cli.StringFlag{Name: "template", Usage: "budget TOML whose [run]/[model]/[data]/... tables to keep (its phases are replaced)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "budget file to write"},
+		},
+		Action: budgetAction,
+	}
+}
+
+func budgetAction(c *cli.Context) error {
+	rep, err := analysis.ReadReport(c.String("from"))
+	if err != nil {
+		return err
+	}
+	if rep.Ablation == nil {
+		return fmt.Errorf("%s has no ablation results (run analyze with the ablation metric)", c.String("from"))
+	}
+	v := rep.Ablation.Variant(c.String("variant"))
+	if v == nil {
+		return fmt.Errorf("%s has no ablation variant %q", c.String("from"), c.String("variant"))
+	}
+	L := rep.Model.Config.NumHiddenLayers
+	importance := make([]float64, L)
+	anti := make([]bool, L)
+	for _, la := range v.Layers {
+		importance[la.Layer] = float64(la.Change)
+		anti[la.Layer] = la.Anti
+	}
+	var recovery []float64
+	if rep.Recovery != nil {
+		recovery = make([]float64, L)
+		for _, rl := range rep.Recovery.Layers {
+			recovery[rl.Layer] = float64(rl.Steps)
+		}
+	}
+	d, err := analysis.DeriveBudget(importance, anti, recovery, analysis.BudgetOptions{Cost: c.Float64("cost"), Steps: c.Int("steps"), Phases: c.Int("phases")})
+	if err != nil {
+		return err
+	}
+	var head string
+	if t := c.String("template"); t != "" {
+		raw, err := os.ReadFile(t)
+		if err != nil {
+			return err
+		}
+		head = string(raw)
+		if i := strings.Index(head, "[[phase]]"); i >= 0 {
+			head = head[:i]
+		}
+	} else {
+		head = defaultBudgetHead(rep, c.String("from"))
+	}
+	src := head + "\n" + d.TOML(true)
+	out := c.String("output")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, []byte(src), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: %d phases, %d steps, cost ratio %.3f (asked %.3f)\n", out, len(d.Phases), d.TotalSteps, d.CostRatio, c.Float64("cost"))
+	for _, p := range d.Phases {
+		fmt.Printf("  %-14s %5d steps  layers %v\n", p.Name, p.Steps, p.Layers)
+	}
+	return nil
+}
+
+// defaultBudgetHead writes [run], [model] and [data] tables for the analysed model's
+// architecture, trained from scratch with its tokenizer on the embedded corpus.
+func defaultBudgetHead(rep *analysis.Report, from string) string {
+	c := rep.Model.Config
+	tok := rep.Model.Path
+	if st, err := os.Stat(tok); err == nil && st.IsDir() {
+		tok = filepath.Join(tok, "tokenizer.json")
+	}
+	if abs, err := filepath.Abs(tok); err == nil {
+		tok = abs
+	}
+	return fmt.Sprintf(`# Budget derived from %s by growthtrain budget.
+# Architecture of %s, trained from scratch on the embedded corpus.
+
+[run]
+name = "derived"
+output = "runs/derived"
+
+[model]
+num_hidden_layers = %d
+hidden_size = %d
+intermediate_size = %d
+num_attention_heads = %d
+num_key_value_heads = %d
+max_position_embeddings = %d
+rope_theta = %g
+rms_norm_eps = %g
+tie_word_embeddings = %v
+
+[data]
+corpus = ["default"]
+tokenizer = %q
+seq_len = %d
+batch_size = 8
+`, from, rep.Model.Path, c.NumHiddenLayers, c.HiddenSize, c.IntermediateSize, c.NumAttentionHeads, c.NumKeyValueHeads,
+		c.MaxPositionEmbeddings, c.RopeTheta, c.RMSNormEps, c.TieWordEmbeddings, tok, min(256, c.MaxPositionEmbeddings))
+}
