@@ -119,6 +119,19 @@ vet: $(LIB)
 test: $(DEPSSTAMP) $(LIB) $(GGUF) vet
 	$(GO) test -count=1 -timeout 25m ./...
 
+# ---- the paper's tables (docs/REPRODUCTION.md) ------------------------------------------------
+# make table-ablation [MODEL=path] [EVAL=small|full] ... make paper: results/<table>.{md,csv,json,png}
+MODEL ?= $(GGUF)
+EVAL  ?= small
+TABLES := predictability ablation recovery manipulation structure growth
+.PHONY: paper $(addprefix table-,$(TABLES))
+
+$(addprefix table-,$(TABLES)): table-%: build $(GGUF)
+	$(BIN)/growthtrain reproduce -m $(MODEL) --eval $(EVAL) -o results $*
+
+paper: $(addprefix table-,$(TABLES))
+	@echo "results/: one .md/.csv/.json/.png per table; compare with docs/REPRODUCTION.md"
+
 # ---- benchmarks and checks --------------------------------------------------------------------
 
 bench-ops: $(LIB)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -38,6 +39,20 @@ func analyzeCommand() *cli.Command {
 	}
 }
 
+// analyzeParams are analyze's settings (its flags; reproduce fills them too).
+type analyzeParams struct {
+	Model, Tokenizer, Device, DType string
+	Data                            string
+	EvalTokens, SeqLen, Batch       int
+	Metrics                         []string
+	Seed                            uint64
+	Bootstrap                       int
+	RecoveryLayers                  string
+	RecoverySteps                   int
+	TrainData                       string
+	Output                          string
+}
+
 func analyzeAction(c *cli.Context) error {
 	var metrics []string
 	for _, m := range strings.Split(c.String("metrics"), ",") {
@@ -45,25 +60,35 @@ func analyzeAction(c *cli.Context) error {
 			metrics = append(metrics, m)
 		}
 	}
-	m, tok, err := loadModel(c)
+	_, err := runAnalyze(analyzeParams{Model: c.String("model"), Tokenizer: c.String("tokenizer"), Device: c.String("device"),
+		DType: c.String("dtype"), Data: c.String("data"), EvalTokens: c.Int("eval-tokens"), SeqLen: c.Int("seq-len"),
+		Batch: c.Int("batch"), Metrics: metrics, Seed: c.Uint64("seed"), Bootstrap: c.Int("bootstrap"),
+		RecoveryLayers: c.String("recovery-layers"), RecoverySteps: c.Int("recovery-steps"), TrainData: c.String("train-data"),
+		Output: c.String("output")})
+	return err
+}
+
+// runAnalyze runs the diagnostics and writes their outputs; it returns the report.
+func runAnalyze(p analyzeParams) (*analysis.Report, error) {
+	m, tok, err := loadModelFrom(p.Model, p.Tokenizer, p.Device, p.DType)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer m.Close()
-	e := &analysis.Evaluator{M: m, Batch: c.Int("batch")}
+	e := &analysis.Evaluator{M: m, Batch: p.Batch}
 	info := analysis.DataInfo{}
-	if path := c.String("data"); path != "" {
-		text, err := readText(path)
+	if p.Data != "" {
+		text, err := readText(p.Data)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ids := tok.Encode(text)
-		if n := c.Int("eval-tokens"); n > 0 && n < len(ids) {
-			ids = ids[:n]
+		if p.EvalTokens > 0 && p.EvalTokens < len(ids) {
+			ids = ids[:p.EvalTokens]
 		}
-		seq := min(c.Int("seq-len"), m.Config.MaxPositionEmbeddings)
+		seq := min(p.SeqLen, m.Config.MaxPositionEmbeddings)
 		e.Windows = model.Windows(ids, seq)
-		info.Eval, info.SeqLen, info.MaxEvalTokens = path, seq, c.Int("eval-tokens")
+		info.Eval, info.SeqLen, info.MaxEvalTokens = p.Data, seq, p.EvalTokens
 	} else {
 		for _, s := range analysis.PaperSentences {
 			e.Windows = append(e.Windows, tok.Encode(s))
@@ -71,20 +96,20 @@ func analyzeAction(c *cli.Context) error {
 		info.Eval = "paper-10-sentences"
 	}
 	if len(e.Windows) == 0 {
-		return fmt.Errorf("no evaluation windows (the evaluation text is too short)")
+		return nil, fmt.Errorf("no evaluation windows (the evaluation text is too short)")
 	}
 	info.Windows = len(e.Windows)
 	for _, w := range e.Windows {
 		info.Tokens += len(w) - 1
 	}
-	opts := analysis.RunOptions{Metrics: metrics, Seed: c.Uint64("seed"), Bootstrap: c.Int("bootstrap"),
-		RecoverySteps: c.Int("recovery-steps"), RecoveryBatch: 4, RecoverySeqLen: 64, Log: os.Stdout,
+	opts := analysis.RunOptions{Metrics: p.Metrics, Seed: p.Seed, Bootstrap: p.Bootstrap,
+		RecoverySteps: p.RecoverySteps, RecoveryBatch: 4, RecoverySeqLen: 64, Log: os.Stdout,
 		ProgressFactory: func(total int, desc string) func(int, int) {
 			bar := progress.New(total, desc)
 			return func(done, _ int) { _ = bar.Set(done) }
 		}}
-	if opts.RecoveryLayers, err = recoveryLayers(c.String("recovery-layers"), m); err != nil {
-		return err
+	if opts.RecoveryLayers, err = recoveryLayers(p.RecoveryLayers, m); err != nil {
+		return nil, err
 	}
 	if opts.RecoverySteps == 0 {
 		opts.RecoverySteps = 50
@@ -93,25 +118,24 @@ func analyzeAction(c *cli.Context) error {
 		}
 	}
 	var train [][]int64
-	if strings.Contains(c.String("metrics"), "recovery") {
-		if train, info.TrainSource, err = recoveryWindows(c.String("train-data"), tok, opts, c.Uint64("seed")); err != nil {
-			return err
+	if len(p.Metrics) == 0 || slices.Contains(p.Metrics, "recovery") {
+		if train, info.TrainSource, err = recoveryWindows(p.TrainData, tok, opts, p.Seed); err != nil {
+			return nil, err
 		}
 		info.TrainWindows = len(train)
 	}
 	fmt.Printf("analyze %s: %d layers, %d evaluation windows (%d tokens), metrics %s\n",
-		c.String("model"), m.Config.NumHiddenLayers, info.Windows, info.Tokens, strings.Join(metrics, ","))
-	rep, err := analysis.Run(e, train, analysis.ModelInfo{Path: c.String("model"), Config: m.Config, Params: m.NumParams(),
+		p.Model, m.Config.NumHiddenLayers, info.Windows, info.Tokens, strings.Join(p.Metrics, ","))
+	rep, err := analysis.Run(e, train, analysis.ModelInfo{Path: p.Model, Config: m.Config, Params: m.NumParams(),
 		Device: m.Device.String(), DType: m.DType.String()}, info, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out := c.String("output")
-	if err := rep.Write(out); err != nil {
-		return err
+	if err := rep.Write(p.Output); err != nil {
+		return nil, err
 	}
-	fmt.Printf("wrote %s (analysis.json, tables, plots, report.md)\n", out)
-	return nil
+	fmt.Printf("wrote %s (analysis.json, tables, plots, report.md)\n", p.Output)
+	return rep, nil
 }
 
 // recoveryLayers resolves --recovery-layers. On the CPU, "auto" takes 8 layers spread over the

@@ -46,6 +46,7 @@ func newApp() *cli.App {
 			fetchCommand(),
 			analyzeCommand(),
 			budgetCommand(),
+			reproduceCommand(),
 			tokenizerCommand(),
 		},
 		// Errors are printed once, plainly; no Go stack trace ever reaches a user.

@@ -224,3 +224,74 @@ func TestAnalyzeBudgetTrain(t *testing.T) {
 		t.Fatalf("unknown variant: %v", err)
 	}
 }
+
+// Every table of `make paper` in a short form: the targets cannot rot.
+func TestReproduceTables(t *testing.T) {
+	dir := tinyModelDir(t, 4)
+	out := t.TempDir()
+	for _, table := range []string{"predictability", "ablation", "recovery", "manipulation", "structure"} {
+		t.Run(table, func(t *testing.T) {
+			err := run("reproduce", "-m", dir, "-o", out, "--bootstrap", "100", "--recovery-steps", "10", "--recovery-layers", "0,2", table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ext := range []string{"json", "md", "csv", "png"} {
+				if st, err := os.Stat(filepath.Join(out, table+"."+ext)); err != nil || st.Size() == 0 {
+					t.Fatalf("%s.%s: %v", table, ext, err)
+				}
+			}
+			md, _ := os.ReadFile(filepath.Join(out, table+".md"))
+			header := strings.SplitN(strings.SplitN(string(md), "\n| ", 2)[1], "\n", 2)[0]
+			if table != "structure" && !strings.Contains(header, " paper ") {
+				t.Fatalf("%s.md has no paper column:\n%s", table, md)
+			}
+		})
+	}
+	t.Run("growth", func(t *testing.T) {
+		corpus := t.TempDir()
+		text, _ := os.ReadFile(filepath.Join(testref.RepoRoot(t), "model", "testdata", "moby_dick_ch1-3.txt"))
+		for i, part := range strings.SplitAfter(string(text), "CHAPTER") {
+			os.WriteFile(filepath.Join(corpus, fmt.Sprintf("%d.txt", i)), []byte(part), 0o644)
+		}
+		budget := writeFile(t, "tiny.toml", fmt.Sprintf(`
+[model]
+num_hidden_layers = 3
+hidden_size = 32
+intermediate_size = 64
+num_attention_heads = 2
+max_position_embeddings = 64
+[data]
+corpus = [%q]
+tokenizer = "train:300"
+seq_len = 16
+batch_size = 4
+val_fraction = 0.3
+cache_dir = %q
+[eval]
+tokens = 256
+[[phase]]
+layers = "1"
+steps = 3
+[[phase]]
+layers = "all"
+steps = 3
+train_embeddings = true
+train_head = true
+`, corpus, t.TempDir()))
+		if err := run("reproduce", "--budget", budget, "--seeds", "2", "-o", out, "growth"); err != nil {
+			t.Fatal(err)
+		}
+		md, _ := os.ReadFile(filepath.Join(out, "growth.md"))
+		for _, want := range []string{"4.7x", "validation loss, growth", "2 seeds"} {
+			if !strings.Contains(string(md), want) {
+				t.Fatalf("growth.md lacks %q:\n%s", want, md)
+			}
+		}
+	})
+	if err := run("reproduce", "nonsense"); err == nil || !strings.Contains(err.Error(), "want one of") {
+		t.Fatalf("unknown table: %v", err)
+	}
+	if err := run("reproduce", "ablation", "-m", dir); err == nil || !strings.Contains(err.Error(), "options go before") {
+		t.Fatalf("options after the table: %v", err)
+	}
+}

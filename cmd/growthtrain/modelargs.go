@@ -25,22 +25,26 @@ func modelFlags() []cli.Flag {
 
 // loadModel loads the model and its tokenizer named by the command's flags.
 func loadModel(c *cli.Context) (*model.Model, *tokenizer.Tokenizer, error) {
-	dev, err := torch.ParseDevice(c.String("device"))
+	return loadModelFrom(c.String("model"), c.String("tokenizer"), c.String("device"), c.String("dtype"))
+}
+
+// loadModelFrom loads a model (HF directory, .safetensors, .gguf) and its tokenizer (found with
+// the model unless tokPath names one) onto a device in a dtype.
+func loadModelFrom(path, tokPath, device, dtype string) (*model.Model, *tokenizer.Tokenizer, error) {
+	dev, err := torch.ParseDevice(device)
 	if err != nil {
 		return nil, nil, err
 	}
-	dt, err := torch.ParseDType(c.String("dtype"))
+	dt, err := torch.ParseDType(dtype)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !dt.IsFloating() {
 		return nil, nil, fmt.Errorf("--dtype %s: weights need a floating-point type", dt)
 	}
-	path := c.String("model")
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil, fmt.Errorf("model: %w", err)
 	}
-	tokPath := c.String("tokenizer")
 	if tokPath == "" {
 		tokPath = defaultTokenizerPath(path)
 	}
