@@ -14,6 +14,8 @@ import (
 
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/model"
+
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 )
 
 // PaperSentences is the paper-sized evaluation set: ten short English sentences. The paper's own
@@ -223,7 +225,7 @@ func (r *Report) Write(dir string) error {
 	if err != nil {
 		return fmt.Errorf("analysis.json: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "analysis.json"), append(raw, '\n')); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, "analysis.json"), append(raw, '\n')); err != nil {
 		return err
 	}
 	type part struct {
@@ -253,14 +255,14 @@ func (r *Report) Write(dir string) error {
 		fmt.Fprintf(&md, "\n## %s\n", strings.ToUpper(p.name[:1])+p.name[1:])
 		for i, t := range p.tables() {
 			base := fmt.Sprintf("%s-%d-%s", p.name, i+1, slug(t.Title))
-			if err := writeAtomic(filepath.Join(dir, base+".md"), []byte(t.Markdown())); err != nil {
+			if err := fsutil.WriteFile(filepath.Join(dir, base+".md"), []byte(t.Markdown())); err != nil {
 				return err
 			}
 			var csv strings.Builder
 			if err := t.WriteCSV(&csv); err != nil {
 				return err
 			}
-			if err := writeAtomic(filepath.Join(dir, base+".csv"), []byte(csv.String())); err != nil {
+			if err := fsutil.WriteFile(filepath.Join(dir, base+".csv"), []byte(csv.String())); err != nil {
 				return err
 			}
 			fmt.Fprintf(&md, "\n- [%s](%s.md) ([csv](%s.csv))", t.Title, base, base)
@@ -275,7 +277,7 @@ func (r *Report) Write(dir string) error {
 			fmt.Fprintf(&md, "\n![%s](%s)\n", strings.TrimSuffix(filepath.Base(png), ".png"), rel)
 		}
 	}
-	return writeAtomic(filepath.Join(dir, "report.md"), []byte(md.String()))
+	return fsutil.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()))
 }
 
 // headline summarises the findings next to the paper's claims.
@@ -305,9 +307,9 @@ func (r *Report) headline() string {
 			}
 			row(fmt.Sprintf("baseline PPL; most important layer (%s)", name), "22.60; L11 +63,419%",
 				fmt.Sprintf("%.2f; L%d %s", float64(a.BaselinePPL), wl, report.Pct(worst)))
-			row(fmt.Sprintf("critical core (%s; CI lower bound > +%.0f%%)", name, 100*a.CriticalChange), "L8-L11", layerSet(v.Critical))
+			row(fmt.Sprintf("critical core (%s; CI lower bound > +%.0f%%)", name, 100*a.CriticalChange), "L8-L11", LayerSet(v.Critical))
 			row(fmt.Sprintf("anti-layers (%s; CI upper bound < 0)", name), "L14, L17 (-0.6% each)",
-				fmt.Sprintf("%s; least important L%d %s", layerSet(v.Anti), bl, report.Pct(best)))
+				fmt.Sprintf("%s; least important L%d %s", LayerSet(v.Anti), bl, report.Pct(best)))
 			row(fmt.Sprintf("importance range (%s)", name), "10^7", fmt.Sprintf("10^%.1f", float64(v.SpanDecades)))
 		}
 	}
@@ -338,8 +340,11 @@ func (r *Report) headline() string {
 		}
 	}
 	if rc := r.Recovery; rc != nil && rc.Correlation != nil {
-		row("recovery steps track importance (Spearman)", "yes (L8, L11 ~200 steps; L14, L17 0)",
-			fmt.Sprintf("rho %.2f, p %.2g over %d layers", float64(rc.Correlation.Rho), float64(rc.Correlation.P), rc.Correlation.N))
+		here := fmt.Sprintf("rho %.2f, p %.2g over %d layers", float64(rc.Correlation.Rho), float64(rc.Correlation.P), rc.Correlation.N)
+		if math.IsNaN(float64(rc.Correlation.Rho)) {
+			here = fmt.Sprintf("undefined: %d of %d layers did not recover within %d steps", rc.Correlation.NotRecovered, rc.Correlation.N, rc.Options.MaxSteps)
+		}
+		row("recovery steps track importance (Spearman)", "yes (L8, L11 ~200 steps; L14, L17 0)", here)
 	}
 	if m := r.Manip; m != nil {
 		var parts []string
@@ -358,7 +363,8 @@ func (r *Report) headline() string {
 	return b.String()
 }
 
-func layerSet(ls []int) string {
+// LayerSet formats layer indices as "L0, L8, L11" ("none" when empty).
+func LayerSet(ls []int) string {
 	if len(ls) == 0 {
 		return "none"
 	}
@@ -377,25 +383,6 @@ func slug(s string) string {
 		s = strings.TrimRight(s[:48], "-")
 	}
 	return s
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ReadReport loads an analysis.json.

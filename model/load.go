@@ -11,6 +11,8 @@ import (
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model/gguf"
 	"github.com/growthtrain/growthtrain/model/safetensors"
+
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 )
 
 // LoadOptions says where a loaded model lives.
@@ -247,7 +249,7 @@ func (m *Model) SaveHF(dir string) (err error) {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "config.json"), cfg)
+	return fsutil.WriteFile(filepath.Join(dir, "config.json"), cfg)
 }
 
 // SafetensorsDType maps a floating-point tensor dtype to its safetensors name.
@@ -263,26 +265,4 @@ func SafetensorsDType(d torch.DType) (safetensors.DType, error) {
 		return safetensors.F64, nil
 	}
 	return "", errors.New("no safetensors dtype for " + d.String())
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and renames it over
-// path, so a crash leaves either the old file or the new one.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

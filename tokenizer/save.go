@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 )
 
 // Save writes the tokenizer as a HF tokenizer.json (merges in the ["a", "b"] pair form that
 // tokenizers 0.23 writes) that HF tokenizers loads and encodes identically. Pre-tokenizer,
 // post-processor and decoder are written back as they were read (or as FromGGUF built them).
 func (t *Tokenizer) Save(path string) error {
-	if err := writeFileAtomic(path, t.JSON()); err != nil {
+	if err := fsutil.WriteFile(path, t.JSON()); err != nil {
 		return fmt.Errorf("tokenizer: save: %w", err)
 	}
 	return nil
@@ -106,32 +108,8 @@ func (t *Tokenizer) SaveDir(dir string) error {
 	enc.SetEscapeHTML(false) // keep "<|endoftext|>" readable
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(cfg) // strings only: cannot fail
-	if err := writeFileAtomic(filepath.Join(dir, "tokenizer_config.json"), buf.Bytes()); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, "tokenizer_config.json"), buf.Bytes()); err != nil {
 		return fmt.Errorf("tokenizer: save: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data through a synced temporary file renamed over path.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

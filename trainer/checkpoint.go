@@ -13,6 +13,8 @@ import (
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/model/safetensors"
+
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 )
 
 // A checkpoint is a directory <checkpoint dir>/step-NNNNNNN holding
@@ -86,17 +88,17 @@ func (r *run) saveCheckpoint() (err error) {
 		// can kill the process mid-write.
 		time.Sleep(60 * time.Second)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := fsutil.SyncDir(tmp); err != nil {
 		return err
 	}
 	_ = os.RemoveAll(final) // a checkpoint of the same step from an interrupted earlier attempt
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "latest"), []byte(name+"\n")); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, "latest"), []byte(name+"\n")); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return err
 	}
 	r.prune(dir)
@@ -249,15 +251,6 @@ func (r *run) loadOptimizer(path string) (err error) {
 		r.opt.SetState(name, parts[0], parts[1], parts[2])
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // JSON has no NaN: losses not yet measured are stored as -1.

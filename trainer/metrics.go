@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 )
 
 // metric is one line of metrics.jsonl.
@@ -40,7 +41,7 @@ func openMetrics(path string, upTo int) (*metricsLog, error) {
 			}
 		}
 	}
-	if err := writeFileAtomic(path, keep.Bytes()); err != nil {
+	if err := fsutil.WriteFile(path, keep.Bytes()); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
@@ -85,34 +86,10 @@ func ReadMetrics(path string) ([]float64, error) {
 	return out, nil
 }
 
-// writeFileAtomic writes data to path through a synced temporary file and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 func writeJSONAtomic(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return fsutil.WriteFile(path, append(b, '\n'))
 }

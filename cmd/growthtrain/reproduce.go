@@ -206,14 +206,14 @@ func ablationTable(rep *analysis.Report) report.Table {
 				inCore++
 			}
 		}
-		t.AddRow(name+": critical layers (CI lower bound > +100%)", "L8-L11", layerSet(v.Critical),
+		t.AddRow(name+": critical layers (CI lower bound > +100%)", "L8-L11", analysis.LayerSet(v.Critical),
 			verdictWord(inCore == 4 && len(v.Critical) == 4, inCore > 0))
 		if 11 < len(v.Layers) { // the paper's layer numbers only mean something for its 30 layers
 			la11 := v.Layers[11]
 			t.AddRow(name+": L11 change", "+63,419%", report.Pct(float64(la11.Change))+" "+report.CIPct(float64(la11.CILo), float64(la11.CIHi)), "")
 		}
 		antiOK := slices.Contains(v.Anti, 14) && slices.Contains(v.Anti, 17)
-		t.AddRow(name+": anti-layers (CI upper bound < 0)", "L14, L17 (-0.6% each)", layerSet(v.Anti),
+		t.AddRow(name+": anti-layers (CI upper bound < 0)", "L14, L17 (-0.6% each)", analysis.LayerSet(v.Anti),
 			verdictWord(antiOK, slices.Contains(v.Anti, 14) || slices.Contains(v.Anti, 17)))
 		for _, l := range []int{14, 17} {
 			if l < len(v.Layers) {
@@ -285,7 +285,7 @@ func recoveryTable(rep *analysis.Report) report.Table {
 func manipulationTable(rep *analysis.Report) report.Table {
 	t := paperTable("Manipulation of redundant layers (paper vs here)")
 	m := rep.Manip
-	t.AddRow("layers manipulated", "redundant layers", layerSet(m.Layers), "")
+	t.AddRow("layers manipulated", "redundant layers", analysis.LayerSet(m.Layers), "")
 	for _, res := range m.Results {
 		paper := "millions of %"
 		label := res.Strategy
@@ -318,17 +318,6 @@ func at(xs []float64, i, digits int) string {
 		return "n/a"
 	}
 	return report.Float(xs[i], digits)
-}
-
-func layerSet(ls []int) string {
-	if len(ls) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = fmt.Sprintf("L%d", l)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // reproduceGrowth trains a budget and its uniform baseline over several seeds and reports

@@ -22,6 +22,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/growthtrain/growthtrain/internal/mmap"
 )
 
 // DefaultAlignment is the data alignment used when general.alignment is absent.
@@ -79,7 +81,7 @@ func Open(path string) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	buf, release, err := mapFile(f, st.Size())
+	buf, release, err := mmap.File(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: map: %w", path, err)
 	}

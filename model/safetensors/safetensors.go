@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/growthtrain/growthtrain/internal/mmap"
 )
 
 // DType is a safetensors element type name as it appears in the header ("F32", "BF16", ...).
@@ -126,7 +128,7 @@ func Open(path string) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	buf, release, err := mapFile(f, st.Size())
+	buf, release, err := mmap.File(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: map: %w", path, err)
 	}

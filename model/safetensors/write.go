@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 )
 
 // Tensor is one tensor to write: Data holds the raw little-endian element bytes.
@@ -118,7 +119,7 @@ func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("%s: encode header: %w", path, err)
 	}
-	return atomicWrite(path, func(w *bufio.Writer) error {
+	return fsutil.WriteAtomic(path, func(w *bufio.Writer) error {
 		var n [8]byte
 		for i := range n {
 			n[i] = byte(uint64(len(header)) >> (8 * i))
@@ -132,48 +133,6 @@ func Write(path string, tensors []Tensor, metadata map[string]string) error {
 		}
 		return nil
 	})
-}
-
-// atomicWrite writes path via a synced temporary file and a rename.
-func atomicWrite(path string, fill func(*bufio.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err = fill(w); err != nil {
-		return fmt.Errorf("%s: write: %w", path, err)
-	}
-	if err = w.Flush(); err != nil {
-		return fmt.Errorf("%s: write: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("%s: fsync: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("%s: close: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		serr := d.Sync()
-		d.Close()
-		if serr != nil {
-			return fmt.Errorf("%s: fsync directory: %w", path, serr)
-		}
-	}
-	return nil
 }
 
 // IndexName is the Hugging Face index file name for sharded checkpoints.
@@ -237,7 +196,7 @@ func WriteSharded(dir string, tensors []Tensor, maxShardBytes int64) error {
 		return fmt.Errorf("%s: %w", idxPath, err)
 	}
 	data = append(data, '\n')
-	return atomicWrite(idxPath, func(w *bufio.Writer) error {
+	return fsutil.WriteAtomic(idxPath, func(w *bufio.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})

@@ -1,11 +1,11 @@
 //go:build !unix
 
-package safetensors
+package mmap
 
 import "os"
 
-// mapFile reads the whole file; platforms without syscall.Mmap get a private copy.
-func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
+// File reads the whole file; platforms without syscall.Mmap get a private copy.
+func File(f *os.File, size int64) ([]byte, func() error, error) {
 	buf := make([]byte, size)
 	if _, err := f.ReadAt(buf, 0); err != nil && size > 0 {
 		return nil, nil, err

@@ -1,15 +1,16 @@
 //go:build unix
 
-package gguf
+// Package mmap maps files read-only for the weight readers (model/gguf, model/safetensors).
+package mmap
 
 import (
 	"os"
 	"syscall"
 )
 
-// mapFile maps the whole file read-only. The returned release function unmaps it.
+// File maps the whole file read-only. The returned release function unmaps it.
 // An empty file yields an empty slice (mmap of length 0 is invalid).
-func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
+func File(f *os.File, size int64) ([]byte, func() error, error) {
 	if size == 0 {
 		return []byte{}, func() error { return nil }, nil
 	}

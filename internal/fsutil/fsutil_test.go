@@ -1,0 +1,40 @@
+package fsutil
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.txt")
+	if err := WriteFile(p, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	// A failing writer leaves the previous content and no temporary file.
+	err := WriteAtomic(p, func(w *bufio.Writer) error {
+		w.WriteString("partial")
+		return errors.New("disk on fire")
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if got, _ := os.ReadFile(p); string(got) != "one" {
+		t.Fatalf("content %q after a failed write", got)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d entries left, want 1", len(ents))
+	}
+	if err := WriteFile(p, []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "two" {
+		t.Fatalf("content %q", got)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+}
