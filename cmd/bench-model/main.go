@@ -79,30 +79,17 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen int) (err er
 	text := strings.Repeat(string(raw)+"\n\n", max(1, 1_000_000/len(raw)))
 	fmt.Printf("bench-model  %s  libtorch %s, %d threads, %s/%s\n", time.Now().Format("2006-01-02"), torch.TorchVersion(), threads, runtime.GOOS, runtime.GOARCH)
 
-	var loads []float64
-	var m *model.Model
-	for i := 0; i < 3; i++ {
-		if m != nil {
-			m.Close()
-		}
-		t := time.Now()
-		if m, err = model.LoadGGUF(gguf, model.LoadOptions{}); err != nil {
-			return err
-		}
-		loads = append(loads, time.Since(t).Seconds())
+	// Evaluate first, on a freshly loaded model (as growthtrain eval does), then time loading and
+	// tokenizing: the order matters on a small machine, where earlier large allocations change
+	// how later ones behave.
+	m, err := model.LoadGGUF(gguf, model.LoadOptions{})
+	if err != nil {
+		return err
 	}
-	defer m.Close()
-	slices.Sort(loads)
-
 	tok, err := tokenizer.LoadGGUF(gguf)
 	if err != nil {
 		return err
 	}
-	tok.Encode(text[:10000])
-	t := time.Now()
-	ids := tok.Encode(text)
-	goTok := time.Since(t).Seconds()
-
 	all := tok.Encode(string(raw))
 	if len(all) > evalTokens {
 		all = all[:evalTokens]
@@ -112,6 +99,7 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen int) (err er
 	var goNLL float64
 	var goN int64
 	goEval := math.Inf(1)
+	var t time.Time
 	for rep := 0; rep < 3; rep++ { // best of 3: the machine may be shared
 		goNLL, goN = 0, 0
 		t = time.Now()
@@ -125,6 +113,24 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen int) (err er
 		}
 		goEval = math.Min(goEval, time.Since(t).Seconds())
 	}
+
+	m.Close()
+	var loads []float64
+	for i := 0; i < 3; i++ {
+		t := time.Now()
+		lm, err := model.LoadGGUF(gguf, model.LoadOptions{})
+		if err != nil {
+			return err
+		}
+		loads = append(loads, time.Since(t).Seconds())
+		lm.Close()
+	}
+	slices.Sort(loads)
+
+	tok.Encode(text[:10000])
+	t = time.Now()
+	ids := tok.Encode(text)
+	goTok := time.Since(t).Seconds()
 
 	dir, err := os.MkdirTemp("", "bench-model")
 	if err != nil {
