@@ -71,7 +71,7 @@ func LoadFiles(paths ...string) ([]Document, error) {
 		return nil, fmt.Errorf("data: LoadFiles: no paths given")
 	}
 	var docs []Document
-	seen := map[string]string{}    // document name -> file
+	seen := map[string]string{}   // document name -> file
 	seenPath := map[string]bool{} // the same file reached twice (e.g. a file and its directory)
 	// Names do not depend on where the corpus lives (the split hashes them): a file given
 	// directly is named by its base name, a file found in a directory by that directory's base
