@@ -757,22 +757,8 @@ func r2Stats(L int, layers []int, ssIn, ssOut []float64, g *predGram) PredictR2 
 	}
 	tot := g.pooledTot(layers)
 	r.InSamplePooled, r.HeldOutPooled = JSONFloat(1-sIn/tot), JSONFloat(1-sOut/tot)
-	r.InSampleMean, r.HeldOutMean = JSONFloat(finiteMeanOf(inVals)), JSONFloat(finiteMeanOf(outVals))
+	r.InSampleMean, r.HeldOutMean = JSONFloat(stats.FiniteMean(inVals)), JSONFloat(stats.FiniteMean(outVals))
 	return r
-}
-
-func finiteMeanOf(x []float64) float64 {
-	s, n := 0.0, 0
-	for _, v := range x {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			s += v
-			n++
-		}
-	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return s / float64(n)
 }
 
 // neighborStats: shared-coefficient neighbour fits, in-sample and leave-one-layer-out, and the

@@ -83,13 +83,7 @@ func fromSafetensors(cfg Config, r safetensors.Reader, where string, opts LoadOp
 			where, cfg.NumHiddenLayers, cfg.TieWordEmbeddings, listSome(unexpected))
 	}
 	params := map[string]*torch.Tensor{}
-	defer func() {
-		if err != nil {
-			for _, t := range params {
-				t.Close()
-			}
-		}
-	}()
+	defer closeOnError(&err, params)
 	defer torch.Recover(&err)
 	for _, n := range names {
 		info, ok := r.Info(n)
@@ -184,13 +178,7 @@ func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 		byHF[hf] = ti.Name
 	}
 	params := map[string]*torch.Tensor{}
-	defer func() {
-		if err != nil {
-			for _, t := range params {
-				t.Close()
-			}
-		}
-	}()
+	defer closeOnError(&err, params)
 	defer torch.Recover(&err)
 	for _, n := range names {
 		src, ok := byHF[n]
@@ -217,6 +205,15 @@ func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 		params[n] = place(torch.FromSlice(w, ti.Shape...), opts)
 	}
 	return assemble(cfg, names, params)
+}
+
+// closeOnError frees the tensors loaded so far when loading failed.
+func closeOnError(err *error, params map[string]*torch.Tensor) {
+	if *err != nil {
+		for _, t := range params {
+			t.Close()
+		}
+	}
 }
 
 func listSome(names []string) string {

@@ -48,7 +48,7 @@ func DeltaCorrelations(W [][]float64) (corr []float64, meanCorr float64) {
 		corr[l] = pearsonR(prev, cur)
 		prev, cur = cur, prev
 	}
-	return corr, finiteMean(corr)
+	return corr, FiniteMean(corr)
 }
 
 // NullDist summarises a null distribution of a scalar statistic.
@@ -74,7 +74,7 @@ func (d NullDist) PValueGreater(obs float64) float64 {
 }
 
 func summarise(vals []float64) NullDist {
-	d := NullDist{Values: vals, Mean: finiteMean(vals)}
+	d := NullDist{Values: vals, Mean: FiniteMean(vals)}
 	s := make([]float64, 0, len(vals))
 	ss := 0.0
 	for _, v := range vals {

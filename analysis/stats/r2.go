@@ -97,7 +97,7 @@ func LeaveOneOut(n int, fitPredict func(train []int, test int) ([]float64, error
 	} else {
 		res.Pooled = 1 - ssRes/sumSq
 	}
-	res.MeanFold = finiteMean(res.PerFold)
+	res.MeanFold = FiniteMean(res.PerFold)
 	return res, nil
 }
 

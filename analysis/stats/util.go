@@ -16,7 +16,8 @@ func mean(x []float64) float64 {
 	return s / float64(len(x))
 }
 
-func finiteMean(x []float64) float64 {
+// FiniteMean is the mean of the finite values of x (NaN when there are none).
+func FiniteMean(x []float64) float64 {
 	s, n := 0.0, 0
 	for _, v := range x {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -69,21 +68,9 @@ type File struct {
 
 // Open maps path read-only and parses it.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	buf, release, err := mmap.Open(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	buf, release, err := mmap.File(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: map: %w", path, err)
 	}
 	gf, err := Parse(path, buf)
 	if err != nil {

@@ -20,7 +20,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -116,21 +115,9 @@ var _ Reader = (*File)(nil)
 
 // Open maps path read-only and validates its header.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	buf, release, err := mmap.Open(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	buf, release, err := mmap.File(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: map: %w", path, err)
 	}
 	sf, err := Parse(path, buf)
 	if err != nil {
