@@ -136,7 +136,8 @@ func DeriveBudget(importance []float64, anti []bool, recovery []float64, opts Bu
 	for l, v := range score {
 		steps[l] = math.Min(N, hi*v)
 	}
-	levels := quantizeLevels(steps, opts.Phases)
+	// Levels closer than 1% of the run are one phase, not a sliver of a few steps.
+	levels := quantizeLevels(steps, opts.Phases, max(1, N/100))
 	total := 0
 	for l := range out.Layers {
 		out.Layers[l].Steps = levels[l]
@@ -177,8 +178,9 @@ func DeriveBudget(importance []float64, anti []bool, recovery []float64, opts Bu
 }
 
 // quantizeLevels rounds per-layer steps to at most k distinct values, keeping their sum
-// (rounding the mean of each group) and the zeros.
-func quantizeLevels(steps []float64, k int) []int {
+// (rounding the mean of each group) and the zeros. Groups are split only at gaps of at least
+// minGap steps.
+func quantizeLevels(steps []float64, k int, minGap float64) []int {
 	type item struct {
 		l int
 		s float64
@@ -192,26 +194,22 @@ func quantizeLevels(steps []float64, k int) []int {
 	sort.Slice(items, func(i, j int) bool { return items[i].s > items[j].s })
 	out := make([]int, len(steps))
 	// Split the sorted steps into k groups at the largest gaps.
-	cuts := []int{}
-	if len(items) > k {
-		type gap struct {
-			at int
-			d  float64
-		}
-		var gaps []gap
-		for i := 1; i < len(items); i++ {
-			gaps = append(gaps, gap{i, items[i-1].s - items[i].s})
-		}
-		sort.SliceStable(gaps, func(i, j int) bool { return gaps[i].d > gaps[j].d })
-		for _, g := range gaps[:k-1] {
-			cuts = append(cuts, g.at)
-		}
-		sort.Ints(cuts)
-	} else {
-		for i := 1; i < len(items); i++ {
-			cuts = append(cuts, i)
+	type gap struct {
+		at int
+		d  float64
+	}
+	var gaps []gap
+	for i := 1; i < len(items); i++ {
+		if d := items[i-1].s - items[i].s; d >= minGap {
+			gaps = append(gaps, gap{i, d})
 		}
 	}
+	sort.SliceStable(gaps, func(i, j int) bool { return gaps[i].d > gaps[j].d })
+	cuts := []int{}
+	for _, g := range gaps[:min(len(gaps), k-1)] {
+		cuts = append(cuts, g.at)
+	}
+	sort.Ints(cuts)
 	start := 0
 	for _, end := range append(cuts, len(items)) {
 		mean := 0.0

@@ -35,6 +35,11 @@ func TestDeriveBudget(t *testing.T) {
 	if len(d.Phases) > 6 {
 		t.Fatalf("%d phases, at most 6", len(d.Phases))
 	}
+	for _, p := range d.Phases {
+		if p.Steps < 10 { // 1% of the 1000-step run
+			t.Fatalf("phase %s of %d steps: levels closer than 1%% of the run should merge", p.Name, p.Steps)
+		}
+	}
 	// Phases nest and grow: each trains a superset of the previous one's layers, and every
 	// layer ends up with exactly its steps.
 	got := make([]int, 8)

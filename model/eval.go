@@ -11,9 +11,10 @@ import (
 
 // EvalOptions configures Evaluate.
 type EvalOptions struct {
-	SeqLen   int                   // tokens per window (default: min(1024, max_position_embeddings))
-	Batch    int                   // windows per forward pass (default 1)
-	Progress func(done, total int) // called after each batch with windows done so far
+	SeqLen    int                   // tokens per window (default: min(1024, max_position_embeddings))
+	Batch     int                   // windows per forward pass (default 1)
+	HeadChunk int                   // positions per LM-head/loss chunk (default 128; -1: all at once)
+	Progress  func(done, total int) // called after each batch with windows done so far
 }
 
 // EvalResult is the outcome of Evaluate.
@@ -75,11 +76,7 @@ func (m *Model) Evaluate(ids []int64, opts EvalOptions) (res EvalResult, err err
 		torch.WithScope(func(s *torch.Scope) {
 			torch.NoGrad(func() {
 				x := torch.FromSlice(flat, int64(n), int64(len(wins[b]))).ToDevice(m.Device)
-				out, err := m.Forward(x, ForwardOptions{})
-				if err != nil {
-					panic(&torch.Error{Code: torch.CodeArgument, Op: "Evaluate", Message: err.Error()})
-				}
-				res.NLL += NextTokenLoss(out.Logits, x, torch.ReduceSum).Item()
+				res.NLL += m.sumNLL(x, opts.HeadChunk)
 			})
 		})
 		res.Tokens += int64(n * (len(wins[b]) - 1))
@@ -93,6 +90,40 @@ func (m *Model) Evaluate(ids []int64, opts EvalOptions) (res EvalResult, err err
 	res.Perplexity = math.Exp(res.Loss)
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// sumNLL is the summed next-token NLL of ids [B, T]. The LM head and the loss run over chunks
+// of positions, so the [B, T, vocab] logits (100 MB for one 512-token window of a 49k
+// vocabulary) never exist at once: each position's loss is the same, at a fraction of the memory
+// traffic.
+func (m *Model) sumNLL(ids *torch.Tensor, chunk int) float64 {
+	if err := m.checkIDs(ids); err != nil {
+		panic(&torch.Error{Code: torch.CodeArgument, Op: "Evaluate", Message: err.Error()})
+	}
+	t := ids.Size(1)
+	if chunk == 0 {
+		chunk = 128
+	}
+	if chunk < 0 || int64(chunk) >= t {
+		chunk = int(t)
+	}
+	h := m.Embed(ids)
+	for i := range m.Layers {
+		h = m.Block(i, h)
+	}
+	h = h.Slice(1, 0, t-1, 1) // the last position predicts nothing
+	targets := ids.Slice(1, 1, t, 1)
+	var sum float64
+	for start := int64(0); start < t-1; start += int64(chunk) {
+		end := min(start+int64(chunk), t-1)
+		torch.WithScope(func(s *torch.Scope) {
+			logits := m.Head(h.Slice(1, start, end, 1))
+			v := logits.Size(-1)
+			sum += torch.CrossEntropy(logits.Reshape(-1, v), targets.Slice(1, start, end, 1).Reshape(-1),
+				torch.CrossEntropyOptions{Reduction: torch.ReduceSum, IgnoreIndex: -100, HasIgnoreIndex: true}).Item()
+		})
+	}
+	return sum
 }
 
 // GenerateOptions configures Generate.

@@ -249,3 +249,38 @@ func maxAbsDiff(a, b *torch.Tensor) float64 {
 	})
 	return d
 }
+
+// Evaluate's chunked head gives the same perplexity as the full-logits loss.
+func TestEvaluateChunkedHead(t *testing.T) {
+	cfg := Config{VocabSize: 300, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4,
+		NumKeyValueHeads: 2, HeadDim: 8, MaxPositionEmbeddings: 128, RMSNormEps: 1e-5, RopeTheta: 1e4, TieWordEmbeddings: true, HiddenAct: "silu"}
+	gen := torch.NewGenerator(2, torch.CPU)
+	defer gen.Close()
+	m, err := New(cfg, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ids := make([]int64, 250)
+	for i := range ids {
+		ids[i] = int64(i*37) % 300
+	}
+	var want float64
+	torch.WithScope(func(s *torch.Scope) {
+		x := torch.FromSlice(ids[:100], 1, 100)
+		l, err := m.Loss(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = l.Item() * 99
+	})
+	for _, chunk := range []int{-1, 7, 32, 99, 128} {
+		res, err := m.Evaluate(ids[:100], EvalOptions{SeqLen: 100, HeadChunk: chunk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(res.NLL-want) > 1e-4*math.Abs(want) || res.Tokens != 99 {
+			t.Fatalf("chunk %d: NLL %v over %d tokens, full loss gives %v", chunk, res.NLL, res.Tokens, want)
+		}
+	}
+}
