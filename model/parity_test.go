@@ -274,7 +274,7 @@ func TestEvaluateChunkedHead(t *testing.T) {
 		}
 		want = l.Item() * 99
 	})
-	for _, chunk := range []int{-1, 7, 32, 99, 128} {
+	for _, chunk := range []int{0, 7, 32, 99, 128} {
 		res, err := m.Evaluate(ids[:100], EvalOptions{SeqLen: 100, HeadChunk: chunk})
 		if err != nil {
 			t.Fatal(err)
