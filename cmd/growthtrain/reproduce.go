@@ -276,8 +276,14 @@ func recoveryTable(rep *analysis.Report) report.Table {
 		t.AddRow(fmt.Sprintf("L%d steps to within 1%% (perturbed %s)", l.Layer, report.Pct(float64(l.PerturbedChange))), paper, steps, "")
 	}
 	if c := r.Correlation; c != nil {
-		t.AddRow("Spearman(recovery steps, importance)", "positive", fmt.Sprintf("rho %.2f, p %.2g, n %d", float64(c.Rho), float64(c.P), c.N),
-			verdictWord(float64(c.Rho) > 0 && float64(c.P) < 0.05, float64(c.Rho) > 0))
+		if math.IsNaN(float64(c.Rho)) {
+			t.AddRow("Spearman(recovery steps, importance)", "positive",
+				fmt.Sprintf("undefined: %d of %d layers did not recover within %d steps", c.NotRecovered, c.N, r.Options.MaxSteps),
+				"not established (raise --recovery-steps, e.g. on a GPU)")
+		} else {
+			t.AddRow("Spearman(recovery steps, importance)", "positive", fmt.Sprintf("rho %.2f, p %.2g, n %d", float64(c.Rho), float64(c.P), c.N),
+				verdictWord(float64(c.Rho) > 0 && float64(c.P) < 0.05, float64(c.Rho) > 0))
+		}
 	}
 	return t
 }
