@@ -77,12 +77,9 @@ func LoadFiles(paths ...string) ([]Document, error) {
 	// directly is named by its base name, a file found in a directory by that directory's base
 	// name and its path inside it.
 	add := func(path, name string) error {
-		b, err := os.ReadFile(path)
+		text, err := ReadText(path)
 		if err != nil {
-			return fmt.Errorf("data: %w", err)
-		}
-		if !utf8.Valid(b) {
-			return fmt.Errorf("data: %s: not valid UTF-8 (at byte %d)", path, invalidUTF8Offset(b))
+			return err
 		}
 		abs, err := filepath.Abs(path)
 		if err != nil {
@@ -97,7 +94,7 @@ func LoadFiles(paths ...string) ([]Document, error) {
 			return fmt.Errorf("data: %s: a document named %q was already read from %s", path, name, prev)
 		}
 		seen[name] = path
-		docs = append(docs, Document{Name: name, Text: string(b)})
+		docs = append(docs, Document{Name: name, Text: text})
 		return nil
 	}
 	for _, p := range paths {
@@ -143,6 +140,19 @@ func LoadFiles(paths ...string) ([]Document, error) {
 }
 
 // invalidUTF8Offset returns the byte offset of the first invalid UTF-8 sequence in b.
+// ReadText reads a UTF-8 text file; an error names the file and, for invalid UTF-8, the offset
+// of the first bad byte.
+func ReadText(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("data: %w", err)
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("data: %s: not valid UTF-8 (at byte %d)", path, invalidUTF8Offset(b))
+	}
+	return string(b), nil
+}
+
 func invalidUTF8Offset(b []byte) int {
 	off := 0
 	for off < len(b) {

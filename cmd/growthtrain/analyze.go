@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/growthtrain/growthtrain/analysis"
 	"github.com/growthtrain/growthtrain/data"
@@ -78,7 +77,7 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	e := &analysis.Evaluator{M: m, Batch: p.Batch}
 	info := analysis.DataInfo{}
 	if p.Data != "" {
-		text, err := readText(p.Data)
+		text, err := data.ReadText(p.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -209,17 +208,6 @@ func recoveryWindows(path string, tok *tokenizer.Tokenizer, opts analysis.RunOpt
 		out = append(out, s.Next()...)
 	}
 	return out, source, nil
-}
-
-func readText(path string) (string, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	if !utf8.Valid(raw) {
-		return "", fmt.Errorf("%s is not UTF-8 text", path)
-	}
-	return string(raw), nil
 }
 
 func budgetCommand() *cli.Command {

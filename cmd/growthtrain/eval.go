@@ -2,9 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"unicode/utf8"
 
+	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/internal/progress"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/urfave/cli/v2"
@@ -22,19 +21,16 @@ func evalCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-tokens", Usage: "evaluate only the first N tokens (0: all)"},
 		),
 		Action: func(c *cli.Context) error {
-			text, err := os.ReadFile(c.String("data"))
+			text, err := data.ReadText(c.String("data"))
 			if err != nil {
 				return err
-			}
-			if !utf8.Valid(text) {
-				return fmt.Errorf("%s is not UTF-8 text", c.String("data"))
 			}
 			m, tok, err := loadModel(c)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			ids := tok.Encode(string(text))
+			ids := tok.Encode(text)
 			if n := c.Int("max-tokens"); n > 0 && n < len(ids) {
 				ids = ids[:n]
 			}

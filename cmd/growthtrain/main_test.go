@@ -101,7 +101,7 @@ func TestEvalGenerateAndBadInputs(t *testing.T) {
 		{"truncated weights", []string{"eval", "-m", corrupt, "--data", text}, "model.safetensors"},
 		{"config disagrees with weights", []string{"eval", "-m", lying, "--data", text}, "model.layers.2"},
 		{"tokenizer that lies", []string{"eval", "-m", badTok, "--data", text}, "tokenizer.json"},
-		{"data not UTF-8", []string{"eval", "-m", dir, "--data", notText}, "latin1.txt is not UTF-8"},
+		{"data not UTF-8", []string{"eval", "-m", dir, "--data", notText}, "latin1.txt: not valid UTF-8 (at byte 3)"},
 		{"bad device", []string{"eval", "-m", dir, "--data", text, "--device", "tpu"}, `unknown device "tpu"`},
 		{"cuda without cuda", []string{"generate", "-m", dir, "-p", "x", "--device", "cuda"}, "torch"},
 		{"budget with unknown key", []string{"-c", writeFile(t, "b.toml", "[run]\noutput = \"x\"\nsed = 1\n")}, `b.toml:3: unknown key "run.sed"`},

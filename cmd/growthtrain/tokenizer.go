@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
-	"unicode/utf8"
 
+	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/internal/progress"
 	"github.com/growthtrain/growthtrain/tokenizer"
 	"github.com/urfave/cli/v2"
@@ -45,15 +44,12 @@ func tokenizerTrainCommand() *cli.Command {
 			var texts []string
 			size := 0
 			for _, path := range c.Args().Slice() {
-				data, err := os.ReadFile(path)
+				text, err := data.ReadText(path)
 				if err != nil {
 					return fmt.Errorf("reading training text: %w", err)
 				}
-				if !utf8.Valid(data) {
-					return fmt.Errorf("%s is not UTF-8 text (first bad byte at offset %d)", path, firstInvalidUTF8(data))
-				}
-				texts = append(texts, string(data))
-				size += len(data)
+				texts = append(texts, text)
+				size += len(text)
 			}
 			specials := c.StringSlice("special")
 			var bar interface {
@@ -105,16 +101,4 @@ func tokenizerTrainCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-// firstInvalidUTF8 returns the offset of the first byte that does not start a valid sequence.
-func firstInvalidUTF8(b []byte) int {
-	for i := 0; i < len(b); {
-		r, w := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && w == 1 {
-			return i
-		}
-		i += w
-	}
-	return -1
 }
