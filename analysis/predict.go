@@ -33,24 +33,9 @@ import (
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/jsonx"
 	"github.com/growthtrain/growthtrain/model"
 )
-
-func nanFloats(x []float64) []JSONFloat {
-	out := make([]JSONFloat, len(x))
-	for i, v := range x {
-		out[i] = JSONFloat(v)
-	}
-	return out
-}
-
-func floats(x []JSONFloat) []float64 {
-	out := make([]float64, len(x))
-	for i, v := range x {
-		out[i] = float64(v)
-	}
-	return out
-}
 
 // PredictTypes are the per-layer weight types the predictability diagnostic studies, by their
 // short names; PredictTypeParam maps them to names within a layer. Biases (when a model has
@@ -335,7 +320,7 @@ func Predictability(m *model.Model, e *Evaluator, opts PredictOptions) (res *Pre
 		dp := g.depthStats(opts.degree(), opts.Lambda)
 		pt.Depth = dp.r2
 		corr, meanCorr := stats.DeltaCorrelations(W)
-		pt.Delta = PredictDelta{PerLayer: nanFloats(corr), Mean: JSONFloat(meanCorr), Independent: stats.IndependentDeltaNull}
+		pt.Delta = PredictDelta{PerLayer: jsonx.Floats(corr), Mean: JSONFloat(meanCorr), Independent: stats.IndependentDeltaNull}
 		nullDelta, nullNb, nullDp := g.shuffledNulls(opts.Permutations, opts.Seed, opts.Lambda, dp.hat)
 		pt.Delta.Shuffled = newPredictNull(nullDelta, meanCorr)
 		pt.NeighborNull = newPredictNull(nullNb, float64(pt.Neighbor.HeldOutPooled))
@@ -1232,7 +1217,7 @@ func (r *PredictResult) Plots(dir string) ([]string, error) {
 	perType := func(get func(t PredictType) []JSONFloat) []report.Series {
 		var s []report.Series
 		for _, t := range r.Types {
-			y := floats(get(t))
+			y := jsonx.Float64s(get(t))
 			s = append(s, report.Series{Name: t.Type, X: layers(len(y), 0), Y: y})
 		}
 		return s

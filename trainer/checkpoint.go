@@ -15,6 +15,7 @@ import (
 	"github.com/growthtrain/growthtrain/model/safetensors"
 
 	"github.com/growthtrain/growthtrain/internal/fsutil"
+	"github.com/growthtrain/growthtrain/internal/jsonx"
 )
 
 // A checkpoint is a directory <checkpoint dir>/step-NNNNNNN holding
@@ -29,17 +30,17 @@ import (
 
 // checkpointState is state.json.
 type checkpointState struct {
-	Fingerprint string    `json:"fingerprint"`
-	Mode        string    `json:"mode"`
-	Step        int       `json:"step"`
-	Sampler     []byte    `json:"sampler"`
-	LayerSteps  []int     `json:"layer_steps"`
-	PhaseTime   []float64 `json:"phase_seconds"`
-	PhaseLoss   []float64 `json:"phase_train_loss"`
-	PhaseVal    []float64 `json:"phase_val_loss"`
-	LastLoss    float64   `json:"last_train_loss"`
-	LastVal     float64   `json:"last_val_loss"`
-	Saved       string    `json:"saved"`
+	Fingerprint string        `json:"fingerprint"`
+	Mode        string        `json:"mode"`
+	Step        int           `json:"step"`
+	Sampler     []byte        `json:"sampler"`
+	LayerSteps  []int         `json:"layer_steps"`
+	PhaseTime   []float64     `json:"phase_seconds"`
+	PhaseLoss   []jsonx.Float `json:"phase_train_loss"` // null where not measured yet
+	PhaseVal    []jsonx.Float `json:"phase_val_loss"`
+	LastLoss    jsonx.Float   `json:"last_train_loss"`
+	LastVal     jsonx.Float   `json:"last_val_loss"`
+	Saved       string        `json:"saved"`
 }
 
 func (r *run) checkpointDir() string {
@@ -76,8 +77,8 @@ func (r *run) saveCheckpoint() (err error) {
 	}
 	st := checkpointState{
 		Fingerprint: r.b.Fingerprint(), Mode: r.mode, Step: r.step, Sampler: sampler,
-		LayerSteps: r.layerSteps, PhaseTime: r.phaseTime, PhaseLoss: nanToNeg(r.phaseLoss), PhaseVal: nanToNeg(r.phaseVal),
-		LastLoss: nanToNeg1(r.lastLoss), LastVal: nanToNeg1(r.lastVal), Saved: time.Now().UTC().Format(time.RFC3339),
+		LayerSteps: r.layerSteps, PhaseTime: r.phaseTime, PhaseLoss: jsonx.Floats(r.phaseLoss), PhaseVal: jsonx.Floats(r.phaseVal),
+		LastLoss: jsonx.Float(r.lastLoss), LastVal: jsonx.Float(r.lastVal), Saved: time.Now().UTC().Format(time.RFC3339),
 	}
 	if err := writeJSONAtomic(filepath.Join(tmp, "state.json"), st); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
@@ -187,9 +188,9 @@ func (r *run) resume() (err error) {
 	r.step = st.Step
 	copy(r.layerSteps, st.LayerSteps)
 	copy(r.phaseTime, st.PhaseTime)
-	copy(r.phaseLoss, negToNaN(st.PhaseLoss))
-	copy(r.phaseVal, negToNaN(st.PhaseVal))
-	r.lastLoss, r.lastVal = negToNaN1(st.LastLoss), negToNaN1(st.LastVal)
+	copy(r.phaseLoss, jsonx.Float64s(st.PhaseLoss))
+	copy(r.phaseVal, jsonx.Float64s(st.PhaseVal))
+	r.lastLoss, r.lastVal = float64(st.LastLoss), float64(st.LastVal)
 	fmt.Fprintf(r.log, "resumed from %s at step %d\n", ckpt, r.step)
 	return nil
 }
@@ -251,35 +252,4 @@ func (r *run) loadOptimizer(path string) (err error) {
 		r.opt.SetState(name, parts[0], parts[1], parts[2])
 	}
 	return nil
-}
-
-// JSON has no NaN: losses not yet measured are stored as -1.
-func nanToNeg1(x float64) float64 {
-	if x != x {
-		return -1
-	}
-	return x
-}
-
-func negToNaN1(x float64) float64 {
-	if x == -1 {
-		return nan()
-	}
-	return x
-}
-
-func nanToNeg(xs []float64) []float64 {
-	out := make([]float64, len(xs))
-	for i, x := range xs {
-		out[i] = nanToNeg1(x)
-	}
-	return out
-}
-
-func negToNaN(xs []float64) []float64 {
-	out := make([]float64, len(xs))
-	for i, x := range xs {
-		out[i] = negToNaN1(x)
-	}
-	return out
 }

@@ -576,5 +576,3 @@ func layerList(ls []int) string {
 	}
 	return strings.Join(parts, ",")
 }
-
-func nan() float64 { return math.NaN() }
