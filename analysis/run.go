@@ -15,6 +15,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/model"
 
+	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/internal/fsutil"
 )
 
@@ -86,6 +87,15 @@ type DataInfo struct {
 	MaxEvalTokens int    `json:"max_eval_tokens,omitempty"`
 }
 
+// DefaultRecoverySteps is the recovery step cap: the paper's ~200 on a GPU, 50 on the CPU
+// (where each step is a full forward and backward of the model).
+func DefaultRecoverySteps(dev torch.Device) int {
+	if dev.IsCUDA() {
+		return 200
+	}
+	return 50
+}
+
 // Run computes the selected diagnostics on the model behind e (and train windows for recovery)
 // and returns the report. The model is unchanged afterwards.
 func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunOptions) (*Report, error) {
@@ -101,10 +111,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 		opts.Bootstrap = 1000
 	}
 	if opts.RecoverySteps <= 0 {
-		opts.RecoverySteps = 50
-		if e.M.Device.IsCUDA() {
-			opts.RecoverySteps = 200
-		}
+		opts.RecoverySteps = DefaultRecoverySteps(e.M.Device)
 	}
 	if opts.RecoveryBatch <= 0 {
 		opts.RecoveryBatch = 4

@@ -101,11 +101,13 @@ func ParseConfig(data []byte) (Config, error) {
 			return Config{}, fmt.Errorf("rope_scaling %s is not supported (only the default RoPE)", s)
 		}
 	}
-	c.fillDefaults()
+	c.FillDefaults()
 	return c, c.Validate()
 }
 
-func (c *Config) fillDefaults() {
+// FillDefaults sets HF's defaults for the keys a config.json may omit (KV heads = heads,
+// head_dim = hidden/heads, eps, theta, context, activation); set values are kept.
+func (c *Config) FillDefaults() {
 	if c.NumKeyValueHeads == 0 {
 		c.NumKeyValueHeads = c.NumAttentionHeads
 	}

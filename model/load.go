@@ -161,7 +161,7 @@ func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 	if eos, err := f.Metadata.Int("tokenizer.ggml.eos_token_id"); err == nil {
 		cfg.EOSTokenID = &eos
 	}
-	cfg.fillDefaults()
+	cfg.FillDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

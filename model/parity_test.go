@@ -106,7 +106,7 @@ func TestSaveHFLoadsInTransformers(t *testing.T) {
 	cfg := Config{VocabSize: 200, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2,
 		NumAttentionHeads: 4, NumKeyValueHeads: 2, MaxPositionEmbeddings: 32, RMSNormEps: 1e-5,
 		RopeTheta: 10000, TieWordEmbeddings: true, HiddenAct: "silu"}
-	cfg.fillDefaults()
+	cfg.FillDefaults()
 	gen := torch.NewGenerator(5, torch.CPU)
 	defer gen.Close()
 	m, err := New(cfg, gen)

@@ -123,12 +123,7 @@ func modelConfig(b *Budget, vocab int) (model.Config, error) {
 	if c.VocabSize == 0 {
 		c.VocabSize = vocab
 	}
-	if c.NumKeyValueHeads == 0 {
-		c.NumKeyValueHeads = c.NumAttentionHeads
-	}
-	if c.HeadDim == 0 && c.NumAttentionHeads > 0 {
-		c.HeadDim = c.HiddenSize / c.NumAttentionHeads
-	}
+	c.FillDefaults()
 	if c.VocabSize < vocab {
 		return c, fmt.Errorf("[model] vocab_size %d is smaller than the tokenizer's %d", c.VocabSize, vocab)
 	}

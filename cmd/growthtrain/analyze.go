@@ -110,11 +110,8 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	if opts.RecoveryLayers, err = recoveryLayers(p.RecoveryLayers, m); err != nil {
 		return nil, err
 	}
-	if opts.RecoverySteps == 0 {
-		opts.RecoverySteps = 50
-		if m.Device.IsCUDA() {
-			opts.RecoverySteps = 200
-		}
+	if opts.RecoverySteps == 0 { // resolved here too: it sizes the fine-tuning windows below
+		opts.RecoverySteps = analysis.DefaultRecoverySteps(m.Device)
 	}
 	var train [][]int64
 	if len(p.Metrics) == 0 || slices.Contains(p.Metrics, "recovery") {
