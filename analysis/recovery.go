@@ -321,11 +321,11 @@ func recoverLayer(m *model.Model, e *Evaluator, train [][]int64, l int, opts Rec
 		}
 		torch.WithScope(func(s *torch.Scope) {
 			ids, targets := packer.pack(batch)
-			h := m.Embed(ids)
-			for i := 0; i < m.Config.NumHiddenLayers; i++ {
-				h = m.Block(i, h)
+			out, err := m.Forward(ids, model.ForwardOptions{})
+			if err != nil {
+				panic(&torch.Error{Code: torch.CodeArgument, Op: "Recovery", Message: err.Error()})
 			}
-			logits := m.Head(h)
+			logits := out.Logits
 			v := logits.Size(-1)
 			loss := torch.CrossEntropy(logits.Reshape(-1, v), targets.Reshape(-1),
 				torch.CrossEntropyOptions{Reduction: torch.ReduceMean, IgnoreIndex: -100, HasIgnoreIndex: true})

@@ -444,28 +444,32 @@ func (f *File) Metadata() map[string]string {
 func (f *File) Bytes(name string) ([]byte, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	_, b, err := f.tensorLocked(name)
+	return b, err
+}
+
+// tensorLocked returns a tensor's info and bytes; the caller holds f.mu (the bytes alias the
+// mapping, which Close unmaps).
+func (f *File) tensorLocked(name string) (TensorInfo, []byte, error) {
 	if f.closed {
-		return nil, fmt.Errorf("%s: file is closed", f.path)
+		return TensorInfo{}, nil, fmt.Errorf("%s: file is closed", f.path)
 	}
 	t, ok := f.tensors[name]
 	if !ok {
-		return nil, fmt.Errorf("%s: no tensor %q", f.path, name)
+		return TensorInfo{}, nil, fmt.Errorf("%s: no tensor %q", f.path, name)
 	}
-	return f.data[t.Begin:t.End:t.End], nil
+	return t, f.data[t.Begin:t.End:t.End], nil
 }
 
 // Float32 returns a freshly allocated float32 copy of a F32, F16, BF16 or F64 tensor.
 func (f *File) Float32(name string) ([]float32, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if f.closed {
-		return nil, fmt.Errorf("%s: file is closed", f.path)
+	t, raw, err := f.tensorLocked(name)
+	if err != nil {
+		return nil, err
 	}
-	t, ok := f.tensors[name]
-	if !ok {
-		return nil, fmt.Errorf("%s: no tensor %q", f.path, name)
-	}
-	out, err := DecodeFloat32(t.DType, f.data[t.Begin:t.End])
+	out, err := DecodeFloat32(t.DType, raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: tensor %q: %v", f.path, name, err)
 	}
