@@ -7,6 +7,7 @@
 
 #include "growthtorch.h"
 #include "internal.h"
+#include "cpu_kernels.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -18,6 +19,7 @@
 #endif
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -799,16 +801,63 @@ gt_error gt_embedding(gt_tensor weight, gt_tensor ids, gt_tensor *out) {
   });
 }
 
+// ---- fused CPU kernels (cpu_kernels.cpp) -----------------------------------------------------
+//
+// Used for float32 CPU tensors when no gradient is needed (they have no backward); everything
+// else takes the composite ATen formula, which is also the reference the tests compare with.
+
+namespace {
+
+std::atomic<bool> g_fused{[] {
+  const char *env = std::getenv("GROWTHTORCH_FUSED");
+  return env == nullptr || std::strcmp(env, "0") != 0;
+}()};
+
+// Whether the fused kernels may run on these tensors (undefined ones are ignored).
+bool fused_ok(std::initializer_list<const at::Tensor *> ts) {
+  if (!g_fused.load(std::memory_order_relaxed)) return false;
+  const bool grad = at::GradMode::is_enabled();
+  for (const at::Tensor *t : ts) {
+    if (!t->defined()) continue;
+    if (!t->device().is_cpu() || t->scalar_type() != at::kFloat || t->is_sparse()) return false;
+    if (grad && t->requires_grad()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void gt_set_fused(int on) { g_fused.store(on != 0); }
+int gt_fused(void) { return g_fused.load() ? 1 : 0; }
+int gt_fused_level(int cap) { return gt::cpu::level(cap); }
+
 gt_error gt_cross_entropy(gt_tensor logits, gt_tensor target, int64_t ignore_index,
                           int reduction, double label_smoothing, gt_tensor *out) {
   return guard([&] {
     if (reduction < GT_REDUCTION_NONE || reduction > GT_REDUCTION_SUM) {
       throw gt::ArgumentError("cross entropy: unknown reduction code");
     }
+    const auto &x = get(logits, "cross entropy logits");
+    const auto &t = get(target, "cross entropy target");
+    // One pass per row (log-sum-exp minus the target's logit) instead of log_softmax, which
+    // writes a copy of all the logits; an out-of-range target goes to ATen for its error.
+    if (reduction != GT_REDUCTION_NONE && label_smoothing == 0 && x.dim() == 2 && t.dim() == 1 &&
+        t.scalar_type() == at::kLong && t.device().is_cpu() && t.size(0) == x.size(0) &&
+        x.size(1) > 0 && fused_ok({&x})) {
+      auto xc = x.contiguous();
+      auto tc = t.contiguous();
+      int64_t counted = 0, bad = -1;
+      double sum = gt::cpu::nll_sum(xc.data_ptr<float>(), tc.data_ptr<int64_t>(), xc.size(0),
+                                    xc.size(1), ignore_index, &counted, &bad);
+      if (bad < 0) {
+        double v = reduction == GT_REDUCTION_SUM ? sum : sum / static_cast<double>(counted);
+        *out = wrap(at::scalar_tensor(v, x.options()));
+        return;
+      }
+    }
     // Our reduction codes are chosen to equal at::Reduction's.
-    *out = wrap(at::cross_entropy_loss(get(logits, "cross entropy logits"),
-                                       get(target, "cross entropy target"), std::nullopt,
-                                       reduction, ignore_index, label_smoothing));
+    *out = wrap(at::cross_entropy_loss(x, t, std::nullopt, reduction, ignore_index,
+                                       label_smoothing));
   });
 }
 
@@ -831,9 +880,67 @@ gt_error gt_rms_norm(gt_tensor x, gt_tensor weight, double eps, gt_tensor *out) 
     if (a.dim() == 0) throw gt::ArgumentError("rms_norm: input must have at least one dimension");
     // HF's LlamaRMSNorm, op for op (x * rsqrt(mean(x^2) + eps), then the weight): the same
     // numerics as the reference, and on CPU faster than at::rms_norm in a model's forward.
+    at::Tensor w;
+    if (weight != 0) w = get(weight, "rms_norm weight");
+    const int64_t d = a.size(-1);
+    if (fused_ok({&a, &w}) && d > 0 && (!w.defined() || (w.dim() == 1 && w.size(0) == d))) {
+      auto xc = a.contiguous();
+      auto wc = w.defined() ? w.contiguous() : w;
+      auto y = at::empty_like(xc);
+      gt::cpu::rms_norm(xc.data_ptr<float>(), wc.defined() ? wc.data_ptr<float>() : nullptr,
+                        y.data_ptr<float>(), xc.numel() / d, d, static_cast<float>(eps));
+      *out = wrap(std::move(y));
+      return;
+    }
     auto y = a * at::rsqrt(a.pow(2).mean(-1, /*keepdim=*/true) + eps);
-    if (weight != 0) y = get(weight, "rms_norm weight") * y;
+    if (w.defined()) y = w * y;
     *out = wrap(std::move(y));
+  });
+}
+
+gt_error gt_swiglu(gt_tensor gate, gt_tensor up, gt_tensor *out) {
+  return guard([&] {
+    // One call for the pair; on CPU ATen's two vectorised passes were as fast as a fused one.
+    *out = wrap(at::silu(get(gate, "swiglu gate")) * get(up, "swiglu up"));
+  });
+}
+
+gt_error gt_rope(gt_tensor x, gt_tensor cos, gt_tensor sin, gt_tensor *out) {
+  return guard([&] {
+    const auto &a = get(x, "rope input");
+    const auto &c = get(cos, "rope cos");
+    const auto &s = get(sin, "rope sin");
+    if (a.dim() < 2 || a.size(-1) % 2 != 0) {
+      throw gt::ArgumentError("rope: input must be [..., T, D] with D even, got shape " +
+                              c10::str(a.sizes()));
+    }
+    const int64_t d = a.size(-1), t = a.size(-2);
+    if (fused_ok({&a, &c, &s}) && a.stride(-1) == 1 && a.is_non_overlapping_and_dense() &&
+        c.numel() == t * d && s.numel() == t * d && c.size(-1) == d && s.size(-1) == d &&
+        c.is_contiguous() && s.is_contiguous() && a.numel() > 0) {
+      // The input is usually a transposed view ([B, T, H, D] read as [B, H, T, D]); the output
+      // gets the same strides (empty_like keeps a dense layout), so rows share their offsets.
+      auto y = at::empty_like(a);
+      const int64_t rows = a.numel() / d, nd = a.dim() - 1;
+      std::vector<int64_t> offs(rows), pos(rows), idx(nd, 0);
+      for (int64_t r = 0; r < rows; ++r) {
+        int64_t off = 0;
+        for (int64_t k = 0; k < nd; ++k) off += idx[k] * a.stride(k);
+        offs[r] = off;
+        pos[r] = idx[nd - 1];
+        for (int64_t k = nd - 1; k >= 0; --k) {
+          if (++idx[k] < a.size(k)) break;
+          idx[k] = 0;
+        }
+      }
+      gt::cpu::rope(a.data_ptr<float>(), offs.data(), pos.data(), rows, c.data_ptr<float>(),
+                    s.data_ptr<float>(), y.data_ptr<float>(), d);
+      *out = wrap(std::move(y));
+      return;
+    }
+    // HF's formula: x*cos + rotate_half(x)*sin, rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]).
+    auto rot = at::cat({a.slice(-1, d / 2, d).neg(), a.slice(-1, 0, d / 2)}, -1);
+    *out = wrap(a * c + rot * s);
   });
 }
 

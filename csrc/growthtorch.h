@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature, enum value or semantic in this header changes. */
-#define GT_ABI_VERSION 3
+#define GT_ABI_VERSION 4
 
 /* A tensor handle: a slot number and a generation (0 is "no tensor"). A released handle's
    generation no longer matches its slot, so using it is a clean GT_ERR_FREED, never a crash.
@@ -229,6 +229,23 @@ gt_error gt_adamw(const gt_tensor *params, const gt_tensor *exp_avg, const gt_te
    total norm before clipping. */
 gt_error gt_clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm, double *norm);
 
+/* ---- fused CPU kernels ----
+   For float32 CPU tensors that need no gradient, gt_rms_norm, gt_rope and gt_cross_entropy (sum or mean, no label smoothing) run fused one-pass kernels; otherwise, and
+   whenever gradients are recorded, the composite ATen formulas. GROWTHTORCH_FUSED=0 in the
+   environment, or gt_set_fused(0), selects the composite formulas everywhere (a reference for
+   tests and benchmarks). */
+void gt_set_fused(int on);
+int gt_fused(void);
+/* The instruction set the fused CPU kernels use: 2 AVX-512, 1 AVX2 + FMA, 0 portable C++.
+   cap >= 0 first limits it to at most cap (tests run every path this way); cap < 0 reads. */
+int gt_fused_level(int cap);
+/* silu(gate) * up, elementwise (the SwiGLU MLP's inner product). */
+gt_error gt_swiglu(gt_tensor gate, gt_tensor up, gt_tensor *out);
+/* Rotary position embedding in HF's rotate-half layout: x*cos + rotate_half(x)*sin, where x is
+   [..., T, D] (D even, any strides) and cos, sin hold T*D values ([T, D] or broadcast-shaped
+   like [1, 1, T, D]). */
+gt_error gt_rope(gt_tensor x, gt_tensor cos, gt_tensor sin, gt_tensor *out);
+
 /* ---- devices ---- */
 int gt_cuda_is_available(void);
 int gt_cuda_device_count(void);
@@ -237,6 +254,19 @@ gt_error gt_cuda_memory(int index, int64_t *allocated, int64_t *peak_allocated,
                         int64_t *reserved);
 gt_error gt_cuda_reset_peak(int index);
 gt_error gt_cuda_empty_cache(void);
+
+/* ---- CPU memory ----
+   CPU tensors of 64 KiB and more come from a caching allocator (csrc/cpu_alloc.cpp): freed
+   blocks are kept in per-size bins, up to a limit of idle bytes, instead of going back to the
+   kernel. GROWTHTORCH_CPU_CACHE_MB sets the limit when the library loads (0: libtorch's own
+   allocator stays in place). */
+/* Writes limit, idle, live, hits, misses (bytes, bytes, bytes, count, count) to out5 and returns
+   1, or writes zeros and returns 0 when the cache is not installed. */
+int gt_cpu_cache_stats(int64_t *out5);
+/* Returns every idle block to the system; returns the bytes released. */
+int64_t gt_cpu_cache_empty(void);
+/* Sets the limit of idle bytes (0: cache nothing from now on), releasing what is over it. */
+void gt_cpu_cache_set_limit(int64_t bytes);
 
 /* ---- benchmark support ---- */
 /* Runs the reference sequence of bench-ops (see csrc/bench.cpp) iters times in C++ and returns

@@ -47,3 +47,32 @@ func ResetPeakMemory(d Device) {
 
 // EmptyCache returns the CUDA allocator's unused cached memory to the driver.
 func EmptyCache() { check(C.gt_cuda_empty_cache(), "EmptyCache") }
+
+// CPUCacheStats describes the caching allocator that serves CPU tensors of 64 KiB and more:
+// freed blocks stay in per-size bins, up to Limit idle bytes, so a loop that allocates the same
+// shapes again (a training step, an evaluation window) reuses memory instead of having the
+// kernel fault it in and zero it anew. Installed is false when GROWTHTORCH_CPU_CACHE_MB=0 left
+// libtorch's allocator in place.
+type CPUCacheStats struct {
+	Installed    bool
+	Limit        int64 // most idle bytes kept
+	Idle         int64 // bytes in the bins, held for reuse
+	Live         int64 // bytes of cached-size blocks held by tensors now
+	Hits, Misses int64 // requests served from a bin, and from the system
+}
+
+// CPUCache returns the CPU caching allocator's figures.
+func CPUCache() CPUCacheStats {
+	var v [5]C.int64_t
+	ok := C.gt_cpu_cache_stats(&v[0]) != 0
+	return CPUCacheStats{Installed: ok, Limit: int64(v[0]), Idle: int64(v[1]), Live: int64(v[2]),
+		Hits: int64(v[3]), Misses: int64(v[4])}
+}
+
+// EmptyCPUCache returns every idle CPU block to the system and reports how many bytes that was.
+func EmptyCPUCache() int64 { return int64(C.gt_cpu_cache_empty()) }
+
+// SetCPUCacheLimit sets the most idle bytes the CPU cache keeps, releasing what is over it;
+// 0 turns caching off from now on. The default is an eighth of physical memory, at most 2 GiB
+// (GROWTHTORCH_CPU_CACHE_MB overrides it when the library loads).
+func SetCPUCacheLimit(bytes int64) { C.gt_cpu_cache_set_limit(C.int64_t(bytes)) }

@@ -89,6 +89,9 @@ func gradCases() []gradCase {
 		{name: "RMSNorm", inputs: []refArray{u(-2, 2, 2, 5), u(0.5, 1.5, 5)}, wrt: 2,
 			f:     func(xs []*torch.Tensor) *torch.Tensor { return torch.RMSNorm(xs[0], xs[1], 1e-5) },
 			refFn: "rms_norm", outShape: []int64{2, 5}, refEps: 1e-5},
+		{name: "Rotary", inputs: []refArray{u(-2, 2, 1, 2, 3, 4), u(-1, 1, 3, 4), u(-1, 1, 3, 4)}, wrt: 3,
+			f: func(xs []*torch.Tensor) *torch.Tensor { return torch.Rotary(xs[0], xs[1], xs[2]) }},
+		{name: "SwiGLU", inputs: []refArray{u(-3, 3, 2, 3), u(-2, 2, 2, 3)}, wrt: 2, f: x01(torch.SwiGLU)},
 		{name: "SDPA/causal-gqa", inputs: []refArray{u(-1, 1, 1, 4, 3, 4), u(-1, 1, 1, 2, 3, 4), u(-1, 1, 1, 2, 3, 4)}, wrt: 3,
 			f: func(xs []*torch.Tensor) *torch.Tensor {
 				return torch.ScaledDotProductAttention(xs[0], xs[1], xs[2], torch.AttentionOptions{Causal: true, GroupedKV: true})

@@ -449,6 +449,64 @@ func RMSNorm(x, weight *Tensor, eps float64) *Tensor {
 	return result(err, "RMSNorm", out)
 }
 
+// SwiGLU returns silu(gate) * up elementwise (the inner product of a SwiGLU MLP); gate and up
+// have the same shape.
+func SwiGLU(gate, up *Tensor) *Tensor {
+	var out C.gt_tensor
+	err := C.gt_swiglu(gate.c("SwiGLU"), up.c("SwiGLU"), &out)
+	runtime.KeepAlive(gate)
+	runtime.KeepAlive(up)
+	return result(err, "SwiGLU", out)
+}
+
+// Rotary applies rotary position embeddings in HF's rotate-half layout,
+// x*cos + rotate_half(x)*sin with rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]), to x
+// [..., T, D] (D even; a transposed view is fine). cos and sin hold the T*D table values
+// ([T, D], or broadcast-shaped like [1, 1, T, D]).
+func Rotary(x, cos, sin *Tensor) *Tensor {
+	var out C.gt_tensor
+	err := C.gt_rope(x.c("Rotary"), cos.c("Rotary"), sin.c("Rotary"), &out)
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(cos)
+	runtime.KeepAlive(sin)
+	return result(err, "Rotary", out)
+}
+
+// SetFusedKernels selects, for every thread, whether RMSNorm, Rotary and CrossEntropy
+// (sum or mean, no label smoothing) run libgrowthtorch's fused one-pass CPU kernels on float32
+// tensors that need no gradient (the default), or always the composite ATen formulas. The
+// fused results agree with the composite ones to a few units in the last place (Rotary: bit for
+// bit); whenever gradients are recorded the composite formulas run regardless. The environment
+// variable GROWTHTORCH_FUSED=0 sets the default to off.
+func SetFusedKernels(on bool) {
+	v := C.int(0)
+	if on {
+		v = 1
+	}
+	C.gt_set_fused(v)
+}
+
+// FusedKernels reports whether the fused CPU kernels are enabled (see SetFusedKernels).
+func FusedKernels() bool { return C.gt_fused() != 0 }
+
+// FusedKernelISA returns the instruction set the fused CPU kernels use on this machine:
+// "avx512", "avx2" (with FMA) or "scalar" (portable C++).
+func FusedKernelISA() string { return isaNames[C.gt_fused_level(-1)] }
+
+// LimitFusedKernelISA restricts the fused CPU kernels to at most isa ("avx512", "avx2" or
+// "scalar"; the CPU's own capability still bounds it), to compare or test the slower paths.
+func LimitFusedKernelISA(isa string) {
+	for level, name := range isaNames {
+		if name == isa {
+			C.gt_fused_level(C.int(level))
+			return
+		}
+	}
+	fail("LimitFusedKernelISA", "unknown instruction set %q (want avx512, avx2 or scalar)", isa)
+}
+
+var isaNames = [...]string{"scalar", "avx2", "avx512"}
+
 // ---- views and indexing ----
 
 func (t *Tensor) shapeOp(op C.int, name string, dims []int64) *Tensor {

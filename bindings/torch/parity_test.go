@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -148,6 +149,15 @@ def run(c):
         # HF LlamaRMSNorm: x * rsqrt(mean(x^2) + eps) * w
         hf = xx * torch.rsqrt(xx.pow(2).mean(-1, keepdim=True) + eps)
         return [F.rms_norm(xx, (xx.shape[-1],), w, eps), hf * w if w is not None else hf]
+    if op == 'rope':
+        # HF's apply_rotary_pos_emb on [B, H, T, D] built as a transposed [B, T, H, D] when asked.
+        xx = x[0].transpose(1, 2) if p.get('transposed') else x[0]
+        cos, sin = x[1], x[2]
+        d = xx.shape[-1]
+        rot = torch.cat((-xx[..., d // 2:], xx[..., :d // 2]), dim=-1)
+        return [xx * cos + rot * sin]
+    if op == 'swiglu':
+        return [F.silu(x[0]) * x[1]]
     if op == 'sdpa':
         mask = x[3] if len(x) > 3 else None
         return [F.scaled_dot_product_attention(x[0], x[1], x[2], attn_mask=mask,
@@ -337,6 +347,32 @@ func parityCases() []parityCase {
 	add("rms_norm/tiny-values", "rms_norm", map[string]any{"eps": 1e-5}, rms, tol, tol,
 		randArray(r, f, -1e-3, 1e-3, 3, 8), randArray(r, f, 0.5, 1.5, 8))
 
+	// Rows whose length is not a multiple of the vector width exercise the kernels' tails.
+	add("rms_norm/odd-width", "rms_norm", map[string]any{"eps": 1e-6}, rms, tol, tol,
+		randArray(r, f, -2, 2, 7, 37), randArray(r, f, 0.5, 1.5, 37))
+	add("rms_norm/model-width", "rms_norm", map[string]any{"eps": 1e-5}, rms, tol, tol,
+		randArray(r, f, -4, 4, 2, 9, 576), randArray(r, f, 0.5, 1.5, 576))
+
+	// Rotary embeddings, HF's layout, on a contiguous input and on the transposed view the model
+	// passes ([B, T, H, D] read as [B, H, T, D]); the tables as [T, D] and as [1, 1, T, D].
+	rope := func(transposed bool) func([]*torch.Tensor) []*torch.Tensor {
+		return func(in []*torch.Tensor) []*torch.Tensor {
+			x := in[0]
+			if transposed {
+				x = x.Transpose(1, 2)
+			}
+			return oneOut(torch.Rotary(x, in[1], in[2]))
+		}
+	}
+	add("rope/contiguous", "rope", nil, rope(false), tol, tol,
+		randArray(r, f, -2, 2, 2, 3, 5, 8), randArray(r, f, -1, 1, 5, 8), randArray(r, f, -1, 1, 5, 8))
+	add("rope/transposed-head-dim-64", "rope", map[string]any{"transposed": true}, rope(true), tol, tol,
+		randArray(r, f, -2, 2, 1, 6, 3, 64), randArray(r, f, -1, 1, 1, 1, 6, 64), randArray(r, f, -1, 1, 1, 1, 6, 64))
+	add("rope/odd-half", "rope", nil, rope(false), tol, tol,
+		randArray(r, f, -2, 2, 4, 7, 26), randArray(r, f, -1, 1, 7, 26), randArray(r, f, -1, 1, 7, 26))
+	add("swiglu", "swiglu", nil, func(in []*torch.Tensor) []*torch.Tensor { return oneOut(torch.SwiGLU(in[0], in[1])) }, tol, tol,
+		randArray(r, f, -6, 6, 3, 40), randArray(r, f, -2, 2, 3, 40))
+
 	sdpa := func(o torch.AttentionOptions) func([]*torch.Tensor) []*torch.Tensor {
 		return func(in []*torch.Tensor) []*torch.Tensor {
 			if len(in) > 3 {
@@ -378,6 +414,16 @@ func parityCases() []parityCase {
 	add("cross_entropy/ignore-label-smoothing", "cross_entropy", map[string]any{"reduction": "mean", "label_smoothing": 0.1}, ce(ignLS), tol, tol, logits, targets)
 	add("cross_entropy/no-ignore", "cross_entropy", map[string]any{"reduction": "mean"}, ce(torch.CrossEntropyOptions{}), tol, tol,
 		randArray(r, f, -3, 3, 6, 5), randTargets(r, 6, 5))
+	// A vocabulary-sized row length that is no multiple of any vector width, wide logits, and a
+	// row with masked classes (-1e30: JSON has no -inf; TestFusedKernelsSpecialValues has it).
+	wide := randArray(r, f, -20, 20, 5, 1031)
+	for i := 1031; i < 2*1031; i += 3 {
+		wide.Data[i] = -1e30
+	}
+	wideTargets := randTargets(r, 5, 1031, 3)
+	wideTargets.Data[1] = 1030 // a finite class in the masked row
+	add("cross_entropy/wide-sum", "cross_entropy", map[string]any{"reduction": "sum"}, ce(ignSum), tol, tol, wide, wideTargets)
+	add("cross_entropy/wide-mean", "cross_entropy", map[string]any{"reduction": "mean"}, ce(ign), tol, tol, wide, wideTargets)
 
 	red := randArray(r, f, -3, 3, 3, 4, 5)
 	redCase := func(name, op string, dims []int64, keepdim bool, run func(x *torch.Tensor) *torch.Tensor) {
@@ -426,7 +472,44 @@ func parityCases() []parityCase {
 	return cs
 }
 
+// kernelModes are the ways an operation can run here: libgrowthtorch's fused CPU kernels with
+// every instruction set this CPU has (each case then checks each vector path and the scalar
+// one), and the composite ATen formulas. setKernelMode selects one.
+func kernelModes() []string {
+	modes := []string{"composite", "fused-scalar"}
+	if isa := torch.FusedKernelISA(); isa == "avx2" || isa == "avx512" {
+		modes = append(modes, "fused-avx2")
+		if isa == "avx512" {
+			modes = append(modes, "fused-avx512")
+		}
+	}
+	return modes
+}
+
+func setKernelMode(t *testing.T, mode string) {
+	best := torch.FusedKernelISA()
+	t.Cleanup(func() { torch.SetFusedKernels(true); torch.LimitFusedKernelISA("avx512") })
+	if mode == "composite" {
+		torch.SetFusedKernels(false)
+		return
+	}
+	torch.SetFusedKernels(true)
+	torch.LimitFusedKernelISA(strings.TrimPrefix(mode, "fused-"))
+	if got := torch.FusedKernelISA(); got != strings.TrimPrefix(mode, "fused-") {
+		t.Fatalf("fused kernels use %s after limiting to %s (best here %s)", got, mode, best)
+	}
+}
+
 func TestParityWithPyTorch(t *testing.T) {
+	for _, mode := range kernelModes() {
+		t.Run(mode, func(t *testing.T) {
+			setKernelMode(t, mode)
+			testParityWithPyTorch(t)
+		})
+	}
+}
+
+func testParityWithPyTorch(t *testing.T) {
 	cases := parityCases()
 	ref := refResults(t)
 	worst := map[string]float64{}

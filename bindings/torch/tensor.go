@@ -59,6 +59,7 @@ func (t *Tensor) c(op string) C.gt_tensor {
 // result checks a C call's error and wraps the handle it produced.
 func result(err C.gt_error, op string, h C.gt_tensor) *Tensor {
 	check(err, op)
+	pace()
 	return wrapHandle(h)
 }
 
