@@ -36,7 +36,7 @@ func (m *Model) Block(i int, h *torch.Tensor) *torch.Tensor {
 		x := m.norm(h, m.params[p+"post_attention_layernorm.weight"])
 		gate := m.linear(x, p+"mlp.gate_proj")
 		up := m.linear(x, p+"mlp.up_proj")
-		f := m.linear(gate.Silu().Mul(up), p+"mlp.down_proj")
+		f := m.linear(torch.SwiGLU(gate, up), p+"mlp.down_proj")
 		if ctl.MLPOut != 1 {
 			f = f.MulScalar(ctl.MLPOut)
 		}
@@ -141,19 +141,10 @@ func (m *Model) attention(p string, x *torch.Tensor) *torch.Tensor {
 	}
 	q, k, v := heads("self_attn.q_proj", c.NumAttentionHeads), heads("self_attn.k_proj", c.NumKeyValueHeads), heads("self_attn.v_proj", c.NumKeyValueHeads)
 	cos, sin := m.ropeTables(t)
-	q, k = rotary(q, cos, sin), rotary(k, cos, sin)
+	q, k = torch.Rotary(q, cos, sin), torch.Rotary(k, cos, sin)
 	o := torch.ScaledDotProductAttention(q, k, v, torch.AttentionOptions{
 		Causal: true, Scale: m.attnScale(), GroupedKV: c.NumKeyValueHeads != c.NumAttentionHeads,
 	})
 	o = o.Transpose(1, 2).Reshape(b, t, int64(c.NumAttentionHeads*c.HeadDim))
 	return m.linear(o, p+"self_attn.o_proj")
-}
-
-// rotary applies RoPE in HF's rotate-half layout: x*cos + rotate_half(x)*sin, where
-// rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]).
-func rotary(x, cos, sin *torch.Tensor) *torch.Tensor {
-	d := x.Size(-1)
-	x1, x2 := x.Slice(-1, 0, d/2, 1), x.Slice(-1, d/2, d, 1)
-	rot := torch.Cat([]*torch.Tensor{x2.Neg(), x1}, -1)
-	return x.Mul(cos).Add(rot.Mul(sin))
 }

@@ -73,30 +73,40 @@ func TestParityWithTransformers(t *testing.T) {
 			defer m.Close()
 			ref := readRef(t, filepath.Join(dir, tc.Name, "ref.safetensors"))
 			defer closeAll(ref)
-			torch.WithScope(func(s *torch.Scope) {
-				out, err := m.Forward(ref["ids"], ForwardOptions{CaptureHidden: true})
-				if err != nil {
-					t.Fatal(err)
+			// With gradients recorded (training: the composite ATen ops) and without (inference:
+			// the fused CPU kernels for RMSNorm, rotary embeddings and the loss).
+			for _, mode := range []string{"recording-gradients", "no-grad"} {
+				run := func(f func()) { f() }
+				if mode == "no-grad" {
+					run = torch.NoGrad
 				}
-				if d := maxAbsDiff(out.Logits, ref["logits"]); d > 1e-4 {
-					t.Errorf("logits differ by %g (limit 1e-4)", d)
-				} else {
-					t.Logf("max |logit difference| = %.2g", d)
-				}
-				// HF's last hidden state is after the final norm; ours are layer outputs.
-				for i := 0; i < m.Config.NumHiddenLayers; i++ {
-					if d := maxAbsDiff(out.Hidden[i], ref[fmt.Sprintf("hidden_%d", i)]); d > 1e-4 {
-						t.Errorf("hidden state %d differs by %g", i, d)
-					}
-				}
-				loss, err := m.Loss(ref["ids"])
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d := math.Abs(loss.Item() - ref["loss"].Item()); d > 1e-5 {
-					t.Errorf("loss %v vs transformers %v", loss.Item(), ref["loss"].Item())
-				}
-			})
+				torch.WithScope(func(s *torch.Scope) {
+					run(func() {
+						out, err := m.Forward(ref["ids"], ForwardOptions{CaptureHidden: true})
+						if err != nil {
+							t.Fatal(err)
+						}
+						if d := maxAbsDiff(out.Logits, ref["logits"]); d > 1e-4 {
+							t.Errorf("%s: logits differ by %g (limit 1e-4)", mode, d)
+						} else {
+							t.Logf("%s: max |logit difference| = %.2g", mode, d)
+						}
+						// HF's last hidden state is after the final norm; ours are layer outputs.
+						for i := 0; i < m.Config.NumHiddenLayers; i++ {
+							if d := maxAbsDiff(out.Hidden[i], ref[fmt.Sprintf("hidden_%d", i)]); d > 1e-4 {
+								t.Errorf("%s: hidden state %d differs by %g", mode, i, d)
+							}
+						}
+						loss, err := m.Loss(ref["ids"])
+						if err != nil {
+							t.Fatal(err)
+						}
+						if d := math.Abs(loss.Item() - ref["loss"].Item()); d > 1e-5 {
+							t.Errorf("%s: loss %v vs transformers %v", mode, loss.Item(), ref["loss"].Item())
+						}
+					})
+				})
+			}
 		})
 	}
 }
@@ -185,6 +195,11 @@ func TestGGUFPerplexityMatchesTransformers(t *testing.T) {
 		}
 		ours = math.Exp(loss.Item())
 	})
+	// Evaluate runs without gradients, so through the fused CPU kernels.
+	res, err := m.Evaluate(ids, EvalOptions{SeqLen: len(ids)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	idsFile := filepath.Join(t.TempDir(), "ids.json")
 	data, _ := json.Marshal(ids)
 	if err := os.WriteFile(idsFile, data, 0o644); err != nil {
@@ -203,10 +218,15 @@ with torch.no_grad():
 	if _, err := fmt.Sscan(strings.TrimSpace(string(out)), &theirs); err != nil {
 		t.Fatalf("reference output %q: %v", out, err)
 	}
-	rel := math.Abs(ours-theirs) / theirs
-	t.Logf("perplexity on 2000 tokens: growthtrain %.4f, transformers %.4f (relative difference %.2g)", ours, theirs, rel)
-	if rel > 1e-3 {
-		t.Fatalf("perplexity %.4f vs transformers %.4f: relative difference %.2g > 0.1%%", ours, theirs, rel)
+	for _, c := range []struct {
+		how  string
+		ours float64
+	}{{"Loss (recording gradients)", ours}, {"Evaluate (no grad, fused kernels)", res.Perplexity}} {
+		rel := math.Abs(c.ours-theirs) / theirs
+		t.Logf("perplexity on 2000 tokens, %s: growthtrain %.4f, transformers %.4f (relative difference %.2g)", c.how, c.ours, theirs, rel)
+		if rel > 1e-3 {
+			t.Errorf("%s: perplexity %.4f vs transformers %.4f: relative difference %.2g > 0.1%%", c.how, c.ours, theirs, rel)
+		}
 	}
 	if ours < 2 || ours > 100 {
 		t.Fatalf("perplexity %.2f is not what a pretrained model gives on English prose", ours)

@@ -35,7 +35,7 @@ func (m *Model) AttentionProbs(layer int, h *torch.Tensor) *torch.Tensor {
 	}
 	q, k := heads("self_attn.q_proj", c.NumAttentionHeads), heads("self_attn.k_proj", c.NumKeyValueHeads)
 	cos, sin := m.ropeTables(t)
-	q, k = rotary(q, cos, sin), rotary(k, cos, sin)
+	q, k = torch.Rotary(q, cos, sin), torch.Rotary(k, cos, sin)
 	k = repeatKV(k, c.NumAttentionHeads/c.NumKeyValueHeads)
 	q, k = q.To(torch.Float32), k.To(torch.Float32)
 	scores := q.Matmul(k.Transpose(2, 3)).MulScalar(m.attnScale()) // [B, H, T, T]
