@@ -16,6 +16,15 @@ func versionCommand() *cli.Command {
 			fmt.Printf("libgrowthtorch ABI %d (bindings need %d)\n", torch.LibraryABIVersion(), torch.ABIVersion)
 			fmt.Printf("libtorch %s, CUDA kernels linked: %v\n", torch.TorchVersion(), torch.CUDACompiled())
 			fmt.Printf("CUDA available: %v, devices: %d, CPU threads: %d\n", torch.CUDAAvailable(), torch.CUDADeviceCount(), torch.NumThreads())
+			fused := "off"
+			if torch.FusedKernels() {
+				fused = "on, " + torch.FusedKernelISA()
+			}
+			cache := "off (libtorch's allocator)"
+			if st := torch.CPUCache(); st.Installed {
+				cache = fmt.Sprintf("up to %d MiB idle", st.Limit>>20)
+			}
+			fmt.Printf("CPU fused kernels: %s; CPU caching allocator: %s\n", fused, cache)
 			return nil
 		},
 	}
