@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -22,6 +23,10 @@ import (
 	"github.com/growthtrain/growthtrain/tokenizer"
 )
 
+// The reference runs as a server so the two sides can take turns: timings on a shared machine
+// drift by tens of percent over a minute, and alternating rounds exposes both sides to the same
+// drift. It first reports its tokenizer and load timings, then answers "eval" (all windows once),
+// "warmup" and "quit" on standard input.
 const pyScript = `
 import json, os, sys, time
 import torch
@@ -37,19 +42,24 @@ t = time.perf_counter()
 m = AutoModelForCausalLM.from_pretrained(os.path.dirname(gguf), gguf_file=os.path.basename(gguf), dtype=torch.float32).eval()
 load_s = time.perf_counter() - t
 wins = json.load(open(windows_file))
-eval_s = float("inf")
-with torch.no_grad():
-    x = torch.tensor([wins[0]]); m(x)  # warm-up
-    for rep in range(3):  # best of 3, as on the Go side
-        nll, n = 0.0, 0
-        t = time.perf_counter()
-        for w in wins:
+print(json.dumps({"tok_seconds": tok_s, "tok_count": len(ids), "load_seconds": load_s}), flush=True)
+
+def evaluate(ws):
+    nll, n = 0.0, 0
+    t = time.perf_counter()
+    with torch.no_grad():
+        for w in ws:
             x = torch.tensor([w])
             logits = m(x).logits
             nll += torch.nn.functional.cross_entropy(logits[0, :-1].float(), x[0, 1:], reduction="sum").item()
             n += len(w) - 1
-        eval_s = min(eval_s, time.perf_counter() - t)
-print(json.dumps({"tok_seconds": tok_s, "tok_count": len(ids), "load_seconds": load_s, "eval_seconds": eval_s, "eval_tokens": n, "nll": nll}))
+    return {"seconds": time.perf_counter() - t, "tokens": n, "nll": nll}
+
+for line in sys.stdin:
+    cmd = line.strip()
+    if cmd == "quit":
+        break
+    print(json.dumps(evaluate(wins[:1] if cmd == "warmup" else wins)), flush=True)
 `
 
 func main() {
@@ -59,16 +69,57 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "intra-op threads for both sides")
 	evalTokens := flag.Int("eval-tokens", 4096, "tokens to evaluate")
 	seqLen := flag.Int("seq-len", 512, "evaluation window")
+	rounds := flag.Int("rounds", 5, "alternating evaluation rounds per side")
 	flag.Parse()
 	// libtorch's OpenMP keeps one worker team per calling OS thread; drive it from one thread.
 	runtime.LockOSThread()
-	if err := run(*gguf, *text, *python, *threads, *evalTokens, *seqLen); err != nil {
+	if err := run(*gguf, *text, *python, *threads, *evalTokens, *seqLen, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-model:", err)
 		os.Exit(1)
 	}
 }
 
-func run(gguf, textPath, python string, threads, evalTokens, seqLen int) (err error) {
+// evalRound is one pass over all windows on one side.
+type evalRound struct {
+	Seconds float64 `json:"seconds"`
+	Tokens  int64   `json:"tokens"`
+	NLL     float64 `json:"nll"`
+}
+
+func goEval(m *model.Model, wins [][]int64, seqLen int) (evalRound, error) {
+	var r evalRound
+	t := time.Now()
+	for _, w := range wins {
+		res, err := m.Evaluate(w, model.EvalOptions{SeqLen: seqLen})
+		if err != nil {
+			return r, err
+		}
+		r.NLL += res.NLL
+		r.Tokens += res.Tokens
+	}
+	r.Seconds = time.Since(t).Seconds()
+	return r, nil
+}
+
+// reference is the running Python server.
+type reference struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *json.Decoder
+}
+
+func (r *reference) eval(what string) (evalRound, error) {
+	var e evalRound
+	if _, err := fmt.Fprintln(r.in, what); err != nil {
+		return e, fmt.Errorf("reference script: %w", err)
+	}
+	if err := r.out.Decode(&e); err != nil {
+		return e, fmt.Errorf("reference script output: %w", err)
+	}
+	return e, nil
+}
+
+func run(gguf, textPath, python string, threads, evalTokens, seqLen, rounds int) (err error) {
 	defer torch.Recover(&err)
 	torch.SetNumThreads(threads)
 	raw, err := os.ReadFile(textPath)
@@ -77,15 +128,14 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen int) (err er
 	}
 	// About 1 MB of text for the tokenizer.
 	text := strings.Repeat(string(raw)+"\n\n", max(1, 1_000_000/len(raw)))
-	fmt.Printf("bench-model  %s  libtorch %s, %d threads, %s/%s\n", time.Now().Format("2006-01-02"), torch.TorchVersion(), threads, runtime.GOOS, runtime.GOARCH)
+	fmt.Printf("bench-model  %s  libtorch %s, %d threads, %s/%s, fused kernels: %s\n", time.Now().Format("2006-01-02"),
+		torch.TorchVersion(), threads, runtime.GOOS, runtime.GOARCH, torch.FusedKernelISA())
 
-	// Evaluate first, on a freshly loaded model (as growthtrain eval does), then time loading and
-	// tokenizing: the order matters on a small machine, where earlier large allocations change
-	// how later ones behave.
 	m, err := model.LoadGGUF(gguf, model.LoadOptions{})
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	tok, err := tokenizer.LoadGGUF(gguf)
 	if err != nil {
 		return err
@@ -95,42 +145,6 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen int) (err er
 		all = all[:evalTokens]
 	}
 	wins := model.Windows(all, seqLen)
-	m.Evaluate(wins[0], model.EvalOptions{SeqLen: seqLen}) // warm-up
-	var goNLL float64
-	var goN int64
-	goEval := math.Inf(1)
-	var t time.Time
-	for rep := 0; rep < 3; rep++ { // best of 3: the machine may be shared
-		goNLL, goN = 0, 0
-		t = time.Now()
-		for _, w := range wins {
-			res, err := m.Evaluate(w, model.EvalOptions{SeqLen: seqLen})
-			if err != nil {
-				return err
-			}
-			goNLL += res.NLL
-			goN += res.Tokens
-		}
-		goEval = math.Min(goEval, time.Since(t).Seconds())
-	}
-
-	m.Close()
-	var loads []float64
-	for i := 0; i < 3; i++ {
-		t := time.Now()
-		lm, err := model.LoadGGUF(gguf, model.LoadOptions{})
-		if err != nil {
-			return err
-		}
-		loads = append(loads, time.Since(t).Seconds())
-		lm.Close()
-	}
-	slices.Sort(loads)
-
-	tok.Encode(text[:10000])
-	t = time.Now()
-	ids := tok.Encode(text)
-	goTok := time.Since(t).Seconds()
 
 	dir, err := os.MkdirTemp("", "bench-model")
 	if err != nil {
@@ -151,30 +165,100 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen int) (err er
 	cmd := exec.Command(python, "-c", pyScript, gguf, filepath.Join(dir, "tokenizer.json"), textFile, winFile, fmt.Sprint(threads))
 	cmd.Env = append(os.Environ(), "HF_HUB_OFFLINE=1", "TOKENIZERS_PARALLELISM=false")
 	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	in, err := cmd.StdinPipe()
 	if err != nil {
+		return err
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("reference script: %w", err)
 	}
+	ref := &reference{cmd: cmd, in: in, out: json.NewDecoder(outPipe)}
+	defer func() {
+		fmt.Fprintln(in, "quit")
+		in.Close()
+		cmd.Wait()
+	}()
 	var py struct {
-		TokSeconds, LoadSeconds, EvalSeconds, NLL float64
-		TokCount, EvalTokens                      int
+		TokSeconds  float64 `json:"tok_seconds"`
+		TokCount    int     `json:"tok_count"`
+		LoadSeconds float64 `json:"load_seconds"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	if err := dec.Decode(&struct {
-		TokSeconds  *float64 `json:"tok_seconds"`
-		TokCount    *int     `json:"tok_count"`
-		LoadSeconds *float64 `json:"load_seconds"`
-		EvalSeconds *float64 `json:"eval_seconds"`
-		EvalTokens  *int     `json:"eval_tokens"`
-		NLL         *float64 `json:"nll"`
-	}{&py.TokSeconds, &py.TokCount, &py.LoadSeconds, &py.EvalSeconds, &py.EvalTokens, &py.NLL}); err != nil {
-		return fmt.Errorf("reference output %q: %w", out, err)
+	if err := ref.out.Decode(&py); err != nil {
+		return fmt.Errorf("reference script output: %w", err)
+	}
+
+	// Rounds alternate: growthtrain (fused kernels), transformers, growthtrain (composite ops).
+	if _, err := ref.eval("warmup"); err != nil {
+		return err
+	}
+	m.Evaluate(wins[0], model.EvalOptions{SeqLen: seqLen})
+	var goR, pyR, compR []evalRound
+	for r := 0; r < rounds; r++ {
+		torch.SetFusedKernels(true)
+		g, err := goEval(m, wins, seqLen)
+		if err != nil {
+			return err
+		}
+		p, err := ref.eval("eval")
+		if err != nil {
+			return err
+		}
+		torch.SetFusedKernels(false)
+		c, err := goEval(m, wins, seqLen)
+		torch.SetFusedKernels(true)
+		if err != nil {
+			return err
+		}
+		goR, pyR, compR = append(goR, g), append(pyR, p), append(compR, c)
+		fmt.Fprintf(os.Stderr, "round %d: growthtrain %.0f t/s, transformers %.0f t/s, growthtrain without fused kernels %.0f t/s\n",
+			r+1, float64(g.Tokens)/g.Seconds, float64(p.Tokens)/p.Seconds, float64(c.Tokens)/c.Seconds)
+	}
+
+	var loads []float64
+	for i := 0; i < 3; i++ {
+		t := time.Now()
+		lm, err := model.LoadGGUF(gguf, model.LoadOptions{})
+		if err != nil {
+			return err
+		}
+		loads = append(loads, time.Since(t).Seconds())
+		lm.Close()
+	}
+	slices.Sort(loads)
+
+	tok.Encode(text[:10000])
+	t := time.Now()
+	ids := tok.Encode(text)
+	goTok := time.Since(t).Seconds()
+
+	best := func(rs []evalRound) float64 { // tokens/s of the fastest round
+		v := 0.0
+		for _, r := range rs {
+			v = math.Max(v, float64(r.Tokens)/r.Seconds)
+		}
+		return v
+	}
+	medianRatio := func(a, b []evalRound) float64 { // median over rounds of a's speed / b's
+		var rs []float64
+		for i := range a {
+			rs = append(rs, b[i].Seconds/a[i].Seconds)
+		}
+		slices.Sort(rs)
+		return rs[len(rs)/2]
 	}
 	mb := float64(len(text)) / 1e6
 	fmt.Printf("%-46s %12s %12s %8s\n", "measure", "growthtrain", "reference", "ratio")
 	fmt.Printf("%-46s %11.3fs %11.3fs %7.2fx  (min of 3; transformers: one load)\n", "load SmolLM2-135M GGUF (dequantise all)", loads[0], py.LoadSeconds, py.LoadSeconds/loads[0])
 	fmt.Printf("%-46s %10.1f MB/s %8.1f MB/s %7.2fx  (%d vs %d tokens)\n", "tokenizer encode, 1 thread", mb/goTok, mb/py.TokSeconds, py.TokSeconds/goTok, len(ids), py.TokCount)
-	fmt.Printf("%-46s %9.0f t/s %9.0f t/s %7.2fx  (%d windows of %d, best of 3)\n", "CPU eval (forward + loss), float32", float64(goN)/goEval, float64(py.EvalTokens)/py.EvalSeconds, (float64(goN)/goEval)/(float64(py.EvalTokens)/py.EvalSeconds), len(wins), seqLen)
-	fmt.Printf("perplexity on those windows: growthtrain %.4f, transformers %.4f\n", math.Exp(goNLL/float64(goN)), math.Exp(py.NLL/float64(py.EvalTokens)))
+	fmt.Printf("%-46s %9.0f t/s %9.0f t/s %7.2fx  (%d windows of %d; best of %d alternating rounds; median of per-round ratios %.2fx)\n",
+		"CPU eval (forward + loss), float32", best(goR), best(pyR), best(goR)/best(pyR), len(wins), seqLen, rounds, medianRatio(goR, pyR))
+	fmt.Printf("%-46s %9.0f t/s %9.0f t/s %7.2fx  (median of per-round ratios %.2fx)\n",
+		"  same, growthtrain without fused kernels", best(compR), best(pyR), best(compR)/best(pyR), medianRatio(compR, pyR))
+	fmt.Printf("perplexity on those windows: growthtrain %.4f (without fused kernels %.4f), transformers %.4f\n",
+		math.Exp(goR[0].NLL/float64(goR[0].Tokens)), math.Exp(compR[0].NLL/float64(compR[0].Tokens)), math.Exp(pyR[0].NLL/float64(pyR[0].Tokens)))
 	return nil
 }
