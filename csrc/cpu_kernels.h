@@ -6,8 +6,9 @@
 
 namespace gt::cpu {
 
-// The vector path the kernels take: 2 (AVX-512), 1 (AVX2 + FMA), 0 (scalar). cap >= 0 first
-// limits it to at most cap (the CPU's own capability still bounds it); cap < 0 only reads.
+// The vector path the kernels take: 2 (AVX-512), 1 (AVX2 + FMA), 0 (none: the kernels must not
+// be called). cap >= 0 first limits it to at most cap (the CPU's own capability still bounds
+// it); cap < 0 only reads.
 int level(int cap);
 
 // y[r] = w * (x[r] * rsqrt(mean(x[r]^2) + eps)) for rows of d floats; w may be null.

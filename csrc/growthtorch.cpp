@@ -815,7 +815,7 @@ std::atomic<bool> g_fused{[] {
 
 // Whether the fused kernels may run on these tensors (undefined ones are ignored).
 bool fused_ok(std::initializer_list<const at::Tensor *> ts) {
-  if (!g_fused.load(std::memory_order_relaxed)) return false;
+  if (!g_fused.load(std::memory_order_relaxed) || gt::cpu::level(-1) < 1) return false;
   const bool grad = at::GradMode::is_enabled();
   for (const at::Tensor *t : ts) {
     if (!t->defined()) continue;

@@ -236,8 +236,9 @@ gt_error gt_clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm, 
    tests and benchmarks). */
 void gt_set_fused(int on);
 int gt_fused(void);
-/* The instruction set the fused CPU kernels use: 2 AVX-512, 1 AVX2 + FMA, 0 portable C++.
-   cap >= 0 first limits it to at most cap (tests run every path this way); cap < 0 reads. */
+/* The instruction set the fused CPU kernels use: 2 AVX-512, 1 AVX2 + FMA, 0 none (the composite
+   formulas run). cap >= 0 first limits it to at most cap (tests run every path this way); cap < 0
+   reads. */
 int gt_fused_level(int cap);
 /* silu(gate) * up, elementwise (the SwiGLU MLP's inner product). */
 gt_error gt_swiglu(gt_tensor gate, gt_tensor up, gt_tensor *out);

@@ -490,11 +490,11 @@ func SetFusedKernels(on bool) {
 func FusedKernels() bool { return C.gt_fused() != 0 }
 
 // FusedKernelISA returns the instruction set the fused CPU kernels use on this machine:
-// "avx512", "avx2" (with FMA) or "scalar" (portable C++).
+// "avx512", "avx2" (with FMA), or "none" (no vector path: the composite formulas run).
 func FusedKernelISA() string { return isaNames[C.gt_fused_level(-1)] }
 
 // LimitFusedKernelISA restricts the fused CPU kernels to at most isa ("avx512", "avx2" or
-// "scalar"; the CPU's own capability still bounds it), to compare or test the slower paths.
+// "none"; the CPU's own capability still bounds it), to compare or test the slower paths.
 func LimitFusedKernelISA(isa string) {
 	for level, name := range isaNames {
 		if name == isa {
@@ -502,10 +502,10 @@ func LimitFusedKernelISA(isa string) {
 			return
 		}
 	}
-	fail("LimitFusedKernelISA", "unknown instruction set %q (want avx512, avx2 or scalar)", isa)
+	fail("LimitFusedKernelISA", "unknown instruction set %q (want avx512, avx2 or none)", isa)
 }
 
-var isaNames = [...]string{"scalar", "avx2", "avx512"}
+var isaNames = [...]string{"none", "avx2", "avx512"}
 
 // ---- views and indexing ----
 

@@ -472,11 +472,11 @@ func parityCases() []parityCase {
 	return cs
 }
 
-// kernelModes are the ways an operation can run here: libgrowthtorch's fused CPU kernels with
-// every instruction set this CPU has (each case then checks each vector path and the scalar
-// one), and the composite ATen formulas. setKernelMode selects one.
+// kernelModes are the ways an operation can run here: the composite ATen formulas, and
+// libgrowthtorch's fused CPU kernels with every instruction set this CPU has (each case then
+// checks each vector path). setKernelMode selects one.
 func kernelModes() []string {
-	modes := []string{"composite", "fused-scalar"}
+	modes := []string{"composite"}
 	if isa := torch.FusedKernelISA(); isa == "avx2" || isa == "avx512" {
 		modes = append(modes, "fused-avx2")
 		if isa == "avx512" {

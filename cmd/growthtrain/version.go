@@ -17,8 +17,12 @@ func versionCommand() *cli.Command {
 			fmt.Printf("libtorch %s, CUDA kernels linked: %v\n", torch.TorchVersion(), torch.CUDACompiled())
 			fmt.Printf("CUDA available: %v, devices: %d, CPU threads: %d\n", torch.CUDAAvailable(), torch.CUDADeviceCount(), torch.NumThreads())
 			fused := "off"
-			if torch.FusedKernels() {
-				fused = "on, " + torch.FusedKernelISA()
+			switch isa := torch.FusedKernelISA(); {
+			case !torch.FusedKernels():
+			case isa == "none":
+				fused = "off (no AVX2 or AVX-512 here: ATen's kernels run)"
+			default:
+				fused = "on, " + isa
 			}
 			cache := "off (libtorch's allocator)"
 			if st := torch.CPUCache(); st.Installed {
