@@ -1,0 +1,86 @@
+package torch_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+)
+
+func TestCPUCache(t *testing.T) {
+	st := torch.CPUCache()
+	if !st.Installed || st.Limit <= 0 {
+		t.Fatalf("CPU cache not installed by default: %+v", st)
+	}
+	torch.EmptyCPUCache()
+	const n = 300_000 // 1.2 MB of float32, well above the 64 KiB threshold
+	a := torch.Full([]int64{n}, 1)
+	before := torch.CPUCache()
+	a.Close()
+	afterFree := torch.CPUCache()
+	if afterFree.Idle < before.Idle+n*4 || afterFree.Live > before.Live-n*4 {
+		t.Fatalf("freed block not kept: before %+v, after %+v", before, afterFree)
+	}
+	b := torch.Full([]int64{n}, 2)
+	afterReuse := torch.CPUCache()
+	if afterReuse.Hits != afterFree.Hits+1 || afterReuse.Idle >= afterFree.Idle {
+		t.Fatalf("same-size allocation not served from the cache: %+v then %+v", afterFree, afterReuse)
+	}
+	chkVals(t, "reused block", b.Sum(false).Float64s(), []float64{2 * n}, 0, 0)
+	b.Close()
+	if released := torch.EmptyCPUCache(); released < n*4 || torch.CPUCache().Idle != 0 {
+		t.Fatalf("EmptyCPUCache released %d bytes, idle now %d", released, torch.CPUCache().Idle)
+	}
+
+	// Limit 0: nothing is kept; the old limit comes back.
+	torch.SetCPUCacheLimit(0)
+	c := torch.Full([]int64{n}, 3)
+	c.Close()
+	if st := torch.CPUCache(); st.Idle != 0 || st.Limit != 0 {
+		t.Fatalf("with limit 0 the cache kept %d bytes (limit %d)", st.Idle, st.Limit)
+	}
+	torch.SetCPUCacheLimit(st.Limit)
+
+	// A limit below the idle bytes evicts down to it.
+	var ts []*torch.Tensor
+	for i := 0; i < 4; i++ {
+		ts = append(ts, torch.Full([]int64{n + int64(i)*100_000}, 1))
+	}
+	torch.Close(ts...)
+	torch.SetCPUCacheLimit(2 * n * 4)
+	if got := torch.CPUCache().Idle; got > 2*n*4 {
+		t.Fatalf("idle %d bytes over the limit %d", got, 2*n*4)
+	}
+	torch.SetCPUCacheLimit(st.Limit)
+
+	// An allocation that fails gives the idle blocks back, retries, and reports out of memory.
+	torch.Full([]int64{n}, 1).Close()
+	if torch.CPUCache().Idle == 0 {
+		t.Fatal("no idle block to give back")
+	}
+	err := torch.Try(func() { torch.Empty([]int64{1 << 40, 1 << 20}) })
+	if !errors.Is(err, torch.ErrOutOfMemory) {
+		t.Fatalf("huge allocation: %v, want ErrOutOfMemory", err)
+	}
+	if idle := torch.CPUCache().Idle; idle != 0 {
+		t.Fatalf("after a failed allocation %d idle bytes are still cached", idle)
+	}
+}
+
+// GROWTHTORCH_CPU_CACHE_MB=0 leaves libtorch's own allocator in place.
+func TestCPUCacheDisabledByEnvironment(t *testing.T) {
+	if os.Getenv("GT_CPU_CACHE_CHILD") == "1" {
+		if st := torch.CPUCache(); st.Installed {
+			t.Fatalf("cache installed despite GROWTHTORCH_CPU_CACHE_MB=0: %+v", st)
+		}
+		chkScoped(t, func() { chkVals(t, "sum", torch.Full([]int64{100_000}, 1).Sum(false).Float64s(), []float64{1e5}, 0, 0) })
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCPUCacheDisabledByEnvironment$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GT_CPU_CACHE_CHILD=1", "GROWTHTORCH_CPU_CACHE_MB=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
