@@ -2,8 +2,10 @@ package torch_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
@@ -82,5 +84,46 @@ func TestCPUCacheDisabledByEnvironment(t *testing.T) {
 	cmd.Env = append(os.Environ(), "GT_CPU_CACHE_CHILD=1", "GROWTHTORCH_CPU_CACHE_MB=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// Several goroutines (so several OS threads) allocating and freeing cached sizes at once: every
+// block comes back with the values just written, and the live bytes return to where they were.
+func TestCPUCacheConcurrentUse(t *testing.T) {
+	before := torch.CPUCache()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			err := torch.Try(func() {
+				for i := 0; i < 150; i++ {
+					n := int64(20_000 + 7_000*((g+i)%5)) // five sizes shared by all goroutines
+					v := float64(g*10 + i%10)            // sums stay exact in float32
+					x := torch.Full([]int64{n}, v)
+					got := x.Sum(false).Item()
+					x.Close()
+					if got != v*float64(n) {
+						errs <- fmt.Errorf("goroutine %d step %d: sum %v, want %v", g, i, got, v*float64(n))
+						return
+					}
+				}
+			})
+			if err != nil {
+				errs <- err
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := torch.CPUCache()
+	if after.Live != before.Live || after.Hits <= before.Hits {
+		t.Fatalf("live bytes %d -> %d, hits %d -> %d", before.Live, after.Live, before.Hits, after.Hits)
 	}
 }
