@@ -50,8 +50,11 @@ class CachingCPUAllocator final : public c10::Allocator {
     if (n < kMinCached) return uncached(n);
     size_t size = bin_size(n);
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (limit_ == 0) return uncached(n);
+      std::unique_lock<std::mutex> lock(mu_);
+      if (limit_ == 0) {
+        lock.unlock();
+        return uncached(n);
+      }
       auto it = bins_.find(size);
       if (it != bins_.end() && !it->second.idle.empty()) {
         void *p = it->second.idle.back();
@@ -96,10 +99,8 @@ class CachingCPUAllocator final : public c10::Allocator {
     std::vector<void *> evicted;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = live_.find(p);
-      if (it == live_.end()) {
-        // A small block, or one allocated before the cache was bypassed.
-      } else {
+      // Untracked: a small block, or one allocated while the limit was 0.
+      if (auto it = live_.find(p); it != live_.end()) {
         size_t size = it->second;
         live_.erase(it);
         live_bytes_ -= size;

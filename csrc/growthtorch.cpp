@@ -878,8 +878,6 @@ gt_error gt_rms_norm(gt_tensor x, gt_tensor weight, double eps, gt_tensor *out) 
   return guard([&] {
     const auto &a = get(x, "rms_norm");
     if (a.dim() == 0) throw gt::ArgumentError("rms_norm: input must have at least one dimension");
-    // HF's LlamaRMSNorm, op for op (x * rsqrt(mean(x^2) + eps), then the weight): the same
-    // numerics as the reference, and on CPU faster than at::rms_norm in a model's forward.
     at::Tensor w;
     if (weight != 0) w = get(weight, "rms_norm weight");
     const int64_t d = a.size(-1);
@@ -892,6 +890,8 @@ gt_error gt_rms_norm(gt_tensor x, gt_tensor weight, double eps, gt_tensor *out) 
       *out = wrap(std::move(y));
       return;
     }
+    // HF's LlamaRMSNorm, op for op (x * rsqrt(mean(x^2) + eps), then the weight): the same
+    // numerics as the reference, and on CPU faster than at::rms_norm in a model's forward.
     auto y = a * at::rsqrt(a.pow(2).mean(-1, /*keepdim=*/true) + eps);
     if (w.defined()) y = w * y;
     *out = wrap(std::move(y));

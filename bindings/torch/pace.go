@@ -36,10 +36,8 @@ var (
 	paceOps   atomic.Uint32
 	lastYield atomic.Int64
 	clock     = nanotime
-	yield     = runtimeGosched
+	yield     = runtime.Gosched
 )
-
-var runtimeGosched = runtime.Gosched
 
 // pace yields the processor if paceInterval has passed since the last yield. It is called after
 // every operation that returns a tensor.

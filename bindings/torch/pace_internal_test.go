@@ -1,11 +1,14 @@
 package torch
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 func TestPaceYieldsOncePerInterval(t *testing.T) {
 	now, yields := int64(0), 0
 	clock, yield = func() int64 { return now }, func() { yields++ }
-	defer func() { clock, yield = nanotime, runtimeGosched }()
+	defer func() { clock, yield = nanotime, runtime.Gosched }()
 	lastYield.Store(0)
 	steps := []struct {
 		at   int64

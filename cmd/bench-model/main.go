@@ -86,24 +86,15 @@ type evalRound struct {
 	NLL     float64 `json:"nll"`
 }
 
-func goEval(m *model.Model, wins [][]int64, seqLen int) (evalRound, error) {
-	var r evalRound
-	t := time.Now()
-	for _, w := range wins {
-		res, err := m.Evaluate(w, model.EvalOptions{SeqLen: seqLen})
-		if err != nil {
-			return r, err
-		}
-		r.NLL += res.NLL
-		r.Tokens += res.Tokens
-	}
-	r.Seconds = time.Since(t).Seconds()
-	return r, nil
+// goEval evaluates the token stream once; Evaluate cuts it into the same windows the reference
+// gets (model.Windows) and runs them one at a time, as the reference does.
+func goEval(m *model.Model, ids []int64, seqLen int) (evalRound, error) {
+	res, err := m.Evaluate(ids, model.EvalOptions{SeqLen: seqLen})
+	return evalRound{Seconds: res.Seconds, Tokens: res.Tokens, NLL: res.NLL}, err
 }
 
 // reference is the running Python server.
 type reference struct {
-	cmd *exec.Cmd
 	in  io.WriteCloser
 	out *json.Decoder
 }
@@ -176,7 +167,7 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen, rounds int)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("reference script: %w", err)
 	}
-	ref := &reference{cmd: cmd, in: in, out: json.NewDecoder(outPipe)}
+	ref := &reference{in: in, out: json.NewDecoder(outPipe)}
 	defer func() {
 		fmt.Fprintln(in, "quit")
 		in.Close()
@@ -199,7 +190,7 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen, rounds int)
 	var goR, pyR, compR []evalRound
 	for r := 0; r < rounds; r++ {
 		torch.SetFusedKernels(true)
-		g, err := goEval(m, wins, seqLen)
+		g, err := goEval(m, all, seqLen)
 		if err != nil {
 			return err
 		}
@@ -208,7 +199,7 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen, rounds int)
 			return err
 		}
 		torch.SetFusedKernels(false)
-		c, err := goEval(m, wins, seqLen)
+		c, err := goEval(m, all, seqLen)
 		torch.SetFusedKernels(true)
 		if err != nil {
 			return err
