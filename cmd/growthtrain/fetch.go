@@ -36,7 +36,8 @@ func fetchCommand() *cli.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			client := &hub.Client{
-				Endpoint:     c.String("endpoint"),
+				Endpoint:     hubEndpoint(c.String("endpoint")),
+				Token:        hubToken(),
 				ShowProgress: term.IsTerminal(int(os.Stderr.Fd())),
 				Logf:         func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) },
 			}
@@ -50,4 +51,21 @@ func fetchCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// hubEndpoint is --endpoint, else $HF_ENDPOINT (as huggingface_hub reads it), else the
+// package's default.
+func hubEndpoint(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv("HF_ENDPOINT")
+}
+
+// hubToken is $HF_TOKEN, else the older $HUGGING_FACE_HUB_TOKEN.
+func hubToken() string {
+	if t := os.Getenv("HF_TOKEN"); t != "" {
+		return t
+	}
+	return os.Getenv("HUGGING_FACE_HUB_TOKEN")
 }

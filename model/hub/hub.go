@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"regexp"
 	"strconv"
@@ -38,10 +37,12 @@ const (
 
 // Client downloads files from the hub. The zero value is ready to use.
 type Client struct {
-	// Endpoint is the hub's base URL. Empty: $HF_ENDPOINT, else DefaultEndpoint.
+	// Endpoint is the hub's base URL. Empty: DefaultEndpoint. (The package reads no
+	// environment variables; the growthtrain CLI fills this from $HF_ENDPOINT.)
 	Endpoint string
 	// Token is sent as "Authorization: Bearer <token>" to the hub (never to other hosts that a
-	// download is redirected to). Empty: $HF_TOKEN, else $HUGGING_FACE_HUB_TOKEN.
+	// download is redirected to). Empty: no token. (The CLI fills it from $HF_TOKEN, else
+	// $HUGGING_FACE_HUB_TOKEN.)
 	Token string
 	// HTTP is the client used for requests. Nil: a client without an overall timeout (a
 	// download can take long; stalls are caught by StallTimeout instead).
@@ -175,23 +176,12 @@ var (
 func (c *Client) endpoint() string {
 	e := c.Endpoint
 	if e == "" {
-		e = os.Getenv("HF_ENDPOINT")
-	}
-	if e == "" {
 		e = DefaultEndpoint
 	}
 	return strings.TrimRight(e, "/")
 }
 
-func (c *Client) token() string {
-	if c.Token != "" {
-		return c.Token
-	}
-	if t := os.Getenv("HF_TOKEN"); t != "" {
-		return t
-	}
-	return os.Getenv("HUGGING_FACE_HUB_TOKEN")
-}
+func (c *Client) token() string { return c.Token }
 
 func (c *Client) logf(format string, args ...any) {
 	if c.Logf != nil {
