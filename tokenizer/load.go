@@ -217,7 +217,7 @@ func parseVocab(raw json.RawMessage) (map[string]int32, error) {
 		key := tok.(string)
 		var id int64
 		if err := dec.Decode(&id); err != nil {
-			return nil, fmt.Errorf("token %q: id is not an integer: %v", key, err)
+			return nil, fmt.Errorf("token %q: id is not an integer: %w", key, err)
 		}
 		if id < 0 || id >= 1<<31-1 {
 			return nil, fmt.Errorf("token %q: id %d out of range", key, id)
@@ -311,7 +311,7 @@ func parsePre(raw json.RawMessage) ([]preStep, error) {
 			}
 			re, err := regexp2.Compile(pat, regexp2.None)
 			if err != nil {
-				return fmt.Errorf("Split regex %q: %v", pat, err)
+				return fmt.Errorf("Split regex %q: %w", pat, err)
 			}
 			steps = append(steps, regexSplitStep{re: re, behavior: beh, invert: p.Invert})
 		default:

@@ -505,7 +505,7 @@ func (f *File) Float32(name string) ([]float32, error) {
 	}
 	out, err := Dequantize(t.Type, b, t.NumElements)
 	if err != nil {
-		return nil, fmt.Errorf("%s: tensor %q: %v", f.Path, name, err)
+		return nil, fmt.Errorf("%s: tensor %q: %w", f.Path, name, err)
 	}
 	return out, nil
 }

@@ -54,10 +54,10 @@ func OpenIndex(path string) (*Sharded, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&idx); err != nil {
-		return nil, fmt.Errorf("%s: bad index JSON: %v", path, err)
+		return nil, fmt.Errorf("%s: bad index JSON: %w", path, err)
 	}
 	if err := checkDuplicateWeightMapKeys(raw); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("%s: index has no weight_map entries", path)
@@ -138,12 +138,12 @@ func checkDuplicateWeightMapKeys(raw []byte) error {
 		if k != "weight_map" {
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return fmt.Errorf("bad JSON: %v", err)
+				return fmt.Errorf("bad JSON: %w", err)
 			}
 			continue
 		}
 		if _, err := readStringMap(dec); err != nil {
-			return fmt.Errorf("weight_map: %v", err)
+			return fmt.Errorf("weight_map: %w", err)
 		}
 	}
 	return nil

@@ -236,13 +236,13 @@ func parseHeader(header []byte) ([]TensorInfo, map[string]string, error) {
 		if key == "__metadata__" {
 			meta, err = readStringMap(dec)
 			if err != nil {
-				return nil, nil, fmt.Errorf("__metadata__: %v", err)
+				return nil, nil, fmt.Errorf("__metadata__: %w", err)
 			}
 			continue
 		}
 		t, err := readTensor(dec, key)
 		if err != nil {
-			return nil, nil, fmt.Errorf("tensor %q: %v", key, err)
+			return nil, nil, fmt.Errorf("tensor %q: %w", key, err)
 		}
 		tensors = append(tensors, t)
 	}
@@ -253,7 +253,7 @@ func parseHeader(header []byte) ([]TensorInfo, map[string]string, error) {
 		if err == nil {
 			return nil, nil, errors.New("trailing data after the JSON object")
 		}
-		return nil, nil, fmt.Errorf("trailing data after the JSON object: %v", err)
+		return nil, nil, fmt.Errorf("trailing data after the JSON object: %w", err)
 	}
 	if meta == nil {
 		meta = map[string]string{}
@@ -264,7 +264,7 @@ func parseHeader(header []byte) ([]TensorInfo, map[string]string, error) {
 func expectDelim(dec *json.Decoder, d json.Delim) error {
 	tok, err := dec.Token()
 	if err != nil {
-		return fmt.Errorf("bad JSON: %v", err)
+		return fmt.Errorf("bad JSON: %w", err)
 	}
 	if got, ok := tok.(json.Delim); !ok || got != d {
 		return fmt.Errorf("bad JSON: expected %q, found %v", d, tok)
@@ -275,7 +275,7 @@ func expectDelim(dec *json.Decoder, d json.Delim) error {
 func readKey(dec *json.Decoder) (string, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return "", fmt.Errorf("bad JSON: %v", err)
+		return "", fmt.Errorf("bad JSON: %w", err)
 	}
 	s, ok := tok.(string)
 	if !ok {
@@ -299,7 +299,7 @@ func readStringMap(dec *json.Decoder) (map[string]string, error) {
 		}
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("bad JSON: %v", err)
+			return nil, fmt.Errorf("bad JSON: %w", err)
 		}
 		v, ok := tok.(string)
 		if !ok {
@@ -313,7 +313,7 @@ func readStringMap(dec *json.Decoder) (map[string]string, error) {
 func readInt(dec *json.Decoder, what string) (int64, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return 0, fmt.Errorf("bad JSON: %v", err)
+		return 0, fmt.Errorf("bad JSON: %w", err)
 	}
 	num, ok := tok.(json.Number)
 	if !ok {
@@ -328,7 +328,7 @@ func readInt(dec *json.Decoder, what string) (int64, error) {
 
 func readIntArray(dec *json.Decoder, what string, max int) ([]int64, error) {
 	if err := expectDelim(dec, '['); err != nil {
-		return nil, fmt.Errorf("%s: %v", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	out := []int64{}
 	for dec.More() {
@@ -363,7 +363,7 @@ func readTensor(dec *json.Decoder, name string) (TensorInfo, error) {
 			haveDType = true
 			tok, err := dec.Token()
 			if err != nil {
-				return t, fmt.Errorf("bad JSON: %v", err)
+				return t, fmt.Errorf("bad JSON: %w", err)
 			}
 			s, ok := tok.(string)
 			if !ok {
@@ -471,7 +471,7 @@ func (f *File) Float32(name string) ([]float32, error) {
 	}
 	out, err := DecodeFloat32(t.DType, raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: tensor %q: %v", f.path, name, err)
+		return nil, fmt.Errorf("%s: tensor %q: %w", f.path, name, err)
 	}
 	return out, nil
 }
