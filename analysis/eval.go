@@ -78,15 +78,19 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 		var berr error
 		torch.WithScope(func(s *torch.Scope) {
 			torch.NoGrad(func() {
-				ids, targets := e.pack(wins)
+				b, err := model.Pack(wins, model.Whole, e.M.Device)
+				if err != nil {
+					berr = err
+					return
+				}
 				hidden := make([]*torch.Tensor, L+1)
-				h := e.M.Embed(ids)
+				h := e.M.Embed(b.Inputs)
 				hidden[0] = h
 				for l := 0; l < L; l++ {
 					h = e.M.Block(l, h)
 					hidden[l+1] = h
 				}
-				copy(base[start:], windowNLL(e.M.Head(h), targets))
+				copy(base[start:], windowNLL(e.M, h, b.Targets))
 				for mi, md := range mods {
 					undo, err := md.Apply(e.M)
 					if err != nil {
@@ -98,7 +102,7 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 						for l := md.From; l < L; l++ {
 							h = e.M.Block(l, h)
 						}
-						copy(out[mi][start:], windowNLL(e.M.Head(h), targets))
+						copy(out[mi][start:], windowNLL(e.M, h, b.Targets))
 					})
 					undo()
 				}
@@ -114,39 +118,9 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 	return base, out, nil
 }
 
-// pack right-pads windows of different lengths into ids [B, T] and targets [B, T] (the next
-// token, -100 where there is none). Right padding changes nothing earlier under causal attention.
-func (e *Evaluator) pack(wins [][]int64) (ids, targets *torch.Tensor) {
-	T := 0
-	for _, w := range wins {
-		T = max(T, len(w))
-	}
-	flat := make([]int64, 0, len(wins)*T)
-	tgt := make([]int64, 0, len(wins)*T)
-	for _, w := range wins {
-		for t := 0; t < T; t++ {
-			if t < len(w) {
-				flat = append(flat, w[t])
-			} else {
-				flat = append(flat, 0)
-			}
-			if t+1 < len(w) {
-				tgt = append(tgt, w[t+1])
-			} else {
-				tgt = append(tgt, -100)
-			}
-		}
-	}
-	b, t := int64(len(wins)), int64(T)
-	return torch.FromSlice(flat, b, t).ToDevice(e.M.Device), torch.FromSlice(tgt, b, t).ToDevice(e.M.Device)
-}
-
-// windowNLL sums the cross-entropy of each row of logits [B, T, V] against targets [B, T].
-func windowNLL(logits, targets *torch.Tensor) []float64 {
-	b, t, v := logits.Size(0), logits.Size(1), logits.Size(2)
-	ce := torch.CrossEntropy(logits.Reshape(b*t, v), targets.Reshape(b*t),
-		torch.CrossEntropyOptions{Reduction: torch.ReduceNone, IgnoreIndex: -100, HasIgnoreIndex: true})
-	return ce.Reshape(b, t).Sum(false, 1).Float64s()
+// windowNLL is the summed next-token NLL of each window (row) from the last layer's output h.
+func windowNLL(m *model.Model, h, targets *torch.Tensor) []float64 {
+	return m.HeadLoss(h, targets, model.LossOptions{Reduction: model.LossPerRow}).Float64s()
 }
 
 // LayerWeights is a saved copy of one layer's parameters, for modifications that change

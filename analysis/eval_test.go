@@ -70,12 +70,15 @@ func TestSweepMatchesFullForward(t *testing.T) {
 			one := &Evaluator{M: m, Windows: [][]int64{w}, Batch: 1}
 			torch.WithScope(func(s *torch.Scope) {
 				torch.NoGrad(func() {
-					x := torch.FromSlice(w, 1, int64(len(w)))
-					o, err := m.Forward(x, model.ForwardOptions{})
+					b, err := model.Pack([][]int64{w}, model.Whole, torch.CPU)
 					if err != nil {
 						t.Fatal(err)
 					}
-					r = append(r, model.NextTokenLoss(o.Logits, x, torch.ReduceSum).Item())
+					l, err := m.Loss(b, model.LossOptions{Reduction: model.LossSum})
+					if err != nil {
+						t.Fatal(err)
+					}
+					r = append(r, l.Item())
 				})
 			})
 			_ = one

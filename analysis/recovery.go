@@ -19,7 +19,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model"
-	"github.com/growthtrain/growthtrain/trainer"
+	"github.com/growthtrain/growthtrain/optim"
 )
 
 // Recovery scopes (RecoveryOptions.Scope).
@@ -228,7 +228,7 @@ func recoverLayer(m *model.Model, e *Evaluator, train [][]int64, l int, opts Rec
 		torch.Persist(c)
 		saved[n] = c
 	}
-	opt := trainer.NewAdamW(torch.AdamWConfig{LR: opts.LR, Beta1: opts.Beta1, Beta2: opts.Beta2, Eps: 1e-8, WeightDecay: opts.WeightDecay})
+	opt := optim.NewAdamW(torch.AdamWConfig{LR: opts.LR, Beta1: opts.Beta1, Beta2: opts.Beta2, Eps: 1e-8, WeightDecay: opts.WeightDecay})
 	defer func() {
 		opt.Close()
 		rerr := torch.Try(func() {
@@ -294,17 +294,11 @@ func recoverLayer(m *model.Model, e *Evaluator, train [][]int64, l int, opts Rec
 	if err := m.SetTrainable(true, trainNames...); err != nil {
 		return nil, err
 	}
-	params := make([]trainer.Param, len(trainNames))
-	ts := make([]*torch.Tensor, len(trainNames))
-	for i, n := range trainNames {
-		t := m.Param(n)
-		params[i] = trainer.Param{Name: n, Tensor: t, NoDecay: t.Dim() < 2}
-		ts[i] = t
-	}
+	params := optim.Params(trainNames, m.Param)
+	stepper := optim.Step{Optimizer: opt, GradClip: opts.GradClip}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed0f7ec0e7))
 	order := rng.Perm(len(train))
 	next := 0
-	packer := &Evaluator{M: m}
 	rl.Steps = opts.MaxSteps
 	for step := 1; step <= opts.MaxSteps; step++ {
 		batch := make([][]int64, 0, opts.BatchSize)
@@ -319,27 +313,18 @@ func recoverLayer(m *model.Model, e *Evaluator, train [][]int64, l int, opts Rec
 			}
 			batch = append(batch, w)
 		}
-		torch.WithScope(func(s *torch.Scope) {
-			ids, targets := packer.pack(batch)
-			out, err := m.Forward(ids, model.ForwardOptions{})
+		// The Whole layout, as the evaluation uses: recovery fine-tunes on the same numerics.
+		res, err := stepper.Run(params, opts.LR, 1, func(int) (*torch.Tensor, error) {
+			b, err := model.Pack(batch, model.Whole, m.Device)
 			if err != nil {
-				panic(&torch.Error{Code: torch.CodeArgument, Op: "Recovery", Message: err.Error()})
+				return nil, err
 			}
-			logits := out.Logits
-			v := logits.Size(-1)
-			loss := torch.CrossEntropy(logits.Reshape(-1, v), targets.Reshape(-1),
-				torch.CrossEntropyOptions{Reduction: torch.ReduceMean, IgnoreIndex: -100, HasIgnoreIndex: true})
-			loss.Backward()
+			return m.Loss(b, model.LossOptions{})
 		})
-		if opts.GradClip > 0 {
-			torch.ClipGradNorm(ts, opts.GradClip)
+		if err != nil {
+			return nil, fmt.Errorf("fine-tuning step %d: %w", step, err)
 		}
-		if err := opt.Step(params, opts.LR); err != nil {
-			return nil, err
-		}
-		if err := trainer.ZeroGrad(params); err != nil {
-			return nil, err
-		}
+		res.Close()
 		if step%opts.EvalEvery == 0 || step == opts.MaxSteps {
 			p, err := ppl()
 			if err != nil {

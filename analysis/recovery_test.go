@@ -9,7 +9,7 @@ import (
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model"
-	"github.com/growthtrain/growthtrain/trainer"
+	"github.com/growthtrain/growthtrain/optim"
 )
 
 // repetitiveWindows cuts windows of length n from a period-8 token cycle (all offsets).
@@ -30,34 +30,27 @@ func repetitiveWindows(count, n int) [][]int64 {
 func trainedTinyModel(t *testing.T) *model.Model {
 	t.Helper()
 	m := predModel(t, 2, 11)
-	names := m.Names()
-	params := make([]trainer.Param, len(names))
-	for i, n := range names {
-		params[i] = trainer.Param{Name: n, Tensor: m.Param(n), NoDecay: m.Param(n).Dim() < 2}
-	}
-	opt := trainer.NewAdamW(torch.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.99, Eps: 1e-8})
+	opt := optim.NewAdamW(torch.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.99, Eps: 1e-8})
 	defer opt.Close()
+	step := optim.Step{Optimizer: opt}
+	params := optim.Params(m.Names(), m.Param)
 	wins := repetitiveWindows(16, 17)
-	flat := make([]int64, 0, 16*17)
-	for _, w := range wins {
-		flat = append(flat, w...)
-	}
 	var loss float64
-	for step := 0; step < 100; step++ {
-		torch.WithScope(func(s *torch.Scope) {
-			l, err := m.Loss(torch.FromSlice(flat, 16, 17))
+	for i := 0; i < 100; i++ {
+		res, err := step.Run(params, 1e-2, 1, func(int) (*torch.Tensor, error) {
+			b, err := model.Pack(wins, model.Whole, torch.CPU)
 			if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
-			l.Backward()
-			loss = l.Item()
+			return m.Loss(b, model.LossOptions{})
 		})
-		if err := opt.Step(params, 1e-2); err != nil {
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := trainer.ZeroGrad(params); err != nil {
+		if loss, _, err = res.Read(); err != nil {
 			t.Fatal(err)
 		}
+		res.Close()
 	}
 	if loss > 0.05 {
 		t.Fatalf("tiny model did not learn the cycle: loss %v", loss)

@@ -205,7 +205,7 @@ func (res *StructureResult) weights(m *model.Model, opts StructureOptions) error
 }
 
 // hidden computes the hidden-state change and attention entropy of every layer from the
-// baseline forward pass, batch by batch; right padding (Evaluator.pack) is excluded by
+// baseline forward pass, batch by batch; right padding (model.Pack) is excluded by
 // counting only positions t < len(window).
 func (res *StructureResult) hidden(e *Evaluator, opts StructureOptions) error {
 	m := e.M
@@ -237,10 +237,15 @@ func (res *StructureResult) hidden(e *Evaluator, opts StructureOptions) error {
 			count += float64(len(ws[b]))
 			countNorm += float64(max(0, len(ws[b])-1))
 		}
+		var perr error
 		torch.WithScope(func(s *torch.Scope) {
 			torch.NoGrad(func() {
-				ids, _ := e.pack(ws)
-				h := m.Embed(ids)
+				packed, err := model.Pack(ws, model.Whole, m.Device)
+				if err != nil {
+					perr = err
+					return
+				}
+				h := m.Embed(packed.Inputs)
 				for l := 0; l < L; l++ {
 					next := m.Block(l, h)
 					torch.WithScope(func(s2 *torch.Scope) {
@@ -280,6 +285,9 @@ func (res *StructureResult) hidden(e *Evaluator, opts StructureOptions) error {
 				}
 			})
 		})
+		if perr != nil {
+			return perr
+		}
 		if opts.Progress != nil {
 			opts.Progress(min(start+batch, len(wins)), len(wins))
 		}

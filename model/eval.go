@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/data"
 )
 
 // EvalOptions configures Evaluate.
@@ -27,20 +28,6 @@ type EvalResult struct {
 	Seconds    float64
 }
 
-// Windows splits a token stream into consecutive non-overlapping windows of seqLen tokens
-// (the last one shorter; a final window of one token predicts nothing and is dropped). Within
-// each window every token but the first is predicted from those before it.
-func Windows(ids []int64, seqLen int) [][]int64 {
-	var out [][]int64
-	for start := 0; start < len(ids); start += seqLen {
-		w := ids[start:min(start+seqLen, len(ids))]
-		if len(w) >= 2 {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
 // Evaluate returns the perplexity of the model on a token stream, with gradients off.
 func (m *Model) Evaluate(ids []int64, opts EvalOptions) (res EvalResult, err error) {
 	defer torch.Recover(&err)
@@ -48,19 +35,19 @@ func (m *Model) Evaluate(ids []int64, opts EvalOptions) (res EvalResult, err err
 		opts.SeqLen = min(1024, m.Config.MaxPositionEmbeddings)
 	}
 	if opts.SeqLen < 2 || opts.SeqLen > m.Config.MaxPositionEmbeddings {
-		return res, fmt.Errorf("evaluation window of %d tokens: want 2..%d", opts.SeqLen, m.Config.MaxPositionEmbeddings)
+		return res, fmt.Errorf("%w: evaluation window of %d tokens: want 2..%d", ErrInput, opts.SeqLen, m.Config.MaxPositionEmbeddings)
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 1
 	}
 	for i, id := range ids {
 		if id < 0 || id >= int64(m.Config.VocabSize) {
-			return res, fmt.Errorf("token %d at position %d is outside the vocabulary (%d)", id, i, m.Config.VocabSize)
+			return res, fmt.Errorf("%w: token %d at position %d is outside the vocabulary (%d)", ErrInput, id, i, m.Config.VocabSize)
 		}
 	}
-	wins := Windows(ids, opts.SeqLen)
+	wins := data.Windows(ids, opts.SeqLen)
 	if len(wins) == 0 {
-		return res, fmt.Errorf("need at least 2 tokens to evaluate, got %d", len(ids))
+		return res, fmt.Errorf("%w: need at least 2 tokens to evaluate, got %d", ErrInput, len(ids))
 	}
 	start := time.Now()
 	for b := 0; b < len(wins); {
@@ -69,16 +56,18 @@ func (m *Model) Evaluate(ids []int64, opts EvalOptions) (res EvalResult, err err
 		for n < opts.Batch && b+n < len(wins) && len(wins[b+n]) == len(wins[b]) {
 			n++
 		}
-		flat := make([]int64, 0, n*len(wins[b]))
-		for _, w := range wins[b : b+n] {
-			flat = append(flat, w...)
-		}
+		var berr error
 		torch.WithScope(func(s *torch.Scope) {
 			torch.NoGrad(func() {
-				x := torch.FromSlice(flat, int64(n), int64(len(wins[b]))).ToDevice(m.Device)
-				res.NLL += m.sumNLL(x, opts.HeadChunk)
+				var nll float64
+				if nll, berr = m.sumNLL(wins[b:b+n], opts.HeadChunk); berr == nil {
+					res.NLL += nll
+				}
 			})
 		})
+		if berr != nil {
+			return res, berr
+		}
 		res.Tokens += int64(n * (len(wins[b]) - 1))
 		b += n
 		if opts.Progress != nil {
@@ -92,35 +81,20 @@ func (m *Model) Evaluate(ids []int64, opts EvalOptions) (res EvalResult, err err
 	return res, nil
 }
 
-// sumNLL is the summed next-token NLL of ids [B, T]. With chunk > 0 the LM head and the loss
-// run over chunks of positions, so the [B, T, vocab] logits (100 MB for one 512-token window of
-// a 49k vocabulary) never exist at once; each position's loss is the same. It saves memory, not
-// time: on a 2-core CPU, chunks of 128 were 18% slower than all at once (smaller matmuls).
-func (m *Model) sumNLL(ids *torch.Tensor, chunk int) float64 {
-	if err := m.checkIDs(ids); err != nil {
-		panic(&torch.Error{Code: torch.CodeArgument, Op: "Evaluate", Message: err.Error()})
+// sumNLL is the summed next-token NLL of equal-length windows. Every token runs through the
+// layers (the Whole layout), and the head and loss run on the positions that predict a token.
+func (m *Model) sumNLL(wins [][]int64, chunk int) (float64, error) {
+	b, err := Pack(wins, Whole, m.Device)
+	if err != nil {
+		return 0, err
 	}
-	t := ids.Size(1)
-	if chunk <= 0 || int64(chunk) >= t {
-		chunk = int(t)
+	h, err := m.Hidden(b.Inputs)
+	if err != nil {
+		return 0, err
 	}
-	h := m.Embed(ids)
-	for i := range m.Layers {
-		h = m.Block(i, h)
-	}
-	h = h.Slice(1, 0, t-1, 1) // the last position predicts nothing
-	targets := ids.Slice(1, 1, t, 1)
-	var sum float64
-	for start := int64(0); start < t-1; start += int64(chunk) {
-		end := min(start+int64(chunk), t-1)
-		torch.WithScope(func(s *torch.Scope) {
-			logits := m.Head(h.Slice(1, start, end, 1))
-			v := logits.Size(-1)
-			sum += torch.CrossEntropy(logits.Reshape(-1, v), targets.Slice(1, start, end, 1).Reshape(-1),
-				torch.CrossEntropyOptions{Reduction: torch.ReduceSum, IgnoreIndex: -100, HasIgnoreIndex: true}).Item()
-		})
-	}
-	return sum
+	t := h.Size(1) - 1 // the last position predicts nothing
+	loss := m.HeadLoss(h.Slice(1, 0, t, 1), b.Targets.Slice(1, 0, t, 1), LossOptions{Reduction: LossSum, Chunk: chunk})
+	return loss.Item(), nil
 }
 
 // GenerateOptions configures Generate.
@@ -138,19 +112,21 @@ type GenerateOptions struct {
 func (m *Model) Generate(prompt []int64, opts GenerateOptions) (out []int64, err error) {
 	defer torch.Recover(&err)
 	if len(prompt) == 0 {
-		return nil, fmt.Errorf("generate: empty prompt")
+		return nil, fmt.Errorf("%w: generate: empty prompt", ErrInput)
 	}
 	gen := torch.NewGenerator(opts.Seed, torch.CPU)
 	defer gen.Close()
 	ctx := append([]int64(nil), prompt...)
 	for len(out) < opts.MaxNewTokens && len(ctx) < m.Config.MaxPositionEmbeddings {
 		var next int64
+		var ferr error
 		torch.WithScope(func(s *torch.Scope) {
 			torch.NoGrad(func() {
 				x := torch.FromSlice(ctx, 1, int64(len(ctx))).ToDevice(m.Device)
 				o, err := m.Forward(x, ForwardOptions{})
 				if err != nil {
-					panic(&torch.Error{Code: torch.CodeArgument, Op: "Generate", Message: err.Error()})
+					ferr = err
+					return
 				}
 				logits := o.Logits.Slice(1, -1, torch.End, 1).Reshape(-1).ToDevice(torch.CPU) // [vocab]
 				if opts.Temperature <= 0 {
@@ -166,6 +142,9 @@ func (m *Model) Generate(prompt []int64, opts GenerateOptions) (out []int64, err
 				next = int64(logits.Softmax(0).Multinomial(1, false, gen).Item())
 			})
 		})
+		if ferr != nil {
+			return out, fmt.Errorf("generate: %w", ferr)
+		}
 		out = append(out, next)
 		ctx = append(ctx, next)
 		if opts.OnToken != nil && !opts.OnToken(next) {

@@ -86,35 +86,15 @@ func (m *Model) Forward(ids *torch.Tensor, opts ForwardOptions) (out Output, err
 	return out, nil
 }
 
-// Loss returns the mean next-token cross-entropy of ids [B, T]: position t predicts t+1.
-// Targets equal to -100 are ignored, as in HF.
-func (m *Model) Loss(ids *torch.Tensor) (loss *torch.Tensor, err error) {
-	defer torch.Recover(&err)
-	out, err := m.Forward(ids, ForwardOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return NextTokenLoss(out.Logits, ids, torch.ReduceMean), nil
-}
-
-// NextTokenLoss is the cross-entropy of logits [B, T, V] at positions 0..T-2 against ids at
-// 1..T-1, with -100 ignored.
-func NextTokenLoss(logits, ids *torch.Tensor, red torch.Reduction) *torch.Tensor {
-	v := logits.Size(-1)
-	pred := logits.Slice(1, 0, -1, 1).Reshape(-1, v)
-	target := ids.Slice(1, 1, torch.End, 1).Reshape(-1)
-	return torch.CrossEntropy(pred, target, torch.CrossEntropyOptions{Reduction: red, IgnoreIndex: -100, HasIgnoreIndex: true})
-}
-
 func (m *Model) checkIDs(ids *torch.Tensor) error {
 	if ids.Dim() != 2 {
-		return fmt.Errorf("model input must be [batch, seq] token ids, got shape %v", ids.Shape())
+		return fmt.Errorf("%w: want [batch, seq] token ids, got shape %v", ErrInput, ids.Shape())
 	}
 	if ids.DType() != torch.Int64 {
-		return fmt.Errorf("model input must be int64 token ids, got %v", ids.DType())
+		return fmt.Errorf("%w: want int64 token ids, got %v", ErrInput, ids.DType())
 	}
 	if t := ids.Size(1); t > int64(m.Config.MaxPositionEmbeddings) {
-		return fmt.Errorf("sequence of %d tokens exceeds max_position_embeddings %d", t, m.Config.MaxPositionEmbeddings)
+		return fmt.Errorf("%w: sequence of %d tokens exceeds max_position_embeddings %d", ErrInput, t, m.Config.MaxPositionEmbeddings)
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func TestParityWithTransformers(t *testing.T) {
 								t.Errorf("%s: hidden state %d differs by %g", mode, i, d)
 							}
 						}
-						loss, err := m.Loss(ref["ids"])
+						loss, err := nextTokenLoss(m, ref["ids"])
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -189,7 +189,7 @@ func TestGGUFPerplexityMatchesTransformers(t *testing.T) {
 	}
 	var ours float64
 	torch.WithScope(func(s *torch.Scope) {
-		loss, err := m.Loss(torch.FromSlice(ids, 1, int64(len(ids))))
+		loss, err := nextTokenLoss(m, torch.FromSlice(ids, 1, int64(len(ids))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,15 +272,7 @@ func maxAbsDiff(a, b *torch.Tensor) float64 {
 
 // Evaluate's chunked head gives the same perplexity as the full-logits loss.
 func TestEvaluateChunkedHead(t *testing.T) {
-	cfg := Config{VocabSize: 300, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4,
-		NumKeyValueHeads: 2, HeadDim: 8, MaxPositionEmbeddings: 128, RMSNormEps: 1e-5, RopeTheta: 1e4, TieWordEmbeddings: true, HiddenAct: "silu"}
-	gen := torch.NewGenerator(2, torch.CPU)
-	defer gen.Close()
-	m, err := New(cfg, gen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := tinyLossModel(t)
 	ids := make([]int64, 250)
 	for i := range ids {
 		ids[i] = int64(i*37) % 300
@@ -288,7 +280,7 @@ func TestEvaluateChunkedHead(t *testing.T) {
 	var want float64
 	torch.WithScope(func(s *torch.Scope) {
 		x := torch.FromSlice(ids[:100], 1, 100)
-		l, err := m.Loss(x)
+		l, err := nextTokenLoss(m, x)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,4 +295,14 @@ func TestEvaluateChunkedHead(t *testing.T) {
 			t.Fatalf("chunk %d: NLL %v over %d tokens, full loss gives %v", chunk, res.NLL, res.Tokens, want)
 		}
 	}
+}
+
+// nextTokenLoss is the mean next-token loss of ids [B, T] (every token an input; HF's
+// labels=ids loss).
+func nextTokenLoss(m *Model, ids *torch.Tensor) (*torch.Tensor, error) {
+	b, err := NextTokens(ids)
+	if err != nil {
+		return nil, err
+	}
+	return m.Loss(b, LossOptions{})
 }

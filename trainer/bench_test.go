@@ -6,9 +6,10 @@ import (
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model"
+	"github.com/growthtrain/growthtrain/optim"
 )
 
-// BenchmarkStep times one training step (forward, backward, AdamW) of a 12-layer model with
+// BenchmarkStep times one training step (optim.Step: forward, backward, clipping, AdamW) of a 12-layer model with
 // SmolLM2's layer shape, training all layers versus only the top k: frozen layers below the
 // lowest trainable one skip their backward pass. Run with
 //
@@ -26,28 +27,34 @@ func BenchmarkStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	ids := torch.Randint(0, 4096, []int64{4, 129}, torch.WithGenerator(gen))
-	defer ids.Close()
+	windows := make([][]int64, 4)
+	for i := range windows {
+		windows[i] = torch.Randint(0, 4096, []int64{129}, torch.WithGenerator(gen)).Int64s()
+	}
 	for _, top := range []int{12, 6, 2} {
 		b.Run(fmt.Sprintf("train-top-%d-of-12", top), func(b *testing.B) {
 			_ = m.SetTrainable(false, m.Names()...)
-			var params []Param
+			var names []string
 			for l := 12 - top; l < 12; l++ {
-				_ = m.SetTrainable(true, m.LayerParamNames(l)...)
-				for _, n := range m.LayerParamNames(l) {
-					params = append(params, Param{Name: n, Tensor: m.Param(n), NoDecay: m.Param(n).Dim() < 2})
-				}
+				names = append(names, m.LayerParamNames(l)...)
 			}
-			opt := NewAdamW(torch.AdamWConfig{LR: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+			_ = m.SetTrainable(true, names...)
+			opt := optim.NewAdamW(torch.AdamWConfig{LR: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 			defer opt.Close()
+			step := optim.Step{Optimizer: opt}
+			params := optim.Params(names, m.Param)
 			for i := 0; i < b.N; i++ {
-				torch.WithScope(func(s *torch.Scope) {
-					in := ids.Slice(1, 0, 128, 1)
-					out, _ := m.Forward(in, model.ForwardOptions{})
-					torch.CrossEntropy(out.Logits.Reshape(-1, 4096), ids.Slice(1, 1, 129, 1).Reshape(-1), torch.CrossEntropyOptions{}).Backward()
+				res, err := step.Run(params, 1e-4, 1, func(int) (*torch.Tensor, error) {
+					batch, err := model.Pack(windows, model.Shifted, torch.CPU)
+					if err != nil {
+						return nil, err
+					}
+					return m.Loss(batch, model.LossOptions{})
 				})
-				_ = opt.Step(params, 1e-4)
-				_ = ZeroGrad(params)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Close()
 			}
 		})
 	}

@@ -28,6 +28,12 @@ import (
 // "latest" then names it (also replaced atomically). A crash at any moment leaves the previous
 // checkpoint untouched and loadable.
 
+// testHook, when set (by tests only: it is nil in every program), is called at named points of
+// the trainer's work, e.g. "checkpoint-written" with the number of checkpoints this process has
+// written, once the files of that checkpoint exist but before it is renamed into place. The
+// crash-consistency tests use it to kill the process at exactly such a point.
+var testHook = func(point string, n int) {}
+
 // checkpointState is state.json.
 type checkpointState struct {
 	Fingerprint string        `json:"fingerprint"`
@@ -76,7 +82,7 @@ func (r *run) saveCheckpoint() (err error) {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	st := checkpointState{
-		Fingerprint: r.b.Fingerprint(), Mode: r.mode, Step: r.step, Sampler: sampler,
+		Fingerprint: r.fp, Mode: r.mode, Step: r.step, Sampler: sampler,
 		LayerSteps: r.layerSteps, PhaseTime: r.phaseTime, PhaseLoss: jsonx.Floats(r.phaseLoss), PhaseVal: jsonx.Floats(r.phaseVal),
 		LastLoss: jsonx.Float(r.lastLoss), LastVal: jsonx.Float(r.lastVal), Saved: time.Now().UTC().Format(time.RFC3339),
 	}
@@ -84,11 +90,7 @@ func (r *run) saveCheckpoint() (err error) {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	r.saved++
-	if os.Getenv("GROWTHTRAIN_FAULT") == fmt.Sprintf("checkpoint-pause:%d", r.saved) {
-		// Fault injection for the crash test: hold this half-written checkpoint open so the test
-		// can kill the process mid-write.
-		time.Sleep(60 * time.Second)
-	}
+	testHook("checkpoint-written", r.saved)
 	if err := fsutil.SyncDir(tmp); err != nil {
 		return err
 	}
@@ -162,7 +164,7 @@ func (r *run) resume() (err error) {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return fmt.Errorf("--resume: %s/state.json: %w", ckpt, err)
 	}
-	if fp := r.b.Fingerprint(); st.Fingerprint != fp || st.Mode != r.mode {
+	if fp := r.fp; st.Fingerprint != fp || st.Mode != r.mode {
 		return fmt.Errorf("--resume: checkpoint %s was made by a different budget (%s run, fingerprint %s; this %s run has %s): "+
 			"resume with the budget that made it, or use another output directory", ckpt, st.Mode, st.Fingerprint, r.mode, fp)
 	}

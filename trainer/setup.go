@@ -15,10 +15,6 @@ import (
 	"github.com/growthtrain/growthtrain/tokenizer"
 )
 
-// SmolLM2GGUF is where `make smollm2` puts SmolLM2-135M-Instruct; its tokenizer is the default
-// when present ("auto").
-var SmolLM2GGUF = filepath.Join(".cache", "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-
 // defaultTrainedVocab is the vocabulary "auto" trains when SmolLM2's tokenizer is absent.
 const defaultTrainedVocab = 4096
 
@@ -40,13 +36,18 @@ func loadCorpus(b *Budget) ([]data.Document, error) {
 	return docs, nil
 }
 
-// resolveTokenizer returns the tokenizer the budget asks for. Trained tokenizers are cached in
-// the data cache directory, keyed by the training documents and the vocabulary size.
-func resolveTokenizer(b *Budget, train []data.Document) (*tokenizer.Tokenizer, error) {
+// resolveTokenizer returns the tokenizer the budget asks for and where it came from. "auto"
+// takes the tokenizer file auto names when it exists (the CLI passes SmolLM2's GGUF), else
+// trains one. Trained tokenizers are cached in the data cache directory, keyed by the training
+// documents and the vocabulary size.
+func resolveTokenizer(b *Budget, train []data.Document, auto string) (*tokenizer.Tokenizer, string, error) {
 	spec := b.Data.Tokenizer
 	if spec == "" || spec == "auto" {
-		if _, err := os.Stat(SmolLM2GGUF); err == nil {
-			return tokenizer.LoadGGUF(SmolLM2GGUF)
+		if auto != "" {
+			if _, err := os.Stat(auto); err == nil {
+				t, err := loadTokenizerFile(auto)
+				return t, auto, err
+			}
 		}
 		spec = "train:" + strconv.Itoa(defaultTrainedVocab)
 	}
@@ -55,7 +56,7 @@ func resolveTokenizer(b *Budget, train []data.Document) (*tokenizer.Tokenizer, e
 		cache := b.Resolve(b.Data.CacheDir)
 		path := filepath.Join(cache, fmt.Sprintf("tokenizer-%s-%d.json", data.CorpusHash(train)[:16], vocab))
 		if t, err := tokenizer.Load(path); err == nil {
-			return t, nil
+			return t, spec, nil
 		}
 		texts := make([]string, len(train))
 		for i, d := range train {
@@ -63,21 +64,33 @@ func resolveTokenizer(b *Budget, train []data.Document) (*tokenizer.Tokenizer, e
 		}
 		t, err := tokenizer.Train(texts, tokenizer.TrainOptions{VocabSize: vocab, SpecialTokens: []string{"<|endoftext|>"}})
 		if err != nil {
-			return nil, fmt.Errorf("[data] tokenizer %s: %w", spec, err)
+			return nil, "", fmt.Errorf("[data] tokenizer %s: %w", spec, err)
 		}
 		if err := os.MkdirAll(cache, 0o755); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if err := t.Save(path); err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return t, nil
+		return t, spec, nil
 	}
 	p := b.Resolve(spec)
+	t, err := loadTokenizerFile(p)
+	return t, p, err
+}
+
+func loadTokenizerFile(p string) (*tokenizer.Tokenizer, error) {
 	if strings.HasSuffix(strings.ToLower(p), ".gguf") {
 		return tokenizer.LoadGGUF(p)
 	}
 	return tokenizer.Load(p)
+}
+
+// fingerprint identifies a training trajectory: the budget's fingerprint and the tokenizer
+// actually used ("auto" may resolve to different tokenizers on different machines).
+func fingerprint(b *Budget, tokKey string) string {
+	sum := sha256.Sum256([]byte(b.Fingerprint() + "\ntokenizer " + tokKey))
+	return hex.EncodeToString(sum[:12])
 }
 
 // tokenizerKey identifies a tokenizer for the token cache: a hash of its tokenizer.json.

@@ -16,6 +16,7 @@ import (
 	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/internal/progress"
 	"github.com/growthtrain/growthtrain/model"
+	"github.com/growthtrain/growthtrain/optim"
 	"github.com/growthtrain/growthtrain/tokenizer"
 )
 
@@ -31,6 +32,10 @@ type Options struct {
 	Progress bool            // draw progress bars on stderr
 	Context  context.Context // cancelling it checkpoints and stops the run
 	StopAt   int             // checkpoint and stop (ErrStopped) once this many steps are done; 0: run to the end
+	// AutoTokenizer is the tokenizer file (tokenizer.json or .gguf) that `tokenizer = "auto"`
+	// selects when it exists; otherwise, or when empty, "auto" trains a tokenizer. The CLI passes
+	// SmolLM2-135M's GGUF from `make smollm2`.
+	AutoTokenizer string
 }
 
 // ErrStopped is returned when Options.StopAt was reached; the run continues with --resume.
@@ -39,8 +44,9 @@ var ErrStopped = errors.New("stopped at the requested step; a checkpoint was sav
 // Summary is what a run reports, also written to summary.json.
 type Summary struct {
 	Name          string         `json:"name"`
-	Mode          string         `json:"mode"` // growth or uniform
-	Fingerprint   string         `json:"fingerprint"`
+	Mode          string         `json:"mode"`        // growth or uniform
+	Fingerprint   string         `json:"fingerprint"` // budget and tokenizer (see run.fingerprint)
+	Tokenizer     string         `json:"tokenizer"`   // where the tokenizer came from
 	Params        int64          `json:"params"`
 	Layers        int            `json:"layers"`
 	Steps         int            `json:"steps"`
@@ -81,11 +87,14 @@ type run struct {
 	dev     torch.Device
 	dtype   torch.DType
 	tok     *tokenizer.Tokenizer
+	tokFrom string // the resolved tokenizer: a file, or "train:N"
+	fp      string // fingerprint of the budget and the tokenizer
 	m       *model.Model
-	opt     *AdamW
+	opt     *optim.AdamW
+	stepper optim.Step
 	sampler *data.Sampler
 	val     [][]int64
-	sched   Schedule
+	sched   optim.Schedule
 	metrics *metricsLog
 
 	step       int // steps completed
@@ -159,7 +168,7 @@ func (r *run) setup() error {
 	if err != nil {
 		return fmt.Errorf("[data] %w", err)
 	}
-	if r.tok, err = resolveTokenizer(b, train); err != nil {
+	if r.tok, r.tokFrom, err = resolveTokenizer(b, train, r.opts.AutoTokenizer); err != nil {
 		return err
 	}
 	cfg, err := modelConfig(b, r.tok.VocabSize())
@@ -181,6 +190,7 @@ func (r *run) setup() error {
 		sep = 0
 	}
 	key := tokenizerKey(r.tok)
+	r.fp = fingerprint(b, key)
 	cache := b.Resolve(b.Data.CacheDir)
 	trainTok, err := data.TokenizeCached(train, r.tok, sep, cache, key)
 	if err != nil {
@@ -209,8 +219,9 @@ func (r *run) setup() error {
 	fmt.Fprintf(r.log, "model: %d layers, hidden %d, %.2fM parameters on %v %v\n",
 		cfg.NumHiddenLayers, cfg.HiddenSize, float64(r.m.NumParams())/1e6, r.dev, r.dtype)
 	o := b.Optim
-	r.opt = NewAdamW(torch.AdamWConfig{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay})
-	r.sched = Schedule{Kind: o.Schedule, PeakLR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup, Total: b.TotalSteps()}
+	r.opt = optim.NewAdamW(torch.AdamWConfig{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay})
+	r.stepper = optim.Step{Optimizer: r.opt, GradClip: o.GradClip}
+	r.sched = optim.Schedule{Kind: o.Schedule, PeakLR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup, Total: b.TotalSteps()}
 	if err := r.sched.Validate(); err != nil {
 		return fmt.Errorf("[optim] %w", err)
 	}
@@ -256,7 +267,7 @@ func (r *run) train() error {
 	b := r.b
 	total := b.TotalSteps()
 	tokensPerStep := b.Data.BatchSize * b.Data.SeqLen * b.Data.GradAccum
-	var params []Param
+	var params []optim.Param
 	current := -1
 	var bar interface {
 		Add(int) error
@@ -348,45 +359,27 @@ func (r *run) train() error {
 	return r.saveCheckpoint()
 }
 
-// trainStep runs grad_accum micro-batches, clips, and updates. It returns the mean loss and the
-// gradient norm before clipping.
-func (r *run) trainStep(params []Param, lr float64) (loss, gnorm float64, err error) {
-	defer torch.Recover(&err)
-	accum := r.b.Data.GradAccum
-	for micro := 0; micro < accum; micro++ {
-		batch := r.sampler.Next()
-		torch.WithScope(func(s *torch.Scope) {
-			l := r.batchLoss(batch)
-			l.DivScalar(float64(accum)).Backward()
-			loss += l.Item() / float64(accum)
-		})
+// trainStep runs one optimisation step of grad_accum micro-batches and returns the mean loss
+// and the gradient norm before clipping (read here, at the trainer's logging cadence: every
+// step goes to metrics.jsonl).
+func (r *run) trainStep(params []optim.Param, lr float64) (loss, gnorm float64, err error) {
+	res, err := r.stepper.Run(params, lr, r.b.Data.GradAccum, func(int) (*torch.Tensor, error) {
+		return r.batchLoss(r.sampler.Next())
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("step %d: %w", r.step+1, err)
 	}
-	ts := make([]*torch.Tensor, len(params))
-	for i, p := range params {
-		ts[i] = p.Tensor
-	}
-	gnorm = torch.ClipGradNorm(ts, r.b.Optim.GradClip)
-	if err := r.opt.Step(params, lr); err != nil {
-		return 0, 0, err
-	}
-	return loss, gnorm, ZeroGrad(params)
+	defer res.Close()
+	return res.Read()
 }
 
 // batchLoss is the mean next-token cross-entropy of windows of seq_len+1 tokens.
-func (r *run) batchLoss(batch [][]int64) *torch.Tensor {
-	n, w := int64(len(batch)), int64(len(batch[0]))
-	flat := make([]int64, 0, n*w)
-	for _, row := range batch {
-		flat = append(flat, row...)
-	}
-	ids := torch.FromSlice(flat, n, w).ToDevice(r.dev)
-	inputs := ids.Slice(1, 0, w-1, 1)
-	out, err := r.m.Forward(inputs, model.ForwardOptions{})
+func (r *run) batchLoss(batch [][]int64) (*torch.Tensor, error) {
+	b, err := model.Pack(batch, model.Shifted, r.dev)
 	if err != nil {
-		panic(&torch.Error{Code: torch.CodeArgument, Op: "train", Message: err.Error()})
+		return nil, err
 	}
-	v := out.Logits.Size(-1)
-	return torch.CrossEntropy(out.Logits.Reshape(-1, v), ids.Slice(1, 1, w, 1).Reshape(-1), torch.CrossEntropyOptions{})
+	return r.m.Loss(b, model.LossOptions{})
 }
 
 // validate returns the mean next-token loss on the validation windows.
@@ -398,12 +391,18 @@ func (r *run) validate() (v float64, err error) {
 		batch := r.val[i:min(i+r.b.Data.BatchSize, len(r.val))]
 		torch.WithScope(func(s *torch.Scope) {
 			torch.NoGrad(func() {
-				l := r.batchLoss(batch)
+				var l *torch.Tensor
+				if l, err = r.batchLoss(batch); err != nil {
+					return
+				}
 				tokens := int64(len(batch)) * int64(len(batch[0])-1)
 				sum += l.Item() * float64(tokens)
 				count += tokens
 			})
 		})
+		if err != nil {
+			return 0, fmt.Errorf("validation: %w", err)
+		}
 	}
 	return sum / float64(count), nil
 }
@@ -411,7 +410,7 @@ func (r *run) validate() (v float64, err error) {
 // setTrainable freezes everything but the phase's layers and chosen shared parts, and returns
 // the trainable parameters. Frozen parameters record no gradient, so backward stops below the
 // lowest trainable part, and the optimizer never allocates state for them.
-func (r *run) setTrainable(p Phase) ([]Param, error) {
+func (r *run) setTrainable(p Phase) ([]optim.Param, error) {
 	names := r.m.Names()
 	if err := r.m.SetTrainable(false, names...); err != nil {
 		return nil, err
@@ -432,13 +431,7 @@ func (r *run) setTrainable(p Phase) ([]Param, error) {
 	if err := r.m.SetTrainable(true, train...); err != nil {
 		return nil, err
 	}
-	params := make([]Param, 0, len(train))
-	for _, n := range train {
-		t := r.m.Param(n)
-		// Decay matrices only: norms and biases are left alone, as in GPT-2/nanoGPT practice.
-		params = append(params, Param{Name: n, Tensor: t, NoDecay: t.Dim() < 2})
-	}
-	return params, nil
+	return optim.Params(train, r.m.Param), nil
 }
 
 // applyInit applies the phase's init strategy to its layers.
@@ -495,10 +488,11 @@ func (r *run) initLayers(layers []int, is InitStrategy, gen *torch.Generator) (e
 							v = torch.Randn(dst.Shape(), torch.WithGenerator(gen)).MulScalar(0.02)
 						}
 					}
-					if err := r.m.SetParam(name, v); err != nil {
-						panic(&torch.Error{Code: torch.CodeArgument, Op: "init", Message: err.Error()})
-					}
+					err = r.m.SetParam(name, v)
 				})
+				if err != nil {
+					return fmt.Errorf("init %s of layer %d: %w", is.Kind, l, err)
+				}
 			}
 		}
 	}
@@ -509,7 +503,7 @@ func (r *run) finish() (*Summary, error) {
 	b := r.b
 	cfg := r.m.Config
 	s := &Summary{
-		Name: b.Run.Name, Mode: r.mode, Fingerprint: b.Fingerprint(), Params: r.m.NumParams(),
+		Name: b.Run.Name, Mode: r.mode, Fingerprint: r.fp, Tokenizer: r.tokFrom, Params: r.m.NumParams(),
 		Layers: cfg.NumHiddenLayers, Steps: b.TotalSteps(),
 		TokensPerStep: b.Data.BatchSize * b.Data.SeqLen * b.Data.GradAccum,
 		LayerSteps:    slices.Clone(r.layerSteps), FinalLoss: r.lastLoss, FinalValLoss: r.lastVal,

@@ -22,9 +22,18 @@ import (
 	"github.com/growthtrain/growthtrain/model/safetensors"
 )
 
-// The crash test re-runs this test binary as a trainer process.
+// The crash test re-runs this test binary as a trainer process. GROWTHTRAIN_TRAINER_PAUSE=point:n
+// makes that process stop for a minute at the n-th call of testHook with that point (so the
+// test can kill it there).
 func TestMain(m *testing.M) {
 	if path := os.Getenv("GROWTHTRAIN_TRAINER_CHILD"); path != "" {
+		if pause := os.Getenv("GROWTHTRAIN_TRAINER_PAUSE"); pause != "" {
+			testHook = func(point string, n int) {
+				if pause == fmt.Sprintf("%s:%d", point, n) {
+					time.Sleep(60 * time.Second)
+				}
+			}
+		}
 		b, err := LoadBudget(path)
 		if err == nil {
 			_, err = Run(b, Options{Log: io.Discard, Resume: os.Getenv("GROWTHTRAIN_TRAINER_RESUME") == "1"})
@@ -356,7 +365,7 @@ func TestKillDuringCheckpointWrite(t *testing.T) {
 	dir := t.TempDir()
 	path := tinyBudget(t, dir, twoPhases, "[checkpoint]\nevery = 2\nkeep = 3\n")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "GROWTHTRAIN_TRAINER_CHILD="+path, "GROWTHTRAIN_FAULT=checkpoint-pause:2")
+	cmd.Env = append(os.Environ(), "GROWTHTRAIN_TRAINER_CHILD="+path, "GROWTHTRAIN_TRAINER_PAUSE=checkpoint-written:2")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -420,7 +429,11 @@ func TestCheckpointLoadsInTransformers(t *testing.T) {
 	ids := []int64{5, 9, 100, 42, 7, 250, 3, 3, 17, 80}
 	var ours float64
 	torch.WithScope(func(s *torch.Scope) {
-		l, err := m.Loss(torch.FromSlice(ids, 1, int64(len(ids))))
+		b, err := model.Pack([][]int64{ids}, model.Whole, torch.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := m.Loss(b, model.LossOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/tokenizer"
 )
@@ -135,7 +136,7 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen, rounds int)
 	if len(all) > evalTokens {
 		all = all[:evalTokens]
 	}
-	wins := model.Windows(all, seqLen)
+	wins := data.Windows(all, seqLen)
 
 	dir, err := os.MkdirTemp("", "bench-model")
 	if err != nil {

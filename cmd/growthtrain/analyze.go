@@ -86,7 +86,7 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 			ids = ids[:p.EvalTokens]
 		}
 		seq := min(p.SeqLen, m.Config.MaxPositionEmbeddings)
-		e.Windows = model.Windows(ids, seq)
+		e.Windows = data.Windows(ids, seq)
 		info.Eval, info.SeqLen, info.MaxEvalTokens = p.Data, seq, p.EvalTokens
 	} else {
 		for _, s := range analysis.PaperSentences {

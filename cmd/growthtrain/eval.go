@@ -37,7 +37,7 @@ func evalCommand() *cli.Command {
 			fmt.Printf("model %s: %d layers, %.1fM parameters, %v %v\n", c.String("model"), m.Config.NumHiddenLayers, float64(m.NumParams())/1e6, m.Device, m.DType)
 			fmt.Printf("data %s: %d bytes, %d tokens\n", c.String("data"), len(text), len(ids))
 			seq := min(c.Int("seq-len"), m.Config.MaxPositionEmbeddings)
-			wins := len(model.Windows(ids, seq))
+			wins := len(data.Windows(ids, seq))
 			bar := progress.New(wins, "evaluating")
 			res, err := m.Evaluate(ids, model.EvalOptions{SeqLen: seq, Batch: c.Int("batch"),
 				Progress: func(done, total int) { _ = bar.Set(done) }})

@@ -27,7 +27,7 @@ func reproduceCommand() *cli.Command {
 		Usage:     "regenerate one of the paper's tables beside its numbers: " + strings.Join(reproduceTables, ", "),
 		UsageText: "growthtrain reproduce [-m MODEL] [--eval small|full] [-o results] TABLE",
 		Flags: append(modelFlags()[1:], // the model is optional here
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Value: trainer.SmolLM2GGUF, Usage: "model to analyse (default: SmolLM2-135M-Instruct from make smollm2)"},
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Value: smolLM2GGUF, Usage: "model to analyse (default: SmolLM2-135M-Instruct from make smollm2)"},
 			&cli.StringFlag{Name: "eval", Value: "small", Usage: "small: the paper-sized evaluation (10 sentences; fits a CPU); full: 1M held-out tokens of the embedded corpus (for a GPU)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "results", Usage: "directory for <table>.{json,md,csv,png}"},
 			&cli.StringFlag{Name: "budget", Usage: "growth: the budget to compare (default configs/demo.toml for small, configs/poc.toml for full)"},
@@ -353,7 +353,7 @@ func reproduceGrowth(c *cli.Context, out string) error {
 			mode := map[bool]string{false: "growth", true: "uniform"}[uniform]
 			dir := filepath.Join(runOut, mode)
 			os.RemoveAll(dir)
-			sum, err := trainer.Run(b, trainer.Options{Uniform: uniform, Output: dir, Log: io.Discard})
+			sum, err := trainer.Run(b, trainer.Options{Uniform: uniform, Output: dir, Log: io.Discard, AutoTokenizer: autoTokenizer()})
 			if err != nil {
 				return err
 			}

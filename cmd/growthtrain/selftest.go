@@ -7,11 +7,11 @@ import (
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/internal/progress"
-	"github.com/growthtrain/growthtrain/trainer"
+	"github.com/growthtrain/growthtrain/optim"
 	"github.com/urfave/cli/v2"
 )
 
-// selftest fits a small SwiGLU MLP to a noisy sine with the trainer's AdamW and cosine
+// selftest fits a small SwiGLU MLP to a noisy sine with optim's training step, AdamW and cosine
 // schedule and prints the falling loss: a quick check that libtorch works on a device.
 func selftestCommand() *cli.Command {
 	return &cli.Command{
@@ -56,11 +56,12 @@ func runSelftest(steps, hidden int, dev torch.Device, seed uint64) (err error) {
 		x, y = s.Keep(xs.ToDevice(dev).Clone()), s.Keep(ys.ToDevice(dev).Clone())
 	})
 	defer torch.Close(gate, up, down, x, y)
-	params := []trainer.Param{{Name: "gate", Tensor: gate}, {Name: "up", Tensor: up}, {Name: "down", Tensor: down}}
+	params := []optim.Param{{Name: "gate", Tensor: gate}, {Name: "up", Tensor: up}, {Name: "down", Tensor: down}}
 
-	opt := trainer.NewAdamW(torch.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0})
+	opt := optim.NewAdamW(torch.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0})
 	defer opt.Close()
-	sched := trainer.Schedule{Kind: "cosine", PeakLR: 3e-2, MinLR: 1e-3, Warmup: steps / 20, Total: steps}
+	stepper := optim.Step{Optimizer: opt}
+	sched := optim.Schedule{Kind: "cosine", PeakLR: 3e-2, MinLR: 1e-3, Warmup: steps / 20, Total: steps}
 
 	fmt.Printf("growthtrain selftest: SwiGLU MLP (hidden %d) fitting sin(3x) on %v, %d steps, libtorch %s\n", hidden, dev, steps, torch.TorchVersion())
 	bar := progress.New(steps, "training")
@@ -68,23 +69,22 @@ func runSelftest(steps, hidden int, dev torch.Device, seed uint64) (err error) {
 	report := map[int]bool{0: true, steps / 10: true, steps / 4: true, steps / 2: true, steps - 1: true}
 	var rows []string
 	for step := 0; step < steps; step++ {
-		var loss float64
-		torch.WithScope(func(s *torch.Scope) {
+		res, err := stepper.Run(params, sched.LR(step), 1, func(int) (*torch.Tensor, error) {
 			// SwiGLU: down(silu(gate x) * up x), as in a LLaMA MLP block.
 			hid := torch.Linear(x, gate, nil).Silu().Mul(torch.Linear(x, up, nil))
-			l := torch.Linear(hid, down, nil).Sub(y).Square().Mean(false)
-			l.Backward()
-			loss = l.Item()
+			return torch.Linear(hid, down, nil).Sub(y).Square().Mean(false), nil
 		})
-		if err := opt.Step(params, sched.LR(step)); err != nil {
+		if err != nil {
 			return err
 		}
-		if err := trainer.ZeroGrad(params); err != nil {
-			return err
-		}
-		if report[step] {
+		if report[step] { // the only host synchronisation of the loop
+			loss, _, err := res.Read()
+			if err != nil {
+				return err
+			}
 			rows = append(rows, fmt.Sprintf("  step %5d  lr %.4f  loss %.5f", step+1, sched.LR(step), loss))
 		}
+		res.Close()
 		_ = bar.Add(1)
 	}
 	_ = bar.Finish()

@@ -55,7 +55,7 @@ func trainAction(c *cli.Context) error {
 		out = b.Run.Output
 	}
 	opts := trainer.Options{Resume: c.Bool("resume"), Log: os.Stdout, Context: ctx, StopAt: c.Int("stop-at"),
-		Progress: term.IsTerminal(int(os.Stderr.Fd()))}
+		Progress: term.IsTerminal(int(os.Stderr.Fd())), AutoTokenizer: autoTokenizer()}
 	if !c.Bool("compare") {
 		opts.Uniform, opts.Output = c.Bool("uniform"), out
 		_, err := trainer.Run(b, opts)

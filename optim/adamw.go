@@ -1,6 +1,4 @@
-// Package trainer trains growthtrain models: the optimizer and learning-rate schedule (this
-// file and schedule.go), and the per-layer budgeted training loop built on them.
-package trainer
+package optim
 
 import (
 	"fmt"
@@ -31,13 +29,37 @@ func NewAdamW(cfg torch.AdamWConfig) *AdamW {
 type Param struct {
 	Name    string
 	Tensor  *torch.Tensor
-	NoDecay bool // exempt from weight decay (norms, biases)
+	NoDecay bool // in the no-decay group: exempt from weight decay (norms, biases)
 }
 
-// Step updates every parameter in params that has a gradient, at learning rate lr, with one
-// fused kernel call per weight-decay group. Parameters without a gradient are left alone and
-// get no state.
-func (o *AdamW) Step(params []Param, lr float64) (err error) {
+// NewParam returns the named tensor as a parameter in its default group: matrices (two or more
+// dimensions) are decayed, vectors (norm gains, biases) are not, as in GPT-2/nanoGPT practice.
+func NewParam(name string, t *torch.Tensor) Param {
+	return Param{Name: name, Tensor: t, NoDecay: t.Dim() < 2}
+}
+
+// Params returns NewParam for each name, looking the tensors up with lookup.
+func Params(names []string, lookup func(name string) *torch.Tensor) []Param {
+	out := make([]Param, len(names))
+	for i, n := range names {
+		out[i] = NewParam(n, lookup(n))
+	}
+	return out
+}
+
+// Tensors returns the tensors of params, in order.
+func Tensors(params []Param) []*torch.Tensor {
+	out := make([]*torch.Tensor, len(params))
+	for i, p := range params {
+		out[i] = p.Tensor
+	}
+	return out
+}
+
+// Update applies one AdamW update at learning rate lr to every parameter in params that has a
+// gradient, with one fused kernel call per parameter group (decayed, not decayed). Parameters
+// without a gradient are left alone and get no state.
+func (o *AdamW) Update(params []Param, lr float64) (err error) {
 	defer torch.Recover(&err)
 	var decay, noDecay []Param
 	for _, p := range params {
@@ -49,13 +71,13 @@ func (o *AdamW) Step(params []Param, lr float64) (err error) {
 	}
 	cfg := o.Config
 	cfg.LR = lr
-	o.step(decay, cfg)
+	o.update(decay, cfg)
 	cfg.WeightDecay = 0
-	o.step(noDecay, cfg)
+	o.update(noDecay, cfg)
 	return nil
 }
 
-func (o *AdamW) step(params []Param, cfg torch.AdamWConfig) {
+func (o *AdamW) update(params []Param, cfg torch.AdamWConfig) {
 	var ps, m, v, s []*torch.Tensor
 	for _, p := range params {
 		g := p.Tensor.Grad()
@@ -131,13 +153,4 @@ func (o *AdamW) Close() {
 		torch.Close(st.expAvg, st.expAvgSq, st.step)
 	}
 	o.state = map[string]*adamState{}
-}
-
-// ZeroGrad drops the gradients of params (set to none, which frees their memory).
-func ZeroGrad(params []Param) error {
-	return torch.Try(func() {
-		for _, p := range params {
-			p.Tensor.SetGradNone()
-		}
-	})
 }

@@ -1,5 +1,8 @@
 package data
 
+// Token windows: how a token stream is cut for evaluation. Packing windows into model inputs is
+// model.Pack.
+
 // EvalWindows returns fixed, non-overlapping validation windows of seqLen+1 tokens (inputs
 // window[:seqLen], targets window[1:]). The stream is cut into N = len(tokens)/(seqLen+1)
 // aligned windows starting at multiples of seqLen+1 (a shorter tail is dropped). With
@@ -29,6 +32,24 @@ func EvalWindows(tokens []int32, seqLen int, maxTokens int) [][]int64 {
 			row[j] = int64(t)
 		}
 		out[i] = row
+	}
+	return out
+}
+
+// Windows splits a token stream into consecutive non-overlapping windows of size tokens (the
+// last one shorter; a final window of one token predicts nothing and is dropped). Within each
+// window every token but the first is predicted from those before it. It returns nil when
+// size < 2.
+func Windows(ids []int64, size int) [][]int64 {
+	if size < 2 {
+		return nil
+	}
+	var out [][]int64
+	for start := 0; start < len(ids); start += size {
+		w := ids[start:min(start+size, len(ids))]
+		if len(w) >= 2 {
+			out = append(out, w)
+		}
 	}
 	return out
 }

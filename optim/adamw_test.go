@@ -1,4 +1,4 @@
-package trainer
+package optim
 
 import (
 	"slices"
@@ -22,7 +22,7 @@ func TestAdamWSkipsFrozenAndKeepsState(t *testing.T) {
 		torch.WithScope(func(s *torch.Scope) {
 			a.Square().Sum(false).Backward() // only a gets a gradient
 		})
-		if err := opt.Step(params, 1e-2); err != nil {
+		if err := opt.Update(params, 1e-2); err != nil {
 			t.Fatal(err)
 		}
 		if err := ZeroGrad(params); err != nil {

@@ -1,0 +1,107 @@
+package optim
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+)
+
+// Step is one optimisation step, the same for every training loop in growthtrain: the loss and
+// backward pass of each micro-batch (gradients accumulate), the gradient-reduction hook, global
+// gradient-norm clipping, the optimizer update, and zeroing the gradients.
+type Step struct {
+	Optimizer *AdamW
+	// GradClip is the largest global 2-norm of the gradients; <= 0 disables clipping (the norm
+	// is still measured and reported).
+	GradClip float64
+	// Reduce, when set, runs after the backward passes of all micro-batches and before clipping,
+	// with the parameters the update will use: data-parallel training all-reduces their
+	// gradients there. Nil (one process) does nothing.
+	Reduce func(params []Param) error
+}
+
+// Result is what a step measured, as 0-dimensional tensors on the device, so that reading them
+// (a host synchronisation) is the caller's choice. Close them when done.
+type Result struct {
+	Loss     *torch.Tensor // mean of the micro-batch losses, float64
+	GradNorm *torch.Tensor // global 2-norm of the gradients before clipping (after Reduce)
+}
+
+// Read returns the loss and the gradient norm as numbers, waiting for the device.
+func (r Result) Read() (loss, gradNorm float64, err error) {
+	err = torch.Try(func() { loss, gradNorm = r.Loss.Item(), r.GradNorm.Item() })
+	return loss, gradNorm, err
+}
+
+// Close frees the result's tensors.
+func (r Result) Close() { torch.Close(r.Loss, r.GradNorm) }
+
+// ErrNoMicroBatches is returned by Run when asked for fewer than one micro-batch.
+var ErrNoMicroBatches = errors.New("optim: a step needs at least one micro-batch")
+
+// Run performs the step on params at learning rate lr with micro micro-batches: loss(i) returns
+// the mean loss of micro-batch i as a scalar with gradients. Each call runs in a scope of its
+// own, so its intermediates are freed after its backward pass; each loss is divided by micro
+// before it, so the accumulated gradient is that of the mean loss. On error the gradients are
+// dropped, so a later step does not accumulate onto a failed one.
+func (s *Step) Run(params []Param, lr float64, micro int, loss func(i int) (*torch.Tensor, error)) (res Result, err error) {
+	if micro < 1 {
+		return Result{}, ErrNoMicroBatches
+	}
+	if s.Optimizer == nil {
+		return Result{}, errors.New("optim: Step has no optimizer")
+	}
+	defer func() {
+		if err != nil {
+			res.Close()
+			res = Result{}
+			_ = ZeroGrad(params)
+		}
+	}()
+	defer torch.Recover(&err)
+	var dev torch.Device
+	for i := 0; i < micro; i++ {
+		var lerr error
+		torch.WithScope(func(sc *torch.Scope) {
+			l, err := loss(i)
+			if err != nil {
+				lerr = fmt.Errorf("micro-batch %d: %w", i, err)
+				return
+			}
+			if l.Numel() != 1 {
+				lerr = fmt.Errorf("micro-batch %d: the loss has shape %v, want a scalar", i, l.Shape())
+				return
+			}
+			// The logged loss is summed in float64, exactly as adding l.Item()/micro on the host.
+			part := l.Detach().To(torch.Float64)
+			if micro > 1 {
+				part = part.DivScalar(float64(micro))
+				l = l.DivScalar(float64(micro))
+			}
+			if res.Loss == nil {
+				dev = l.Device()
+				res.Loss = torch.Zeros(nil, torch.WithDType(torch.Float64), torch.WithDevice(dev))
+				torch.Persist(res.Loss)
+			}
+			res.Loss.AddInPlace(part, 1)
+			l.Backward()
+		})
+		if lerr != nil {
+			return res, lerr
+		}
+	}
+	if s.Reduce != nil {
+		if err := s.Reduce(params); err != nil {
+			return res, fmt.Errorf("gradient reduction: %w", err)
+		}
+	}
+	res.GradNorm = ClipGradNorm(params, s.GradClip)
+	if err := s.Optimizer.Update(params, lr); err != nil {
+		return res, err
+	}
+	if err := ZeroGrad(params); err != nil {
+		return res, err
+	}
+	return res, nil
+}

@@ -1,0 +1,218 @@
+package optim
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+)
+
+// stepFixture is a tiny regression problem: two parameters and micro-batches of data.
+type stepFixture struct {
+	w, b   *torch.Tensor
+	xs, ys []*torch.Tensor
+}
+
+func newStepFixture(t *testing.T, micro int) *stepFixture {
+	t.Helper()
+	gen := torch.NewGenerator(7, torch.CPU)
+	defer gen.Close()
+	f := &stepFixture{
+		w: torch.Randn([]int64{3, 5}, torch.WithGenerator(gen)).SetRequiresGrad(true),
+		b: torch.Randn([]int64{3}, torch.WithGenerator(gen)).SetRequiresGrad(true),
+	}
+	for i := 0; i < micro; i++ {
+		f.xs = append(f.xs, torch.Randn([]int64{8, 5}, torch.WithGenerator(gen)))
+		f.ys = append(f.ys, torch.Randn([]int64{8, 3}, torch.WithGenerator(gen)))
+	}
+	t.Cleanup(func() {
+		torch.Close(f.w, f.b)
+		torch.Close(f.xs...)
+		torch.Close(f.ys...)
+	})
+	return f
+}
+
+func (f *stepFixture) params() []Param {
+	return []Param{NewParam("w", f.w), NewParam("b", f.b)}
+}
+
+func (f *stepFixture) loss(i int) *torch.Tensor {
+	return torch.Linear(f.xs[i], f.w, f.b).Sub(f.ys[i]).Square().Mean(false)
+}
+
+var testAdamW = torch.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+
+// Step does exactly what a hand-written loop (the trainer's before Step existed) does: same
+// parameters bit for bit, same logged loss and gradient norm, with one and with several
+// micro-batches.
+func TestStepMatchesHandWrittenLoop(t *testing.T) {
+	for _, micro := range []int{1, 3} {
+		for _, clip := range []float64{0, 0.05} {
+			ref, got := newStepFixture(t, micro), newStepFixture(t, micro)
+			refOpt, gotOpt := NewAdamW(testAdamW), NewAdamW(testAdamW)
+			step := Step{Optimizer: gotOpt, GradClip: clip}
+			for s := 0; s < 5; s++ {
+				lr := 1e-2 * float64(s+1)
+				// The hand-written loop.
+				var wantLoss float64
+				for i := 0; i < micro; i++ {
+					torch.WithScope(func(*torch.Scope) {
+						l := ref.loss(i)
+						l.DivScalar(float64(micro)).Backward()
+						wantLoss += l.Item() / float64(micro)
+					})
+				}
+				wantNorm := torch.ClipGradNorm(Tensors(ref.params()), clip)
+				if err := refOpt.Update(ref.params(), lr); err != nil {
+					t.Fatal(err)
+				}
+				if err := ZeroGrad(ref.params()); err != nil {
+					t.Fatal(err)
+				}
+				// Step.
+				res, err := step.Run(got.params(), lr, micro, func(i int) (*torch.Tensor, error) { return got.loss(i), nil })
+				if err != nil {
+					t.Fatal(err)
+				}
+				loss, norm, err := res.Read()
+				res.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if loss != wantLoss || norm != wantNorm {
+					t.Fatalf("micro %d clip %g step %d: loss %v norm %v, want %v %v", micro, clip, s, loss, norm, wantLoss, wantNorm)
+				}
+				if got.w.Grad() != nil || got.b.Grad() != nil {
+					t.Fatal("gradients left after the step")
+				}
+			}
+			if !slices.Equal(got.w.Float32s(), ref.w.Float32s()) || !slices.Equal(got.b.Float32s(), ref.b.Float32s()) {
+				t.Fatalf("micro %d clip %g: parameters differ from the hand-written loop", micro, clip)
+			}
+			refOpt.Close()
+			gotOpt.Close()
+		}
+	}
+}
+
+// The reduction hook runs once per step, after every backward pass (it sees the accumulated
+// gradients) and before clipping (what it does to them is what gets clipped and applied).
+func TestStepReduceHook(t *testing.T) {
+	plain, hooked := newStepFixture(t, 2), newStepFixture(t, 2)
+	optA, optB := NewAdamW(testAdamW), NewAdamW(testAdamW)
+	defer optA.Close()
+	defer optB.Close()
+	calls := 0
+	hook := func(params []Param) error {
+		calls++
+		if len(params) != 2 {
+			t.Errorf("hook got %d parameters", len(params))
+		}
+		for _, p := range params {
+			g := p.Tensor.Grad()
+			if g == nil {
+				t.Fatalf("%s has no gradient in the hook", p.Name)
+			}
+			torch.NoGrad(func() { g.MulScalarInPlace(2) }) // as an all-reduce of two equal ranks' sums
+			g.Close()
+		}
+		return nil
+	}
+	a := Step{Optimizer: optA, GradClip: 1e9}
+	b := Step{Optimizer: optB, GradClip: 1e9, Reduce: hook}
+	ra, err := a.Run(plain.params(), 1e-2, 2, func(i int) (*torch.Tensor, error) { return plain.loss(i), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := b.Run(hooked.params(), 1e-2, 2, func(i int) (*torch.Tensor, error) { return hooked.loss(i), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ra.Close()
+	defer rb.Close()
+	_, na, _ := ra.Read()
+	_, nb, _ := rb.Read()
+	if calls != 1 {
+		t.Fatalf("hook called %d times, want 1", calls)
+	}
+	if math.Abs(nb-2*na) > 1e-6*na {
+		t.Fatalf("norm after the hook %v, want twice %v", nb, na)
+	}
+}
+
+// Failures come back as errors that wrap the cause, and leave no gradient behind.
+func TestStepErrors(t *testing.T) {
+	f := newStepFixture(t, 2)
+	opt := NewAdamW(testAdamW)
+	defer opt.Close()
+	s := Step{Optimizer: opt}
+	boom := errors.New("boom")
+	before := f.w.Float32s()
+	cases := []struct {
+		name  string
+		micro int
+		step  Step
+		loss  func(i int) (*torch.Tensor, error)
+		is    error
+	}{
+		{"no micro-batches", 0, s, func(int) (*torch.Tensor, error) { return f.loss(0), nil }, ErrNoMicroBatches},
+		{"loss error in the second micro-batch", 2, s, func(i int) (*torch.Tensor, error) {
+			if i == 1 {
+				return nil, boom
+			}
+			return f.loss(i), nil
+		}, boom},
+		{"non-scalar loss", 1, s, func(int) (*torch.Tensor, error) { return torch.Linear(f.xs[0], f.w, f.b), nil }, nil},
+		{"reduction fails", 1, Step{Optimizer: opt, Reduce: func([]Param) error { return boom }},
+			func(int) (*torch.Tensor, error) { return f.loss(0), nil }, boom},
+		{"torch error inside the loss", 1, s, func(int) (*torch.Tensor, error) { return f.w.Matmul(f.w), nil }, torch.ErrTorch},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := tc.step.Run(f.params(), 1e-2, tc.micro, tc.loss)
+			if err == nil {
+				res.Close()
+				t.Fatal("no error")
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Fatalf("error %v does not wrap %v", err, tc.is)
+			}
+			if res.Loss != nil || res.GradNorm != nil {
+				t.Fatal("a failed step returned tensors")
+			}
+			if f.w.Grad() != nil || f.b.Grad() != nil {
+				t.Fatal("a failed step left gradients")
+			}
+		})
+	}
+	if !slices.Equal(f.w.Float32s(), before) {
+		t.Fatal("a failed step changed the parameters")
+	}
+}
+
+// A loop of steps leaks nothing: the live tensors are the parameters, the data and the
+// optimizer state.
+func TestStepLeaksNothing(t *testing.T) {
+	f := newStepFixture(t, 2)
+	opt := NewAdamW(testAdamW)
+	defer opt.Close()
+	s := Step{Optimizer: opt, GradClip: 1}
+	run := func() {
+		res, err := s.Run(f.params(), 1e-2, 2, func(i int) (*torch.Tensor, error) { return f.loss(i), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Close()
+	}
+	run() // allocates the optimizer state
+	live := torch.LiveTensors()
+	for i := 0; i < 20; i++ {
+		run()
+	}
+	if got := torch.LiveTensors(); got != live {
+		t.Fatalf("live tensors %d after 20 steps, %d before", got, live)
+	}
+}
