@@ -39,7 +39,7 @@ const (
 // AblationVariants lists every variant, in report order.
 var AblationVariants = []string{AblateSkip, AblateSkipAttn, AblateSkipMLP, AblateNeighbourAverage, AblateZero}
 
-// AblationOptions configures Ablate. The zero value runs every variant with the defaults.
+// AblationOptions configures Ablation. The zero value runs every variant with the defaults.
 type AblationOptions struct {
 	Variants []string // subset of AblationVariants; nil = all
 	Layers   []int    // layers to ablate; nil = all
@@ -92,8 +92,8 @@ func (o AblationOptions) withDefaults(L int) (AblationOptions, error) {
 	return o, nil
 }
 
-// Ablation is the result of Ablate.
-type Ablation struct {
+// AblationResult is the result of Ablation.
+type AblationResult struct {
 	BaselinePPL    JSONFloat         `json:"baseline_ppl"`
 	Windows        int               `json:"windows"`
 	Tokens         int               `json:"tokens"` // predicted tokens over all windows
@@ -110,7 +110,7 @@ type Ablation struct {
 // AblationVariant holds one variant's per-layer results.
 type AblationVariant struct {
 	Name   string          `json:"name"`
-	Layers []LayerAblation `json:"layers"`
+	Layers []AblationLayer `json:"layers"`
 	// Ranking lists the ablated layers from most to least important (largest PPL change
 	// first; non-finite changes count as most important).
 	Ranking  []int `json:"ranking"`
@@ -121,8 +121,8 @@ type AblationVariant struct {
 	SpanDecades JSONFloat `json:"span_decades"`
 }
 
-// LayerAblation is one ablated layer.
-type LayerAblation struct {
+// AblationLayer is one ablated layer.
+type AblationLayer struct {
 	Layer    int       `json:"layer"`
 	PPL      JSONFloat `json:"ppl"`
 	Change   JSONFloat `json:"change"` // PPL / baseline PPL - 1
@@ -168,10 +168,10 @@ func RankByImportance(change []float64) []int {
 	return idx
 }
 
-// Ablate removes each layer in each variant and measures the perplexity change over the
+// Ablation removes each layer in each variant and measures the perplexity change over the
 // evaluator's windows. All (variant, layer) modifications run in one Sweep, so the baseline
 // hidden states are shared.
-func Ablate(e *Evaluator, opts AblationOptions) (*Ablation, error) {
+func Ablation(e *Evaluator, opts AblationOptions) (*AblationResult, error) {
 	L := e.M.Config.NumHiddenLayers
 	opts, err := opts.withDefaults(L)
 	if err != nil {
@@ -188,7 +188,7 @@ func Ablate(e *Evaluator, opts AblationOptions) (*Ablation, error) {
 		return nil, err
 	}
 	tokens := e.Tokens()
-	a := &Ablation{
+	a := &AblationResult{
 		BaselinePPL: JSONFloat(Perplexity(base, tokens)), Windows: len(e.Windows),
 		Bootstrap: opts.Bootstrap, Level: opts.Level, Seed: opts.Seed, CriticalChange: opts.CriticalChange,
 		BaseNLL: base, WindowTokens: tokens,
@@ -204,7 +204,7 @@ func Ablate(e *Evaluator, opts AblationOptions) (*Ablation, error) {
 			k++
 			lo, hi, point := stats.BootstrapPerplexityChangeCI(base, nll, tokens, opts.Bootstrap, opts.Level, opts.Seed)
 			crit, anti := FlagLayer(lo, hi, opts.CriticalChange)
-			av.Layers = append(av.Layers, LayerAblation{Layer: l, PPL: JSONFloat(Perplexity(nll, tokens)),
+			av.Layers = append(av.Layers, AblationLayer{Layer: l, PPL: JSONFloat(Perplexity(nll, tokens)),
 				Change: JSONFloat(point), CILo: JSONFloat(lo), CIHi: JSONFloat(hi), Critical: crit, Anti: anti, NLL: nll})
 		}
 		av.finish()
@@ -356,7 +356,7 @@ func isNormParam(suffix string) bool { return strings.HasSuffix(suffix, "norm.we
 func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // Variant returns the named variant's results, or nil.
-func (a *Ablation) Variant(name string) *AblationVariant {
+func (a *AblationResult) Variant(name string) *AblationVariant {
 	for i := range a.Variants {
 		if a.Variants[i].Name == name {
 			return &a.Variants[i]
@@ -368,7 +368,7 @@ func (a *Ablation) Variant(name string) *AblationVariant {
 // Importance returns the perplexity change (a fraction) of ablating each layer in the given
 // variant, indexed by layer; layers that were not ablated (and unknown variants) are NaN. This
 // is the importance the other diagnostics correlate with.
-func (a *Ablation) Importance(variant string) []float64 {
+func (a *AblationResult) Importance(variant string) []float64 {
 	L := 0
 	for _, v := range a.Variants {
 		for _, la := range v.Layers {
@@ -388,7 +388,7 @@ func (a *Ablation) Importance(variant string) []float64 {
 }
 
 // Tables returns one per-layer table per variant, then a compact summary of all variants.
-func (a *Ablation) Tables() []report.Table {
+func (a *AblationResult) Tables() []report.Table {
 	var out []report.Table
 	for _, v := range a.Variants {
 		t := report.Table{
@@ -450,7 +450,7 @@ func (a *Ablation) Tables() []report.Table {
 	return out
 }
 
-func (a *Ablation) indexOf(name string) int {
+func (a *AblationResult) indexOf(name string) int {
 	for i, v := range a.Variants {
 		if v.Name == name {
 			return i
@@ -459,7 +459,7 @@ func (a *Ablation) indexOf(name string) int {
 	return -1
 }
 
-func flagText(la LayerAblation) string {
+func flagText(la AblationLayer) string {
 	switch {
 	case la.Critical:
 		return "critical"
@@ -483,7 +483,7 @@ func intList(x []int) string {
 // Plots writes one bar chart per variant into dir ("ablation_<variant>.png": PPL change per
 // layer on a symmetric-log axis, with the bootstrap intervals as whiskers and critical and
 // anti-layers highlighted) and returns the paths.
-func (a *Ablation) Plots(dir string) ([]string, error) {
+func (a *AblationResult) Plots(dir string) ([]string, error) {
 	var paths []string
 	for _, v := range a.Variants {
 		L := 0

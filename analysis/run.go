@@ -54,17 +54,17 @@ type RunOptions struct {
 
 // Report is analysis.json: everything the diagnostics found, with what produced it.
 type Report struct {
-	Tool     string             `json:"tool"`
-	Created  string             `json:"created"`
-	Model    ModelInfo          `json:"model"`
-	Data     DataInfo           `json:"data"`
-	Options  RunOptions         `json:"options"`
-	Seconds  map[string]float64 `json:"seconds"`
-	Ablation *Ablation          `json:"ablation,omitempty"`
-	Predict  *PredictResult     `json:"predictability,omitempty"`
-	Recovery *RecoveryResult    `json:"recovery,omitempty"`
-	Manip    *Manipulation      `json:"manipulation,omitempty"`
-	Struct   *StructureResult   `json:"structure,omitempty"`
+	Tool           string                `json:"tool"`
+	Created        string                `json:"created"`
+	Model          ModelInfo             `json:"model"`
+	Data           DataInfo              `json:"data"`
+	Options        RunOptions            `json:"options"`
+	Seconds        map[string]float64    `json:"seconds"`
+	Ablation       *AblationResult       `json:"ablation,omitempty"`
+	Predictability *PredictabilityResult `json:"predictability,omitempty"`
+	Recovery       *RecoveryResult       `json:"recovery,omitempty"`
+	Manipulation   *ManipulationResult   `json:"manipulation,omitempty"`
+	Structure      *StructureResult      `json:"structure,omitempty"`
 }
 
 // ModelInfo identifies the analysed model.
@@ -147,7 +147,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	// Ablation comes first: manipulation picks its layers, and recovery correlates with it.
 	if want("ablation") || want("manipulation") || want("recovery") {
 		if err := timed("ablation", func() (err error) {
-			r.Ablation, err = Ablate(e, AblationOptions{Bootstrap: opts.Bootstrap, Seed: opts.Seed,
+			r.Ablation, err = Ablation(e, AblationOptions{Bootstrap: opts.Bootstrap, Seed: opts.Seed,
 				Progress: progress(len(e.Windows), "ablation")})
 			return err
 		}); err != nil {
@@ -156,7 +156,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	}
 	if want("predictability") {
 		if err := timed("predictability", func() (err error) {
-			r.Predict, err = Predictability(e.M, e, PredictOptions{Seed: opts.Seed, BootstrapIters: opts.Bootstrap})
+			r.Predictability, err = Predictability(e.M, e, PredictabilityOptions{Seed: opts.Seed, BootstrapIters: opts.Bootstrap})
 			return err
 		}); err != nil {
 			return nil, err
@@ -201,7 +201,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	if want("manipulation") {
 		if err := timed("manipulation", func() (err error) {
 			layers := DefaultManipulationLayers(r.Ablation, AblateSkip)
-			r.Manip, err = Manipulate(e, layers, ManipulationOptions{Seed: opts.Seed, Bootstrap: opts.Bootstrap,
+			r.Manipulation, err = Manipulation(e, layers, ManipulationOptions{Seed: opts.Seed, Bootstrap: opts.Bootstrap,
 				Predict: PredictorFor(MethodNeighbors, 0), Progress: progress(len(e.Windows), "manipulation")})
 			return err
 		}); err != nil {
@@ -210,7 +210,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	}
 	if want("structure") {
 		if err := timed("structure", func() (err error) {
-			r.Struct, err = Structure(e, StructureOptions{Progress: progress(L, "structure")})
+			r.Structure, err = Structure(e, StructureOptions{Progress: progress(L, "structure")})
 			return err
 		}); err != nil {
 			return nil, err
@@ -244,17 +244,17 @@ func (r *Report) Write(dir string) error {
 	if r.Ablation != nil {
 		parts = append(parts, part{"ablation", r.Ablation.Tables, r.Ablation.Plots})
 	}
-	if r.Predict != nil {
-		parts = append(parts, part{"predictability", r.Predict.Tables, r.Predict.Plots})
+	if r.Predictability != nil {
+		parts = append(parts, part{"predictability", r.Predictability.Tables, r.Predictability.Plots})
 	}
 	if r.Recovery != nil {
 		parts = append(parts, part{"recovery", r.Recovery.Tables, r.Recovery.Plots})
 	}
-	if r.Manip != nil {
-		parts = append(parts, part{"manipulation", r.Manip.Tables, r.Manip.Plots})
+	if r.Manipulation != nil {
+		parts = append(parts, part{"manipulation", r.Manipulation.Tables, r.Manipulation.Plots})
 	}
-	if r.Struct != nil {
-		parts = append(parts, part{"structure", r.Struct.Tables, r.Struct.Plots})
+	if r.Structure != nil {
+		parts = append(parts, part{"structure", r.Structure.Tables, r.Structure.Plots})
 	}
 	var md strings.Builder
 	md.WriteString(r.headline())
@@ -320,7 +320,7 @@ func (r *Report) headline() string {
 			row(fmt.Sprintf("importance range (%s)", name), "10^7", fmt.Sprintf("10^%.1f", float64(v.SpanDecades)))
 		}
 	}
-	if p := r.Predict; p != nil {
+	if p := r.Predictability; p != nil {
 		for _, t := range p.Types {
 			if t.Type == "gate_proj" {
 				row("gate_proj R² (neighbour ridge: in-sample / held-out / shuffled null)", "0.91",
@@ -353,7 +353,7 @@ func (r *Report) headline() string {
 		}
 		row("recovery steps track importance (Spearman)", "yes (L8, L11 ~200 steps; L14, L17 0)", here)
 	}
-	if m := r.Manip; m != nil {
+	if m := r.Manipulation; m != nil {
 		var parts []string
 		for _, res := range m.Results {
 			switch {

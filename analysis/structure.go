@@ -52,23 +52,23 @@ type StructureOptions struct {
 type StructureResult struct {
 	NumLayers   int                      `json:"num_layers"`
 	MatrixTypes []string                 `json:"matrix_types"`
-	Matrices    []LayerMatrices          `json:"matrices"`         // one per layer
+	Matrices    []StructureLayer         `json:"matrices"`         // one per layer
 	Cosine      map[string][][]JSONFloat `json:"cosine"`           // type (or "all") -> [layer][layer]
-	Hidden      []HiddenChange           `json:"hidden,omitempty"` // one per layer
-	Entropy     *AttentionEntropy        `json:"attention_entropy,omitempty"`
+	Hidden      []StructureHidden        `json:"hidden,omitempty"` // one per layer
+	Entropy     *StructureEntropy        `json:"attention_entropy,omitempty"`
 	Windows     int                      `json:"windows"` // windows used for Hidden and Entropy
 	Tokens      int                      `json:"tokens"`  // token positions averaged over
 	Notes       []string                 `json:"notes"`
 }
 
-// LayerMatrices holds the measures of one layer's weight matrices, in MatrixTypes order.
-type LayerMatrices struct {
-	Layer    int           `json:"layer"`
-	Matrices []MatrixStats `json:"matrices"`
+// StructureLayer holds the measures of one layer's weight matrices, in MatrixTypes order.
+type StructureLayer struct {
+	Layer    int               `json:"layer"`
+	Matrices []StructureMatrix `json:"matrices"`
 }
 
-// MatrixStats are the norms, ranks and spectrum of one weight matrix (float64, one SVD).
-type MatrixStats struct {
+// StructureMatrix are the norms, ranks and spectrum of one weight matrix (float64, one SVD).
+type StructureMatrix struct {
 	Type          string    `json:"type"`
 	Rows          int       `json:"rows"`
 	Cols          int       `json:"cols"`
@@ -80,10 +80,10 @@ type MatrixStats struct {
 	Spectrum []JSONFloat `json:"spectrum"`
 }
 
-// HiddenChange measures how layer l changes the residual stream, from the baseline hidden
+// StructureHidden measures how layer l changes the residual stream, from the baseline hidden
 // states: x = the layer's input, y = its output, per token position; means are over all
 // (non-padding) token positions of the windows used, pooled.
-type HiddenChange struct {
+type StructureHidden struct {
 	Layer int `json:"layer"`
 	// AngularDistance is mean arccos(cos(x, y)) / π (0 = same direction, 0.5 = orthogonal).
 	AngularDistance JSONFloat `json:"angular_distance"`
@@ -93,9 +93,9 @@ type HiddenChange struct {
 	RelativeUpdate JSONFloat `json:"relative_update"`
 }
 
-// AttentionEntropy is the entropy (nats) of each head's attention distribution, averaged over
+// StructureEntropy is the entropy (nats) of each head's attention distribution, averaged over
 // query positions (non-padding, pooled over windows).
-type AttentionEntropy struct {
+type StructureEntropy struct {
 	Heads int           `json:"heads"`
 	Mean  [][]JSONFloat `json:"mean"` // [layer][head], nats
 	// Normalised divides each query's entropy by log(number of keys it sees) (1 = uniform over
@@ -133,9 +133,9 @@ func Structure(e *Evaluator, opts StructureOptions) (res *StructureResult, err e
 // (float64 copies of one type for all layers are held at once).
 func (res *StructureResult) weights(m *model.Model, opts StructureOptions) error {
 	L := m.Config.NumHiddenLayers
-	res.Matrices = make([]LayerMatrices, L)
+	res.Matrices = make([]StructureLayer, L)
 	for l := range res.Matrices {
-		res.Matrices[l] = LayerMatrices{Layer: l, Matrices: make([]MatrixStats, len(MatrixTypes))}
+		res.Matrices[l] = StructureLayer{Layer: l, Matrices: make([]StructureMatrix, len(MatrixTypes))}
 	}
 	frob := map[string][]float64{}
 	cosF := map[string][][]float64{}
@@ -165,7 +165,7 @@ func (res *StructureResult) weights(m *model.Model, opts StructureOptions) error
 				for i, s := range spec {
 					norm[i] = s / mm.Spectral
 				}
-				res.Matrices[l].Matrices[ti] = MatrixStats{Type: typ, Rows: rows, Cols: cols,
+				res.Matrices[l].Matrices[ti] = StructureMatrix{Type: typ, Rows: rows, Cols: cols,
 					Frobenius: JSONFloat(mm.Frobenius), Spectral: JSONFloat(mm.Spectral),
 					StableRank: JSONFloat(mm.StableRank), EffectiveRank: JSONFloat(mm.EffectiveRank),
 					Spectrum: jsonFloats(norm)}
@@ -285,13 +285,13 @@ func (res *StructureResult) hidden(e *Evaluator, opts StructureOptions) error {
 		}
 	}
 	res.Windows, res.Tokens = len(wins), int(count)
-	res.Hidden = make([]HiddenChange, L)
+	res.Hidden = make([]StructureHidden, L)
 	for l := range res.Hidden {
-		res.Hidden[l] = HiddenChange{Layer: l, AngularDistance: JSONFloat(sumAng[l] / count),
+		res.Hidden[l] = StructureHidden{Layer: l, AngularDistance: JSONFloat(sumAng[l] / count),
 			BlockInfluence: JSONFloat(1 - sumCos[l]/count), RelativeUpdate: JSONFloat(sumRel[l] / count)}
 	}
 	if entropy {
-		ae := &AttentionEntropy{Heads: H, Mean: make([][]JSONFloat, L), Normalised: make([][]JSONFloat, L)}
+		ae := &StructureEntropy{Heads: H, Mean: make([][]JSONFloat, L), Normalised: make([][]JSONFloat, L)}
 		for l := 0; l < L; l++ {
 			ae.Mean[l], ae.Normalised[l] = make([]JSONFloat, H), make([]JSONFloat, H)
 			for hd := 0; hd < H; hd++ {

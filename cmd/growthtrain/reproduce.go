@@ -104,16 +104,16 @@ func writeTable(out, table, work string, rep *analysis.Report) error {
 		section = rep.Ablation
 		t = ablationTable(rep)
 	case "predictability":
-		section = rep.Predict
+		section = rep.Predictability
 		t = predictabilityTable(rep)
 	case "recovery":
 		section = rep.Recovery
 		t = recoveryTable(rep)
 	case "manipulation":
-		section = rep.Manip
+		section = rep.Manipulation
 		t = manipulationTable(rep)
 	case "structure":
-		section = rep.Struct
+		section = rep.Structure
 		t = structureTable(rep)
 	}
 	raw, err := json.MarshalIndent(map[string]any{"table": table, "model": rep.Model, "data": rep.Data, "result": section}, "", "  ")
@@ -228,7 +228,7 @@ func ablationTable(rep *analysis.Report) report.Table {
 
 func predictabilityTable(rep *analysis.Report) report.Table {
 	t := paperTable("Weight predictability (paper vs here)")
-	p := rep.Predict
+	p := rep.Predictability
 	deltaSum, n := 0.0, 0
 	for _, ty := range p.Types {
 		if ty.Type == "gate_proj" {
@@ -290,7 +290,7 @@ func recoveryTable(rep *analysis.Report) report.Table {
 
 func manipulationTable(rep *analysis.Report) report.Table {
 	t := paperTable("Manipulation of redundant layers (paper vs here)")
-	m := rep.Manip
+	m := rep.Manipulation
 	t.AddRow("layers manipulated", "redundant layers", analysis.LayerSet(m.Layers), "")
 	for _, res := range m.Results {
 		paper := "millions of %"
@@ -310,7 +310,7 @@ func manipulationTable(rep *analysis.Report) report.Table {
 func structureTable(rep *analysis.Report) report.Table {
 	t := report.Table{Title: "Structure per layer (the paper reports no numbers; here for reference)",
 		Columns: []string{"layer", "block influence", "angular distance", "gate_proj stable rank", "gate_proj spectral norm"}}
-	s := rep.Struct
+	s := rep.Structure
 	bi, ad := s.BlockInfluence(), s.AngularDistance()
 	sr, sn := s.Metric("gate", "stable_rank"), s.Metric("gate", "spectral")
 	for l := 0; l < s.NumLayers; l++ {

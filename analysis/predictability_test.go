@@ -164,7 +164,7 @@ func TestPredictabilityLinearLayers(t *testing.T) {
 	setLinearInDepth(t, m, 2)
 	e := &Evaluator{M: m, Windows: windowsFor(8, 16, 5), Batch: 4}
 	for _, method := range []string{MethodNeighbors, MethodDepth, MethodNeighborsElementwise} {
-		res, err := Predictability(m, e, PredictOptions{Permutations: 30, Seed: 1, MaxSubstitute: 4, SubstituteMethod: method, Elementwise: true})
+		res, err := Predictability(m, e, PredictabilityOptions{Permutations: 30, Seed: 1, MaxSubstitute: 4, SubstituteMethod: method, Elementwise: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +234,7 @@ func TestPredictabilityIndependentLayers(t *testing.T) {
 	m := predModel(t, 12, 3) // HF init: every matrix iid N(0, 0.02²), independent across layers
 	defer m.Close()
 	e := &Evaluator{M: m, Windows: windowsFor(4, 12, 5), Batch: 4}
-	res, err := Predictability(m, e, PredictOptions{Permutations: 50, Seed: 2, MaxSubstitute: 2})
+	res, err := Predictability(m, e, PredictabilityOptions{Permutations: 50, Seed: 2, MaxSubstitute: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestPredictabilityIndependentLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back PredictResult
+	var back PredictabilityResult
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestPredictabilityTiming(t *testing.T) {
 	}
 	defer m.Close()
 	start := time.Now()
-	res, err := Predictability(m, nil, PredictOptions{SkipSubstitution: true, Elementwise: os.Getenv("GROWTHTRAIN_BENCH") == "ew"})
+	res, err := Predictability(m, nil, PredictabilityOptions{SkipSubstitution: true, Elementwise: os.Getenv("GROWTHTRAIN_BENCH") == "ew"})
 	if err != nil {
 		t.Fatal(err)
 	}

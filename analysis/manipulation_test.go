@@ -14,7 +14,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-func resultOf(t *testing.T, r *Manipulation, strategy string, alpha float64) ManipulationResult {
+func resultOf(t *testing.T, r *ManipulationResult, strategy string, alpha float64) ManipulationOutcome {
 	t.Helper()
 	for _, x := range r.Results {
 		if x.Strategy == strategy && (x.Alpha == nil || *x.Alpha == alpha) {
@@ -22,7 +22,7 @@ func resultOf(t *testing.T, r *Manipulation, strategy string, alpha float64) Man
 		}
 	}
 	t.Fatalf("no result for %s %g", strategy, alpha)
-	return ManipulationResult{}
+	return ManipulationOutcome{}
 }
 
 // ownWeights is a predictor that predicts each layer perfectly.
@@ -43,13 +43,13 @@ func TestManipulationKnownAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	live := torch.LiveTensors()
-	r, err := Manipulate(e, []int{2}, ManipulationOptions{Alphas: []float64{0.5, 0.9, 1.0}, Rank: 1 << 20,
+	r, err := Manipulation(e, []int{2}, ManipulationOptions{Alphas: []float64{0.5, 0.9, 1.0}, Rank: 1 << 20,
 		Predict: ownWeights, Bootstrap: 200, Seed: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if now := torch.LiveTensors(); now > live {
-		t.Fatalf("Manipulate leaked %d tensors", now-live)
+		t.Fatalf("Manipulation leaked %d tensors", now-live)
 	}
 	for _, x := range r.Results {
 		checkCI(t, x.Strategy+" "+x.Detail, float64(x.CILo), float64(x.Change), float64(x.CIHi))
@@ -103,7 +103,7 @@ func TestManipulationKnownAnswers(t *testing.T) {
 	// The model is unchanged afterwards.
 	again, err := e.NLL()
 	if err != nil || !slices.Equal(again, r.BaseNLL) {
-		t.Fatalf("Manipulate left the model changed (%v)", err)
+		t.Fatalf("Manipulation left the model changed (%v)", err)
 	}
 }
 
@@ -113,7 +113,7 @@ func TestManipulationUsesOriginals(t *testing.T) {
 	m := tinyModel(t, 32)
 	defer m.Close()
 	e := &Evaluator{M: m, Windows: windowsFor(5, 11, 9), Batch: 4}
-	r, err := Manipulate(e, []int{2, 1}, ManipulationOptions{Strategies: []string{ManipCopy, ManipNeighbourAverage}, Bootstrap: 20})
+	r, err := Manipulation(e, []int{2, 1}, ManipulationOptions{Strategies: []string{ManipCopy, ManipNeighbourAverage}, Bootstrap: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestManipulationRandomAndPredictor(t *testing.T) {
 	defer m.Close()
 	e := &Evaluator{M: m, Windows: windowsFor(4, 10, 1), Batch: 4}
 	run := func(seed uint64) []float64 {
-		r, err := Manipulate(e, []int{0}, ManipulationOptions{Strategies: []string{ManipRandom, ManipPredicted}, Seed: seed, Bootstrap: 10})
+		r, err := Manipulation(e, []int{0}, ManipulationOptions{Strategies: []string{ManipRandom, ManipPredicted}, Seed: seed, Bootstrap: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,13 +218,13 @@ func TestManipulationRandomAndPredictor(t *testing.T) {
 	bad := func(m *model.Model, l int) (map[string]*torch.Tensor, error) {
 		return map[string]*torch.Tensor{"mlp.nope.weight": torch.Zeros([]int64{1})}, nil
 	}
-	if _, err := Manipulate(e, []int{1}, ManipulationOptions{Strategies: []string{ManipPredicted}, Predict: bad}); err == nil {
+	if _, err := Manipulation(e, []int{1}, ManipulationOptions{Strategies: []string{ManipPredicted}, Predict: bad}); err == nil {
 		t.Fatal("predictor output with an unknown name accepted")
 	}
-	if _, err := Manipulate(e, []int{4}, ManipulationOptions{}); err == nil {
+	if _, err := Manipulation(e, []int{4}, ManipulationOptions{}); err == nil {
 		t.Fatal("layer out of range accepted")
 	}
-	if _, err := Manipulate(e, []int{1}, ManipulationOptions{Strategies: []string{"melt"}}); err == nil {
+	if _, err := Manipulation(e, []int{1}, ManipulationOptions{Strategies: []string{"melt"}}); err == nil {
 		t.Fatal("unknown strategy accepted")
 	}
 }
@@ -260,9 +260,9 @@ func TestDefaultManipulationLayers(t *testing.T) {
 	change := []float64{5, 0.2, -0.01, 3, 0.001, math.NaN(), 0.5}
 	v := AblationVariant{Name: AblateNeighbourAverage}
 	for l, c := range change {
-		v.Layers = append(v.Layers, LayerAblation{Layer: l, Change: JSONFloat(c)})
+		v.Layers = append(v.Layers, AblationLayer{Layer: l, Change: JSONFloat(c)})
 	}
-	a := &Ablation{Variants: []AblationVariant{v}}
+	a := &AblationResult{Variants: []AblationVariant{v}}
 	if got := DefaultManipulationLayers(a, AblateNeighbourAverage); !slices.Equal(got, []int{1, 2, 4}) {
 		t.Fatalf("least important third %v, want [1 2 4]", got)
 	}

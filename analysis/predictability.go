@@ -57,7 +57,7 @@ func PredictTypeParam(typ string) (string, error) {
 	return "", fmt.Errorf("unknown weight type %q (want one of %s)", typ, strings.Join(PredictTypes, ", "))
 }
 
-// Prediction methods (PredictOptions.SubstituteMethod, PredictLayer).
+// Prediction methods (PredictabilityOptions.SubstituteMethod, PredictLayer).
 const (
 	// MethodNeighbors predicts W[l] ≈ a·W[l-1] + b·W[l+1] + c with ONE (a, b, c) per weight type
 	// and target layer, fitted by ridge regression over the layer's elements (the default: the
@@ -72,15 +72,15 @@ const (
 	MethodDepth = "depth"
 )
 
-// Substitution orders (PredictOptions.SubstituteOrder).
+// Substitution orders (PredictabilityOptions.SubstituteOrder).
 const (
 	OrderPredictable = "predictable" // increasing held-out relative error of the method (most predictable first)
 	OrderMiddleOut   = "middle-out"  // L/2, L/2-1, L/2+1, L/2-2, ...
 	OrderSequential  = "sequential"  // 0, 1, 2, ...
 )
 
-// PredictOptions configures Predictability. Zero values select the defaults.
-type PredictOptions struct {
+// PredictabilityOptions configures Predictability. Zero values select the defaults.
+type PredictabilityOptions struct {
 	// Types to study (short names, see PredictTypes); default all nine.
 	Types []string `json:"types"`
 	// Lambda is the ridge penalty of every fit, on the centred Gram matrix (intercepts are not
@@ -108,11 +108,11 @@ type PredictOptions struct {
 	BootstrapIters int `json:"bootstrap_iters"`
 }
 
-// DepthIntercept as PredictOptions.Degree selects the intercept-only depth model (every element
+// DepthIntercept as PredictabilityOptions.Degree selects the intercept-only depth model (every element
 // predicted by its mean over layers).
 const DepthIntercept = -1
 
-func (o PredictOptions) withDefaults() PredictOptions {
+func (o PredictabilityOptions) withDefaults() PredictabilityOptions {
 	if len(o.Types) == 0 {
 		o.Types = slices.Clone(PredictTypes)
 	}
@@ -137,19 +137,19 @@ func (o PredictOptions) withDefaults() PredictOptions {
 	return o
 }
 
-func (o PredictOptions) degree() int {
+func (o PredictabilityOptions) degree() int {
 	if o.Degree < 0 {
 		return 0
 	}
 	return o.Degree
 }
 
-// PredictR2 holds R² per layer (index = layer; null where undefined, e.g. neighbour fits at the
+// PredictabilityR2 holds R² per layer (index = layer; null where undefined, e.g. neighbour fits at the
 // endpoint layers) and pooled over layers. R² of layer l is 1 - Σ_j(W_lj - Ŵ_lj)²/Σ_j(W_lj - W̄_l)²
 // (relative to the layer's own mean); Pooled is 1 - Σ_l SS_res,l / Σ_l Σ_j (W_lj - W̄)² with W̄
 // the grand mean over the layers scored (stats.LOOResult's definitions). MeanLayer is the mean
 // of the finite per-layer values.
-type PredictR2 struct {
+type PredictabilityR2 struct {
 	InSample       []JSONFloat `json:"in_sample"`
 	HeldOut        []JSONFloat `json:"held_out"`
 	InSamplePooled JSONFloat   `json:"in_sample_pooled"`
@@ -158,8 +158,8 @@ type PredictR2 struct {
 	HeldOutMean    JSONFloat   `json:"held_out_mean_layer"`
 }
 
-// PredictNull summarises a statistic's shuffled-layer-order null distribution.
-type PredictNull struct {
+// PredictabilityNull summarises a statistic's shuffled-layer-order null distribution.
+type PredictabilityNull struct {
 	Mean JSONFloat `json:"mean"`
 	SD   JSONFloat `json:"sd"`
 	Q025 JSONFloat `json:"q025"`
@@ -171,7 +171,7 @@ type PredictNull struct {
 	PTwoSided JSONFloat `json:"p_two_sided"`
 }
 
-func newPredictNull(vals []float64, obs float64) PredictNull {
+func newPredictabilityNull(vals []float64, obs float64) PredictabilityNull {
 	var s []float64
 	for _, v := range vals {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -179,7 +179,7 @@ func newPredictNull(vals []float64, obs float64) PredictNull {
 		}
 	}
 	nan := JSONFloat(math.NaN())
-	out := PredictNull{Mean: nan, SD: nan, Q025: nan, Q975: nan, PGreater: nan, PLess: nan, PTwoSided: nan}
+	out := PredictabilityNull{Mean: nan, SD: nan, Q025: nan, Q975: nan, PGreater: nan, PLess: nan, PTwoSided: nan}
 	if len(s) == 0 {
 		return out
 	}
@@ -210,19 +210,19 @@ func newPredictNull(vals []float64, obs float64) PredictNull {
 	return out
 }
 
-// PredictDelta is the delta-correlation statistic of one weight type: corr(D_l, D_{l+1}) with
+// PredictabilityDelta is the delta-correlation statistic of one weight type: corr(D_l, D_{l+1}) with
 // D_l = vec(W[l+1] - W[l]) (stats.DeltaCorrelations), per l = 0..L-3 and its mean, next to the
 // null models: independent layers (analytic -0.5, stats.IndependentDeltaNull) and shuffled layer
 // order (permutations of the same layers).
-type PredictDelta struct {
-	PerLayer    []JSONFloat `json:"per_layer"` // index l: corr(W[l+1]-W[l], W[l+2]-W[l+1])
-	Mean        JSONFloat   `json:"mean"`
-	Independent float64     `json:"independent_null"`
-	Shuffled    PredictNull `json:"shuffled_null"`
+type PredictabilityDelta struct {
+	PerLayer    []JSONFloat        `json:"per_layer"` // index l: corr(W[l+1]-W[l], W[l+2]-W[l+1])
+	Mean        JSONFloat          `json:"mean"`
+	Independent float64            `json:"independent_null"`
+	Shuffled    PredictabilityNull `json:"shuffled_null"`
 }
 
-// PredictType is the predictability of one weight type.
-type PredictType struct {
+// PredictabilityType is the predictability of one weight type.
+type PredictabilityType struct {
 	Type     string `json:"type"`
 	Elements int    `json:"elements"`
 	// Neighbor: shared (a, b, c) per target layer (interior layers 1..L-2). In-sample: fitted on
@@ -230,25 +230,25 @@ type PredictType struct {
 	// (a, b, c) fitted on the pooled elements of all other interior layers' triples and applied
 	// to layer l (whose own weights still serve as neighbours of l±1 in the training triples,
 	// as for any interpolation model).
-	Neighbor PredictR2 `json:"neighbor"`
+	Neighbor PredictabilityR2 `json:"neighbor"`
 	// NeighborCoef[l] = [a, b, c] of the in-sample fit of layer l (null at endpoints).
 	NeighborCoef [][3]JSONFloat `json:"neighbor_coef"`
 	// NeighborAvg: the unfitted neighbour average (W[l-1] + W[l+1])/2, as in ablation.
-	NeighborAvg PredictR2 `json:"neighbor_avg"` // held-out equals in-sample (nothing is fitted)
-	// NeighborElementwise (PredictOptions.Elementwise): per-element coefficients across layers.
-	NeighborElementwise *PredictR2 `json:"neighbor_elementwise,omitempty"`
+	NeighborAvg PredictabilityR2 `json:"neighbor_avg"` // held-out equals in-sample (nothing is fitted)
+	// NeighborElementwise (PredictabilityOptions.Elementwise): per-element coefficients across layers.
+	NeighborElementwise *PredictabilityR2 `json:"neighbor_elementwise,omitempty"`
 	// Depth: polynomial in normalised depth, per element, all layers. Held-out is exact
 	// leave-one-layer-out (hat-matrix identity), so endpoints are extrapolations.
-	Depth PredictR2 `json:"depth"`
+	Depth PredictabilityR2 `json:"depth"`
 	// Shuffled-layer-order nulls of the pooled held-out R² of Neighbor and Depth.
-	NeighborNull PredictNull  `json:"neighbor_held_out_null"`
-	DepthNull    PredictNull  `json:"depth_held_out_null"`
-	Delta        PredictDelta `json:"delta"`
+	NeighborNull PredictabilityNull  `json:"neighbor_held_out_null"`
+	DepthNull    PredictabilityNull  `json:"depth_held_out_null"`
+	Delta        PredictabilityDelta `json:"delta"`
 }
 
-// PredictSubstStep is one point of the error-accumulation curve: the first K layers of the order
+// PredictabilitySubstStep is one point of the error-accumulation curve: the first K layers of the order
 // replaced together by their predictions (computed from the original weights).
-type PredictSubstStep struct {
+type PredictabilitySubstStep struct {
 	K      int       `json:"k"`
 	Layers []int     `json:"layers"`
 	PPL    JSONFloat `json:"ppl"`
@@ -257,32 +257,32 @@ type PredictSubstStep struct {
 	CIHi   JSONFloat `json:"ci_hi"`
 }
 
-// PredictSubstitution is the substitution experiment.
-type PredictSubstitution struct {
-	Method  string             `json:"method"`
-	Order   string             `json:"order"`
-	Layers  []int              `json:"layers"` // the substitution order (first MaxSubstitute)
-	BasePPL JSONFloat          `json:"base_ppl"`
-	Steps   []PredictSubstStep `json:"steps"`
+// PredictabilitySubstitution is the substitution experiment.
+type PredictabilitySubstitution struct {
+	Method  string                    `json:"method"`
+	Order   string                    `json:"order"`
+	Layers  []int                     `json:"layers"` // the substitution order (first MaxSubstitute)
+	BasePPL JSONFloat                 `json:"base_ppl"`
+	Steps   []PredictabilitySubstStep `json:"steps"`
 }
 
-// PredictResult is the outcome of Predictability.
-type PredictResult struct {
-	Options   PredictOptions `json:"options"`
-	NumLayers int            `json:"num_layers"`
-	Types     []PredictType  `json:"types"`
+// PredictabilityResult is the outcome of Predictability.
+type PredictabilityResult struct {
+	Options   PredictabilityOptions `json:"options"`
+	NumLayers int                   `json:"num_layers"`
+	Types     []PredictabilityType  `json:"types"`
 	// LayerError[l]: held-out relative error of SubstituteMethod at layer l over the studied
 	// types, Σ_types SS_res / Σ_types SS_tot (= 1 - R² pooled over types, dominated by the big
 	// MLP matrices); null where the method has no held-out prediction (neighbour endpoints).
 	// OrderPredictable sorts by it.
-	LayerError   []JSONFloat          `json:"layer_error"`
-	Substitution *PredictSubstitution `json:"substitution,omitempty"`
-	Seconds      map[string]float64   `json:"seconds"`
+	LayerError   []JSONFloat                 `json:"layer_error"`
+	Substitution *PredictabilitySubstitution `json:"substitution,omitempty"`
+	Seconds      map[string]float64          `json:"seconds"`
 }
 
 // Predictability runs the weight-predictability diagnostic on m. e (for the substitution
 // perplexities) must evaluate m; it may be nil when opts.SkipSubstitution is set.
-func Predictability(m *model.Model, e *Evaluator, opts PredictOptions) (res *PredictResult, err error) {
+func Predictability(m *model.Model, e *Evaluator, opts PredictabilityOptions) (res *PredictabilityResult, err error) {
 	defer torch.Recover(&err)
 	opts = opts.withDefaults()
 	L := m.Config.NumHiddenLayers
@@ -295,7 +295,7 @@ func Predictability(m *model.Model, e *Evaluator, opts PredictOptions) (res *Pre
 	if !opts.SkipSubstitution && (e == nil || e.M != m) {
 		return nil, errors.New("predictability: substitution needs an Evaluator of the same model (or SkipSubstitution)")
 	}
-	res = &PredictResult{Options: opts, NumLayers: L, Seconds: map[string]float64{}}
+	res = &PredictabilityResult{Options: opts, NumLayers: L, Seconds: map[string]float64{}}
 	method, _, _ := parseMethod(opts.SubstituteMethod)
 	ssRes := make([]float64, L) // held-out SS of the substitution method, summed over types
 	ssTot := make([]float64, L)
@@ -314,17 +314,17 @@ func Predictability(m *model.Model, e *Evaluator, opts PredictOptions) (res *Pre
 		g := newPredGram(W)
 		res.Seconds["gram"] += time.Since(t0).Seconds()
 		t0 = time.Now()
-		pt := PredictType{Type: typ, Elements: len(W[0])}
+		pt := PredictabilityType{Type: typ, Elements: len(W[0])}
 		nb := g.neighborStats(opts.Lambda)
 		pt.Neighbor, pt.NeighborAvg, pt.NeighborCoef = nb.r2, nb.avg, nb.coef
 		dp := g.depthStats(opts.degree(), opts.Lambda)
 		pt.Depth = dp.r2
 		corr, meanCorr := stats.DeltaCorrelations(W)
-		pt.Delta = PredictDelta{PerLayer: jsonx.Floats(corr), Mean: JSONFloat(meanCorr), Independent: stats.IndependentDeltaNull}
+		pt.Delta = PredictabilityDelta{PerLayer: jsonx.Floats(corr), Mean: JSONFloat(meanCorr), Independent: stats.IndependentDeltaNull}
 		nullDelta, nullNb, nullDp := g.shuffledNulls(opts.Permutations, opts.Seed, opts.Lambda, dp.hat)
-		pt.Delta.Shuffled = newPredictNull(nullDelta, meanCorr)
-		pt.NeighborNull = newPredictNull(nullNb, float64(pt.Neighbor.HeldOutPooled))
-		pt.DepthNull = newPredictNull(nullDp, float64(pt.Depth.HeldOutPooled))
+		pt.Delta.Shuffled = newPredictabilityNull(nullDelta, meanCorr)
+		pt.NeighborNull = newPredictabilityNull(nullNb, float64(pt.Neighbor.HeldOutPooled))
+		pt.DepthNull = newPredictabilityNull(nullDp, float64(pt.Depth.HeldOutPooled))
 		res.Seconds["stats"] += time.Since(t0).Seconds()
 		var ewSS []float64
 		if opts.Elementwise || method == MethodNeighborsElementwise {
@@ -333,7 +333,7 @@ func Predictability(m *model.Model, e *Evaluator, opts PredictOptions) (res *Pre
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", typ, err)
 			}
-			r := PredictR2{InSample: make([]JSONFloat, L), HeldOut: make([]JSONFloat, L),
+			r := PredictabilityR2{InSample: make([]JSONFloat, L), HeldOut: make([]JSONFloat, L),
 				InSamplePooled: JSONFloat(in.Pooled), HeldOutPooled: JSONFloat(loo.Pooled),
 				InSampleMean: JSONFloat(in.MeanFold), HeldOutMean: JSONFloat(loo.MeanFold)}
 			ewSS = make([]float64, L)
@@ -381,7 +381,7 @@ func Predictability(m *model.Model, e *Evaluator, opts PredictOptions) (res *Pre
 }
 
 // SubstitutionOrder returns the order in which layers are substituted.
-func (r *PredictResult) SubstitutionOrder() []int {
+func (r *PredictabilityResult) SubstitutionOrder() []int {
 	L := r.NumLayers
 	if len(r.Options.SubstituteLayers) > 0 {
 		return slices.Clone(r.Options.SubstituteLayers)
@@ -419,7 +419,7 @@ func (r *PredictResult) SubstitutionOrder() []int {
 	return order
 }
 
-func (r *PredictResult) substitute(m *model.Model, e *Evaluator) (sub *PredictSubstitution, err error) {
+func (r *PredictabilityResult) substitute(m *model.Model, e *Evaluator) (sub *PredictabilitySubstitution, err error) {
 	defer torch.Recover(&err)
 	opts := r.Options
 	order := r.SubstitutionOrder()
@@ -430,7 +430,7 @@ func (r *PredictResult) substitute(m *model.Model, e *Evaluator) (sub *PredictSu
 	}
 	K := min(opts.MaxSubstitute, len(order))
 	order = order[:K]
-	sub = &PredictSubstitution{Method: opts.SubstituteMethod, Order: opts.SubstituteOrder, Layers: slices.Clone(order)}
+	sub = &PredictabilitySubstitution{Method: opts.SubstituteMethod, Order: opts.SubstituteOrder, Layers: slices.Clone(order)}
 	if len(opts.SubstituteLayers) > 0 {
 		sub.Order = "given"
 	}
@@ -486,7 +486,7 @@ func (r *PredictResult) substitute(m *model.Model, e *Evaluator) (sub *PredictSu
 	sub.BasePPL = JSONFloat(Perplexity(base, tokens))
 	for k := 1; k <= K; k++ {
 		lo, hi, pt := stats.BootstrapPerplexityChangeCI(base, out[k-1], tokens, opts.BootstrapIters, 0.95, opts.Seed+uint64(k))
-		sub.Steps = append(sub.Steps, PredictSubstStep{K: k, Layers: slices.Clone(order[:k]),
+		sub.Steps = append(sub.Steps, PredictabilitySubstStep{K: k, Layers: slices.Clone(order[:k]),
 			PPL: JSONFloat(Perplexity(out[k-1], tokens)), Change: JSONFloat(pt), CILo: JSONFloat(lo), CIHi: JSONFloat(hi)})
 	}
 	return sub, nil
@@ -716,14 +716,14 @@ func (g *predGram) pooledTot(layers []int) float64 {
 }
 
 type neighborOut struct {
-	r2, avg   PredictR2
+	r2, avg   PredictabilityR2
 	coef      [][3]JSONFloat
 	ssHeldOut []float64 // per layer (NaN at endpoints)
 }
 
-func r2Stats(L int, layers []int, ssIn, ssOut []float64, g *predGram) PredictR2 {
+func r2Stats(L int, layers []int, ssIn, ssOut []float64, g *predGram) PredictabilityR2 {
 	nan := JSONFloat(math.NaN())
-	r := PredictR2{InSample: make([]JSONFloat, L), HeldOut: make([]JSONFloat, L)}
+	r := PredictabilityR2{InSample: make([]JSONFloat, L), HeldOut: make([]JSONFloat, L)}
 	for l := range r.InSample {
 		r.InSample[l], r.HeldOut[l] = nan, nan
 	}
@@ -797,7 +797,7 @@ func (g *predGram) neighborHeldOutPooled(lambda float64) float64 {
 }
 
 type depthOut struct {
-	r2        PredictR2
+	r2        PredictabilityR2
 	hat       *mat.Dense
 	ssHeldOut []float64
 }
@@ -1101,12 +1101,12 @@ func predictLayers(m *model.Model, layers []int, method string, lambda float64, 
 // paperR2 are the R² values the paper quotes per type (only gate_proj is reported).
 var paperR2 = map[string]string{"gate_proj": "0.91"}
 
-func nullCell(n PredictNull) string {
+func nullCell(n PredictabilityNull) string {
 	return report.Float(float64(n.Mean), 3) + " " + report.CIFloat(float64(n.Q025), float64(n.Q975), 3)
 }
 
 // Tables returns the summary, delta-correlation, per-layer and substitution tables.
-func (r *PredictResult) Tables() []report.Table {
+func (r *PredictabilityResult) Tables() []report.Table {
 	o := r.Options
 	sum := &report.Table{Title: "Weight predictability across depth (R²)",
 		Columns: []string{"type", "elements", "nbr in-sample", "nbr held-out", "nbr held-out, shuffled null", "nbr average",
@@ -1164,7 +1164,7 @@ func (r *PredictResult) Tables() []report.Table {
 		"shuffled-order null: the same layers in " + strconv.Itoa(o.Permutations) + " random orders (seed " + strconv.FormatUint(o.Seed, 10) + "); Monte-Carlo p-values (1 + #)/(1 + N).",
 	}
 	tables := []report.Table{*sum, *delta}
-	perLayer := func(title string, get func(t PredictType) *PredictR2, note string) *report.Table {
+	perLayer := func(title string, get func(t PredictabilityType) *PredictabilityR2, note string) *report.Table {
 		tb := &report.Table{Title: title, Columns: []string{"layer"}}
 		for _, t := range r.Types {
 			tb.Columns = append(tb.Columns, t.Type)
@@ -1181,9 +1181,9 @@ func (r *PredictResult) Tables() []report.Table {
 		return tb
 	}
 	tables = append(tables,
-		*perLayer("Neighbour prediction R² per layer (shared coefficients)", func(t PredictType) *PredictR2 { return &t.Neighbor },
+		*perLayer("Neighbour prediction R² per layer (shared coefficients)", func(t PredictabilityType) *PredictabilityR2 { return &t.Neighbor },
 			"Endpoints (one neighbour) are not scored."),
-		*perLayer("Depth-polynomial R² per layer", func(t PredictType) *PredictR2 { return &t.Depth }, ""))
+		*perLayer("Depth-polynomial R² per layer", func(t PredictabilityType) *PredictabilityR2 { return &t.Depth }, ""))
 	if s := r.Substitution; s != nil {
 		tb := &report.Table{Title: "Substituting layers by their predictions (" + s.Method + ", order " + s.Order + ")",
 			Columns: []string{"k", "layer added", "held-out rel. error", "PPL", "change", "95% CI"}}
@@ -1205,7 +1205,7 @@ func (r *PredictResult) Tables() []report.Table {
 }
 
 // Plots writes the diagnostic's PNG plots into dir and returns their paths.
-func (r *PredictResult) Plots(dir string) ([]string, error) {
+func (r *PredictabilityResult) Plots(dir string) ([]string, error) {
 	var paths []string
 	layers := func(n, off int) []float64 {
 		x := make([]float64, n)
@@ -1214,7 +1214,7 @@ func (r *PredictResult) Plots(dir string) ([]string, error) {
 		}
 		return x
 	}
-	perType := func(get func(t PredictType) []JSONFloat) []report.Series {
+	perType := func(get func(t PredictabilityType) []JSONFloat) []report.Series {
 		var s []report.Series
 		for _, t := range r.Types {
 			y := jsonx.Float64s(get(t))
@@ -1227,11 +1227,11 @@ func (r *PredictResult) Plots(dir string) ([]string, error) {
 		series              []report.Series
 	}{
 		{"predict_neighbor_r2.png", "Held-out R² of W[l] from W[l-1], W[l+1] (shared coefficients)", "R² (leave-one-layer-out)",
-			perType(func(t PredictType) []JSONFloat { return t.Neighbor.HeldOut })},
+			perType(func(t PredictabilityType) []JSONFloat { return t.Neighbor.HeldOut })},
 		{"predict_depth_r2.png", fmt.Sprintf("Held-out R² of W[l] from a degree-%d polynomial in depth", r.Options.degree()), "R² (leave-one-layer-out)",
-			perType(func(t PredictType) []JSONFloat { return t.Depth.HeldOut })},
+			perType(func(t PredictabilityType) []JSONFloat { return t.Depth.HeldOut })},
 	}
-	ds := perType(func(t PredictType) []JSONFloat { return t.Delta.PerLayer })
+	ds := perType(func(t PredictabilityType) []JSONFloat { return t.Delta.PerLayer })
 	if len(ds) > 0 {
 		n := len(ds[0].X)
 		ds = append(ds, report.Series{Name: "independent-layer null (-0.5)", X: layers(n, 0), Y: slices.Repeat([]float64{-0.5}, n)})
