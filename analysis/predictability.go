@@ -6,8 +6,8 @@ package analysis
 // are replaced by their predictions.
 //
 // Every statistic over layers is computed from one L×L cross-layer Gram matrix per weight type
-// (G[i][k] = Σ_j W_i[j]·W_k[j] plus per-layer sums), accumulated once in a single pass over the
-// weights. Shared-coefficient neighbour fits, the depth fits (a linear smoother whose hat matrix
+// (stats.Gram: G[i][k] = Σ_j W_i[j]·W_k[j] plus per-layer sums), accumulated once in a single
+// pass over the weights. Shared-coefficient neighbour fits, the depth fits (a linear smoother whose hat matrix
 // is the same for every element) with their exact leave-one-layer-out residuals, the delta
 // correlations and every shuffled-layer-order null are then O(L³) algebra on that matrix, so
 // SmolLM2-135M's 30 layers × 885k elements per type cost one pass over the weights and 200
@@ -18,14 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -172,42 +169,16 @@ type PredictabilityNull struct {
 }
 
 func newPredictabilityNull(vals []float64, obs float64) PredictabilityNull {
-	var s []float64
-	for _, v := range vals {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			s = append(s, v)
-		}
-	}
-	nan := JSONFloat(math.NaN())
-	out := PredictabilityNull{Mean: nan, SD: nan, Q025: nan, Q975: nan, PGreater: nan, PLess: nan, PTwoSided: nan}
-	if len(s) == 0 {
-		return out
-	}
-	m := stats.Mean(s)
-	ss := 0.0
-	for _, v := range s {
-		ss += (v - m) * (v - m)
-	}
-	out.Mean = JSONFloat(m)
-	if len(s) > 1 {
-		out.SD = JSONFloat(math.Sqrt(ss / float64(len(s)-1)))
-	}
-	out.Q025, out.Q975 = JSONFloat(stats.Quantile(s, 0.025)), JSONFloat(stats.Quantile(s, 0.975))
-	if !math.IsNaN(obs) {
-		ge, le := 0, 0
-		for _, v := range s {
-			if v >= obs {
-				ge++
-			}
-			if v <= obs {
-				le++
-			}
-		}
-		pg := float64(1+ge) / float64(1+len(s))
-		pl := float64(1+le) / float64(1+len(s))
-		out.PGreater, out.PLess, out.PTwoSided = JSONFloat(pg), JSONFloat(pl), JSONFloat(math.Min(1, 2*math.Min(pg, pl)))
-	}
-	return out
+	d := stats.Summarise(vals)
+	return PredictabilityNull{Mean: JSONFloat(d.Mean), SD: JSONFloat(d.SD), Q025: JSONFloat(d.Q025), Q975: JSONFloat(d.Q975),
+		PGreater: JSONFloat(d.PValueGreater(obs)), PLess: JSONFloat(d.PValueLess(obs)), PTwoSided: JSONFloat(d.PValueTwoSided(obs))}
+}
+
+// predictabilityR2 converts the stats package's per-layer scores.
+func predictabilityR2(r stats.LayerR2) PredictabilityR2 {
+	return PredictabilityR2{InSample: jsonx.Floats(r.InSample.PerFold), HeldOut: jsonx.Floats(r.HeldOut.PerFold),
+		InSamplePooled: JSONFloat(r.InSample.Pooled), HeldOutPooled: JSONFloat(r.HeldOut.Pooled),
+		InSampleMean: JSONFloat(r.InSample.MeanFold), HeldOutMean: JSONFloat(r.HeldOut.MeanFold)}
 }
 
 // PredictabilityDelta is the delta-correlation statistic of one weight type: corr(D_l, D_{l+1}) with
@@ -311,20 +282,24 @@ func Predictability(m *model.Model, e *Evaluator, opts PredictabilityOptions) (r
 		}
 		res.Seconds["load"] += time.Since(t0).Seconds()
 		t0 = time.Now()
-		g := newPredGram(W)
+		g := stats.NewGram(W)
 		res.Seconds["gram"] += time.Since(t0).Seconds()
 		t0 = time.Now()
 		pt := PredictabilityType{Type: typ, Elements: len(W[0])}
-		nb := g.neighborStats(opts.Lambda)
-		pt.Neighbor, pt.NeighborAvg, pt.NeighborCoef = nb.r2, nb.avg, nb.coef
-		dp := g.depthStats(opts.degree(), opts.Lambda)
-		pt.Depth = dp.r2
+		nb := g.Neighbors(opts.Lambda)
+		pt.Neighbor, pt.NeighborAvg = predictabilityR2(nb.Shared), predictabilityR2(nb.Average)
+		pt.NeighborCoef = make([][3]JSONFloat, L)
+		for l, c := range nb.Coef {
+			pt.NeighborCoef[l] = [3]JSONFloat{JSONFloat(c[0]), JSONFloat(c[1]), JSONFloat(c[2])}
+		}
+		dp := g.Depth(opts.degree(), opts.Lambda)
+		pt.Depth = predictabilityR2(dp.R2)
 		corr, meanCorr := stats.DeltaCorrelations(W)
 		pt.Delta = PredictabilityDelta{PerLayer: jsonx.Floats(corr), Mean: JSONFloat(meanCorr), Independent: stats.IndependentDeltaNull}
-		nullDelta, nullNb, nullDp := g.shuffledNulls(opts.Permutations, opts.Seed, opts.Lambda, dp.hat)
-		pt.Delta.Shuffled = newPredictabilityNull(nullDelta, meanCorr)
-		pt.NeighborNull = newPredictabilityNull(nullNb, float64(pt.Neighbor.HeldOutPooled))
-		pt.DepthNull = newPredictabilityNull(nullDp, float64(pt.Depth.HeldOutPooled))
+		nulls := g.ShuffledNulls(opts.Permutations, opts.Seed, opts.Lambda, dp.Hat)
+		pt.Delta.Shuffled = newPredictabilityNull(nulls.Delta, meanCorr)
+		pt.NeighborNull = newPredictabilityNull(nulls.Neighbor, float64(pt.Neighbor.HeldOutPooled))
+		pt.DepthNull = newPredictabilityNull(nulls.Depth, float64(pt.Depth.HeldOutPooled))
 		res.Seconds["stats"] += time.Since(t0).Seconds()
 		var ewSS []float64
 		if opts.Elementwise || method == MethodNeighborsElementwise {
@@ -342,7 +317,7 @@ func Predictability(m *model.Model, e *Evaluator, opts PredictabilityOptions) (r
 				ewSS[l] = math.NaN()
 				if l >= 1 && l <= L-2 {
 					r.InSample[l], r.HeldOut[l] = JSONFloat(in.PerFold[l-1]), JSONFloat(loo.PerFold[l-1])
-					ewSS[l] = (1 - loo.PerFold[l-1]) * g.cc(l, l)
+					ewSS[l] = (1 - loo.PerFold[l-1]) * g.CC(l, l)
 				}
 			}
 			pt.NeighborElementwise = &r
@@ -352,14 +327,14 @@ func Predictability(m *model.Model, e *Evaluator, opts PredictabilityOptions) (r
 			var ss float64
 			switch method {
 			case MethodNeighbors:
-				ss = nb.ssHeldOut[l]
+				ss = nb.SSHeldOut[l]
 			case MethodNeighborsElementwise:
 				ss = ewSS[l]
 			default:
-				ss = dp.ssHeldOut[l]
+				ss = dp.SSHeldOut[l]
 			}
 			ssRes[l] += ss
-			ssTot[l] += g.cc(l, l)
+			ssTot[l] += g.CC(l, l)
 		}
 		res.Types = append(res.Types, pt)
 	}
@@ -507,433 +482,6 @@ func loadTypeWeights(m *model.Model, suffix string) (W [][]float64, err error) {
 	return W, nil
 }
 
-// ---- cross-layer Gram matrix --------------------------------------------------------------
-
-// predGram holds the sufficient statistics of a stack of L layer vectors of n elements, after
-// subtracting one global shift mu (for accuracy; every fit has an intercept, so the shift
-// changes nothing else): s[i] = Σ_j (W_ij - mu), G[i][k] = Σ_j (W_ij - mu)(W_kj - mu).
-type predGram struct {
-	L  int
-	n  float64
-	mu float64
-	s  []float64
-	G  [][]float64
-}
-
-func newPredGram(W [][]float64) *predGram {
-	L, n := len(W), len(W[0])
-	mu := 0.0
-	for _, w := range W {
-		for _, v := range w {
-			mu += v
-		}
-	}
-	mu /= float64(L * n)
-	workers := max(1, min(runtime.GOMAXPROCS(0), n/4096))
-	type part struct {
-		s []float64
-		G []float64
-	}
-	parts := make([]part, workers)
-	var wg sync.WaitGroup
-	for wi := 0; wi < workers; wi++ {
-		wg.Add(1)
-		go func(wi int) {
-			defer wg.Done()
-			lo, hi := n*wi/workers, n*(wi+1)/workers
-			const chunk = 1024
-			buf := make([][]float64, L)
-			for i := range buf {
-				buf[i] = make([]float64, chunk)
-			}
-			s := make([]float64, L)
-			G := make([]float64, L*L)
-			for j0 := lo; j0 < hi; j0 += chunk {
-				j1 := min(j0+chunk, hi)
-				c := j1 - j0
-				for i := 0; i < L; i++ {
-					b := buf[i][:c]
-					src := W[i][j0:j1]
-					acc := 0.0
-					for j, v := range src {
-						b[j] = v - mu
-						acc += b[j]
-					}
-					s[i] += acc
-				}
-				for i := 0; i < L; i++ {
-					bi := buf[i][:c]
-					for k := i; k < L; k++ {
-						bk := buf[k][:c]
-						acc := 0.0
-						for j, v := range bi {
-							acc += v * bk[j]
-						}
-						G[i*L+k] += acc
-					}
-				}
-			}
-			parts[wi] = part{s: s, G: G}
-		}(wi)
-	}
-	wg.Wait()
-	g := &predGram{L: L, n: float64(n), mu: mu, s: make([]float64, L), G: make([][]float64, L)}
-	for i := range g.G {
-		g.G[i] = make([]float64, L)
-	}
-	for _, p := range parts {
-		for i := 0; i < L; i++ {
-			g.s[i] += p.s[i]
-			for k := i; k < L; k++ {
-				g.G[i][k] += p.G[i*L+k]
-			}
-		}
-	}
-	for i := 0; i < L; i++ {
-		for k := 0; k < i; k++ {
-			g.G[i][k] = g.G[k][i]
-		}
-	}
-	return g
-}
-
-// permuted returns the Gram matrix of the reordered stack W'[i] = W[perm[i]].
-func (g *predGram) permuted(perm []int) *predGram {
-	p := &predGram{L: g.L, n: g.n, mu: g.mu, s: make([]float64, g.L), G: make([][]float64, g.L)}
-	for i, pi := range perm {
-		p.s[i] = g.s[pi]
-		p.G[i] = make([]float64, g.L)
-		for k, pk := range perm {
-			p.G[i][k] = g.G[pi][pk]
-		}
-	}
-	return p
-}
-
-// cc is the centred cross product Σ_j (W_ij - W̄_i)(W_kj - W̄_k).
-func (g *predGram) cc(i, k int) float64 { return g.G[i][k] - g.s[i]*g.s[k]/g.n }
-
-// deltaCorrelations reproduces stats.DeltaCorrelations from the Gram matrix.
-func (g *predGram) deltaCorrelations() (corr []float64, mean float64) {
-	L := g.L
-	if L < 3 {
-		return nil, math.NaN()
-	}
-	dd := func(a, b int) float64 { // centred cross product of D_a and D_b
-		return g.cc(a+1, b+1) - g.cc(a+1, b) - g.cc(a, b+1) + g.cc(a, b)
-	}
-	corr = make([]float64, L-2)
-	sum, cnt := 0.0, 0
-	for a := 0; a < L-2; a++ {
-		v1, v2 := dd(a, a), dd(a+1, a+1)
-		if v1 <= 0 || v2 <= 0 {
-			corr[a] = math.NaN()
-			continue
-		}
-		corr[a] = math.Max(-1, math.Min(1, dd(a, a+1)/math.Sqrt(v1*v2)))
-		sum += corr[a]
-		cnt++
-	}
-	if cnt == 0 {
-		return corr, math.NaN()
-	}
-	return corr, sum / float64(cnt)
-}
-
-// solve2 solves the symmetric 2×2 system [[a11 a12] [a12 a22]] x = r, falling back to the
-// minimum-norm (pseudo-inverse) solution when it is singular, as stats' ridge solvers do.
-func solve2(a11, a12, a22, r1, r2 float64) (x1, x2 float64) {
-	scale := math.Max(math.Abs(a11), math.Abs(a22))
-	if scale == 0 {
-		return 0, 0
-	}
-	det := a11*a22 - a12*a12
-	if det > 1e-10*scale*scale {
-		return (r1*a22 - r2*a12) / det, (a11*r2 - a12*r1) / det
-	}
-	half := (a11 + a22) / 2
-	d := math.Hypot((a11-a22)/2, a12)
-	e1, e2 := half+d, half-d
-	var v1x, v1y float64 // eigenvector of e1
-	if a12 != 0 {
-		v1x, v1y = e1-a22, a12
-	} else if a11 >= a22 {
-		v1x, v1y = 1, 0
-	} else {
-		v1x, v1y = 0, 1
-	}
-	nv := math.Hypot(v1x, v1y)
-	v1x, v1y = v1x/nv, v1y/nv
-	v2x, v2y := -v1y, v1x
-	tol := 2 * 2.220446049250313e-16 * math.Abs(e1)
-	if e1 > tol {
-		c := (v1x*r1 + v1y*r2) / e1
-		x1, x2 = c*v1x, c*v1y
-	}
-	if e2 > tol {
-		c := (v2x*r1 + v2y*r2) / e2
-		x1, x2 = x1+c*v2x, x2+c*v2y
-	}
-	return x1, x2
-}
-
-// linFit is y ≈ a·x1 + b·x2 + c in shifted coordinates.
-type linFit struct{ a, b, c float64 }
-
-// fitTriples fits one linFit over the pooled elements of the triples (p, t, q): predict layer t
-// from layers p and q, ridge penalty lambda on the centred pooled Gram matrix.
-func (g *predGram) fitTriples(tr [][3]int, lambda float64) linFit {
-	N := g.n * float64(len(tr))
-	var s1, s2, sy, g11, g12, g22, g1y, g2y float64
-	for _, x := range tr {
-		p, t, q := x[0], x[1], x[2]
-		s1, s2, sy = s1+g.s[p], s2+g.s[q], sy+g.s[t]
-		g11, g12, g22 = g11+g.G[p][p], g12+g.G[p][q], g22+g.G[q][q]
-		g1y, g2y = g1y+g.G[p][t], g2y+g.G[q][t]
-	}
-	m1, m2, my := s1/N, s2/N, sy/N
-	a, b := solve2(g11-N*m1*m1+lambda, g12-N*m1*m2, g22-N*m2*m2+lambda, g1y-N*m1*my, g2y-N*m2*my)
-	return linFit{a: a, b: b, c: my - a*m1 - b*m2}
-}
-
-// ssLin is Σ_j (W_t - a·W_p - b·W_q - c)² in shifted coordinates.
-func (g *predGram) ssLin(p, t, q int, f linFit) float64 {
-	a, b, c := f.a, f.b, f.c
-	ss := g.G[t][t] + a*a*g.G[p][p] + b*b*g.G[q][q] + g.n*c*c -
-		2*a*g.G[t][p] - 2*b*g.G[t][q] - 2*c*g.s[t] +
-		2*a*b*g.G[p][q] + 2*a*c*g.s[p] + 2*b*c*g.s[q]
-	return math.Max(ss, 0)
-}
-
-// pooledTot is Σ over the layers of Σ_j (W_lj - grand mean)².
-func (g *predGram) pooledTot(layers []int) float64 {
-	var sg, ss float64
-	for _, l := range layers {
-		sg += g.G[l][l]
-		ss += g.s[l]
-	}
-	return sg - ss*ss/(g.n*float64(len(layers)))
-}
-
-type neighborOut struct {
-	r2, avg   PredictabilityR2
-	coef      [][3]JSONFloat
-	ssHeldOut []float64 // per layer (NaN at endpoints)
-}
-
-func r2Stats(L int, layers []int, ssIn, ssOut []float64, g *predGram) PredictabilityR2 {
-	nan := JSONFloat(math.NaN())
-	r := PredictabilityR2{InSample: make([]JSONFloat, L), HeldOut: make([]JSONFloat, L)}
-	for l := range r.InSample {
-		r.InSample[l], r.HeldOut[l] = nan, nan
-	}
-	var sIn, sOut float64
-	var inVals, outVals []float64
-	for _, l := range layers {
-		tot := g.cc(l, l)
-		ri, ro := math.NaN(), math.NaN()
-		if tot > 0 {
-			ri, ro = 1-ssIn[l]/tot, 1-ssOut[l]/tot
-		}
-		r.InSample[l], r.HeldOut[l] = JSONFloat(ri), JSONFloat(ro)
-		inVals, outVals = append(inVals, ri), append(outVals, ro)
-		sIn += ssIn[l]
-		sOut += ssOut[l]
-	}
-	tot := g.pooledTot(layers)
-	r.InSamplePooled, r.HeldOutPooled = JSONFloat(1-sIn/tot), JSONFloat(1-sOut/tot)
-	r.InSampleMean, r.HeldOutMean = JSONFloat(stats.FiniteMean(inVals)), JSONFloat(stats.FiniteMean(outVals))
-	return r
-}
-
-// neighborStats: shared-coefficient neighbour fits, in-sample and leave-one-layer-out, and the
-// unfitted neighbour average.
-func (g *predGram) neighborStats(lambda float64) neighborOut {
-	L := g.L
-	out := neighborOut{coef: make([][3]JSONFloat, L), ssHeldOut: make([]float64, L)}
-	ssIn, ssAvg := make([]float64, L), make([]float64, L)
-	nan := JSONFloat(math.NaN())
-	var interior []int
-	var triples [][3]int
-	for l := 0; l < L; l++ {
-		out.coef[l] = [3]JSONFloat{nan, nan, nan}
-		out.ssHeldOut[l] = math.NaN()
-		if l >= 1 && l <= L-2 {
-			interior = append(interior, l)
-			triples = append(triples, [3]int{l - 1, l, l + 1})
-		}
-	}
-	avg := linFit{a: 0.5, b: 0.5}
-	for i, l := range interior {
-		f := g.fitTriples(triples[i:i+1], lambda)
-		ssIn[l] = g.ssLin(l-1, l, l+1, f)
-		// coefficients in original coordinates: c_orig = c + mu(1 - a - b)
-		out.coef[l] = [3]JSONFloat{JSONFloat(f.a), JSONFloat(f.b), JSONFloat(f.c + g.mu*(1-f.a-f.b))}
-		rest := slices.Delete(slices.Clone(triples), i, i+1)
-		fo := g.fitTriples(rest, lambda)
-		out.ssHeldOut[l] = g.ssLin(l-1, l, l+1, fo)
-		ssAvg[l] = g.ssLin(l-1, l, l+1, avg)
-	}
-	out.r2 = r2Stats(L, interior, ssIn, out.ssHeldOut, g)
-	out.avg = r2Stats(L, interior, ssAvg, ssAvg, g)
-	return out
-}
-
-// neighborHeldOutPooled is neighborStats' pooled held-out R² alone (for the nulls).
-func (g *predGram) neighborHeldOutPooled(lambda float64) float64 {
-	L := g.L
-	var triples [][3]int
-	var interior []int
-	for l := 1; l <= L-2; l++ {
-		triples = append(triples, [3]int{l - 1, l, l + 1})
-		interior = append(interior, l)
-	}
-	ss := 0.0
-	for i, l := range interior {
-		rest := slices.Delete(slices.Clone(triples), i, i+1)
-		ss += g.ssLin(l-1, l, l+1, g.fitTriples(rest, lambda))
-	}
-	return 1 - ss/g.pooledTot(interior)
-}
-
-type depthOut struct {
-	r2        PredictabilityR2
-	hat       *mat.Dense
-	ssHeldOut []float64
-}
-
-// depthHat returns the L×L hat matrix of the ridge fit on DepthFeatures(L, degree) with an
-// unpenalised intercept: Ŵ = H·W for every element at once.
-func depthHat(L, degree int, lambda float64) *mat.Dense {
-	h := mat.NewDense(L, L, nil)
-	for i := 0; i < L; i++ {
-		for k := 0; k < L; k++ {
-			h.Set(i, k, 1/float64(L))
-		}
-	}
-	if degree <= 0 {
-		return h
-	}
-	x := stats.DepthFeatures(L, degree)
-	_, p := x.Dims()
-	xc := mat.NewDense(L, p, nil)
-	for k := 0; k < p; k++ {
-		m := 0.0
-		for i := 0; i < L; i++ {
-			m += x.At(i, k)
-		}
-		m /= float64(L)
-		for i := 0; i < L; i++ {
-			xc.Set(i, k, x.At(i, k)-m)
-		}
-	}
-	var gm mat.SymDense
-	gm.SymOuterK(1, xc.T())
-	for k := 0; k < p; k++ {
-		gm.SetSym(k, k, gm.At(k, k)+lambda)
-	}
-	// pseudo-inverse of the p×p Gram matrix (p is tiny)
-	var es mat.EigenSym
-	if !es.Factorize(&gm, true) {
-		return h
-	}
-	vals := es.Values(nil)
-	var v mat.Dense
-	es.VectorsTo(&v)
-	maxv := 0.0
-	for _, e := range vals {
-		maxv = math.Max(maxv, math.Abs(e))
-	}
-	inv := mat.NewDense(p, p, nil)
-	for a := 0; a < p; a++ {
-		for b := 0; b < p; b++ {
-			s := 0.0
-			for i, e := range vals {
-				if e > float64(p)*2.220446049250313e-16*maxv {
-					s += v.At(a, i) * v.At(b, i) / e
-				}
-			}
-			inv.Set(a, b, s)
-		}
-	}
-	var t1, t2 mat.Dense
-	t1.Mul(xc, inv)
-	t2.Mul(&t1, xc.T())
-	h.Add(h, &t2)
-	return h
-}
-
-// depthSS returns the in-sample residual sum of squares of every layer under hat matrix h
-// (r_l = Σ_k (I-H)_lk W_k; the rows of I-H sum to 0 so the shift does not matter) and the
-// exact leave-one-layer-out residual sums SS_l/(1-H_ll)².
-func (g *predGram) depthSS(h *mat.Dense) (in, loo []float64) {
-	L := g.L
-	in, loo = make([]float64, L), make([]float64, L)
-	r := make([]float64, L)
-	for l := 0; l < L; l++ {
-		for k := 0; k < L; k++ {
-			r[k] = -h.At(l, k)
-		}
-		r[l]++
-		ss := 0.0
-		for k := 0; k < L; k++ {
-			if r[k] == 0 {
-				continue
-			}
-			row := g.G[k]
-			acc := 0.0
-			for q := 0; q < L; q++ {
-				acc += r[q] * row[q]
-			}
-			ss += r[k] * acc
-		}
-		in[l] = math.Max(ss, 0)
-		d := 1 - h.At(l, l)
-		loo[l] = in[l] / (d * d)
-	}
-	return in, loo
-}
-
-func (g *predGram) depthStats(degree int, lambda float64) depthOut {
-	h := depthHat(g.L, degree, lambda)
-	in, loo := g.depthSS(h)
-	all := make([]int, g.L)
-	for l := range all {
-		all[l] = l
-	}
-	return depthOut{r2: r2Stats(g.L, all, in, loo, g), hat: h, ssHeldOut: loo}
-}
-
-// shuffledNulls draws perms layer orders exactly as stats.ShuffledNull does (same generator and
-// successive in-place shuffles), and returns per permutation the mean delta correlation (equal
-// to stats.ShuffledNull's values), the pooled held-out neighbour R² and the pooled held-out
-// depth R².
-func (g *predGram) shuffledNulls(perms int, seed uint64, lambda float64, hat *mat.Dense) (delta, nb, dp []float64) {
-	rng := rand.New(rand.NewPCG(seed, seed^0xda3e39cb94b95bdb))
-	order := make([]int, g.L)
-	for i := range order {
-		order[i] = i
-	}
-	all := make([]int, g.L)
-	for l := range all {
-		all[l] = l
-	}
-	for k := 0; k < perms; k++ {
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		p := g.permuted(order)
-		_, md := p.deltaCorrelations()
-		delta = append(delta, md)
-		nb = append(nb, p.neighborHeldOutPooled(lambda))
-		_, loo := p.depthSS(hat)
-		s := 0.0
-		for _, v := range loo {
-			s += v
-		}
-		dp = append(dp, 1-s/p.pooledTot(all))
-	}
-	return delta, nb, dp
-}
-
 // ---- layer prediction ---------------------------------------------------------------------
 
 func parseMethod(method string) (string, int, error) {
@@ -1045,9 +593,6 @@ func predictLayers(m *model.Model, layers []int, method string, lambda float64, 
 				get(i)
 			}
 			x = stats.DepthFeatures(L, degree)
-			if degree == 0 {
-				x = mat.NewDense(L, 1, nil)
-			}
 			if df, err = stats.RidgeMulti(x, W, lambda, true); err != nil {
 				return nil, err
 			}
