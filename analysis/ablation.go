@@ -12,6 +12,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/model"
 )
 
@@ -250,7 +251,7 @@ func ablationNotes(o AblationOptions, L int) []string {
 		fmt.Sprintf("Change = PPL(ablated) / PPL(baseline) - 1; %g%% percentile bootstrap intervals over %d resamples of the evaluation windows (baseline and ablation resampled jointly, seed %d).",
 			o.Level*100, o.Bootstrap, o.Seed),
 		fmt.Sprintf("Flags: anti-layer when the interval's upper bound is below 0 (removing the layer lowers PPL, supported by the interval); critical when its lower bound exceeds %s (%s).",
-			report.Pct(o.CriticalChange), criticalWords(o.CriticalChange)),
+			numfmt.Pct(o.CriticalChange), criticalWords(o.CriticalChange)),
 	}
 	if slices.Contains(o.Variants, AblateNeighbourAverage) {
 		notes = append(notes, fmt.Sprintf("neighbour-average (the paper's method): every parameter of layer l (matrices and norm gains) is replaced by the mean of layers l-1 and l+1; layer 0 takes layer 1's parameters and layer %d takes layer %d's (one neighbour each).", L-1, L-2))
@@ -396,11 +397,11 @@ func (a *AblationResult) Tables() []report.Table {
 			Columns: []string{"layer", "PPL", "change", fmt.Sprintf("%g%% CI", a.Level*100), "rank", "flag"},
 		}
 		for _, la := range v.Layers {
-			t.AddRow(strconv.Itoa(la.Layer), report.Float(float64(la.PPL), 2), report.Pct(float64(la.Change)),
-				report.CIPct(float64(la.CILo), float64(la.CIHi)), strconv.Itoa(la.Rank), flagText(la))
+			t.AddRow(strconv.Itoa(la.Layer), numfmt.Float(float64(la.PPL), 2), numfmt.Pct(float64(la.Change)),
+				numfmt.CIPct(float64(la.CILo), float64(la.CIHi)), strconv.Itoa(la.Rank), flagText(la))
 		}
 		t.Notes = append(t.Notes, fmt.Sprintf("Baseline PPL %s over %d windows (%d predicted tokens).",
-			report.Float(float64(a.BaselinePPL), 3), a.Windows, a.Tokens))
+			numfmt.Float(float64(a.BaselinePPL), 3), a.Windows, a.Tokens))
 		t.Notes = append(t.Notes, a.Notes[:min(2, len(a.Notes))]...)
 		for _, n := range a.Notes[min(2, len(a.Notes)):] {
 			if strings.HasPrefix(n, v.Name+" ") || strings.HasPrefix(n, v.Name+":") {
@@ -415,11 +416,11 @@ func (a *AblationResult) Tables() []report.Table {
 	}
 	for _, v := range a.Variants {
 		n := len(v.Ranking)
-		sum.AddRow(v.Name, intList(v.Critical), intList(v.Anti), intList(v.Ranking[:min(5, n)]),
-			intList(v.Ranking[max(0, n-5):]), report.Float(float64(v.SpanDecades), 1))
+		sum.AddRow(v.Name, numfmt.Ints(v.Critical), numfmt.Ints(v.Anti), numfmt.Ints(v.Ranking[:min(5, n)]),
+			numfmt.Ints(v.Ranking[max(0, n-5):]), numfmt.Float(float64(v.SpanDecades), 1))
 	}
 	sum.Notes = []string{fmt.Sprintf("Baseline PPL %s; critical: CI lower bound > %s; anti: CI upper bound < 0.",
-		report.Float(float64(a.BaselinePPL), 3), report.Pct(a.CriticalChange))}
+		numfmt.Float(float64(a.BaselinePPL), 3), numfmt.Pct(a.CriticalChange))}
 	out = append(out, sum)
 	if len(a.Variants) > 1 {
 		cmpT := report.Table{Title: "Ablation: PPL change by variant", Columns: []string{"layer"}}
@@ -434,7 +435,7 @@ func (a *AblationResult) Tables() []report.Table {
 					layers = append(layers, la.Layer)
 					rows[la.Layer] = make([]string, len(a.Variants))
 				}
-				s := report.Pct(float64(la.Change))
+				s := numfmt.Pct(float64(la.Change))
 				if f := flagText(la); f != "" {
 					s += " (" + f + ")"
 				}
@@ -469,17 +470,6 @@ func flagText(la AblationLayer) string {
 	return ""
 }
 
-func intList(x []int) string {
-	if len(x) == 0 {
-		return "none"
-	}
-	s := make([]string, len(x))
-	for i, v := range x {
-		s[i] = strconv.Itoa(v)
-	}
-	return strings.Join(s, ", ")
-}
-
 // Plots writes one bar chart per variant into dir ("ablation_<variant>.png": PPL change per
 // layer on a symmetric-log axis, with the bootstrap intervals as whiskers and critical and
 // anti-layers highlighted) and returns the paths.
@@ -499,7 +489,7 @@ func (a *AblationResult) Plots(dir string) ([]string, error) {
 			}
 		}
 		p := filepath.Join(dir, "ablation_"+v.Name+".png")
-		title := fmt.Sprintf("Ablation (%s): PPL change, baseline PPL %s", v.Name, report.Float(float64(a.BaselinePPL), 2))
+		title := fmt.Sprintf("Ablation (%s): PPL change, baseline PPL %s", v.Name, numfmt.Float(float64(a.BaselinePPL), 2))
 		if err := report.LayerBars(p, title, "PPL change (fraction)", val, lo, hi, hl, true); err != nil {
 			return paths, err
 		}

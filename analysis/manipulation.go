@@ -15,6 +15,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/model"
 )
 
@@ -179,7 +180,7 @@ func Manipulation(e *Evaluator, layers []int, opts ManipulationOptions) (res *Ma
 	from := layers[0]
 	r := &ManipulationResult{Layers: layers, Windows: len(e.Windows), Bootstrap: opts.Bootstrap, Level: opts.Level, Seed: opts.Seed}
 	r.Notes = append(r.Notes, fmt.Sprintf("Each strategy changes layers %s at once; change = PPL / baseline PPL - 1 with %g%% bootstrap intervals (%d resamples of the windows, seed %d).",
-		intList(layers), opts.Level*100, opts.Bootstrap, opts.Seed))
+		numfmt.Ints(layers), opts.Level*100, opts.Bootstrap, opts.Seed))
 	var cases []manipCase
 	var caches []map[int]map[string]*torch.Tensor
 	defer func() {
@@ -546,7 +547,7 @@ func matrixType(suffix string) string {
 // Table returns the results as one table.
 func (r *ManipulationResult) Table() report.Table {
 	t := report.Table{
-		Title:   "Weight manipulation of layers " + intList(r.Layers),
+		Title:   "Weight manipulation of layers " + numfmt.Ints(r.Layers),
 		Columns: []string{"strategy", "setting", "PPL", "change", fmt.Sprintf("%g%% CI", r.Level*100)},
 	}
 	for _, x := range r.Results {
@@ -554,10 +555,10 @@ func (r *ManipulationResult) Table() report.Table {
 		if x.Paper {
 			setting += " (paper)"
 		}
-		t.AddRow(x.Strategy, setting, report.Float(float64(x.PPL), 2), report.Pct(float64(x.Change)), report.CIPct(float64(x.CILo), float64(x.CIHi)))
+		t.AddRow(x.Strategy, setting, numfmt.Float(float64(x.PPL), 2), numfmt.Pct(float64(x.Change)), numfmt.CIPct(float64(x.CILo), float64(x.CIHi)))
 	}
 	t.Notes = append([]string{fmt.Sprintf("Baseline PPL %s over %d windows (%d predicted tokens).",
-		report.Float(float64(r.BaselinePPL), 3), r.Windows, r.Tokens)}, r.Notes...)
+		numfmt.Float(float64(r.BaselinePPL), 3), r.Windows, r.Tokens)}, r.Notes...)
 	return t
 }
 
@@ -583,7 +584,7 @@ func (r *ManipulationResult) Plots(dir string) ([]string, error) {
 	}
 	var paths []string
 	ylabel := "log10(PPL / baseline PPL)"
-	title := "Manipulation of layers " + intList(r.Layers)
+	title := "Manipulation of layers " + numfmt.Ints(r.Layers)
 	if len(ax) > 0 {
 		lo, hi := slices.Min(ax), slices.Max(ax)
 		if lo == hi {

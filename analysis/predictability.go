@@ -31,6 +31,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/internal/jsonx"
+	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/model"
 )
 
@@ -647,7 +648,7 @@ func predictLayers(m *model.Model, layers []int, method string, lambda float64, 
 var paperR2 = map[string]string{"gate_proj": "0.91"}
 
 func nullCell(n PredictabilityNull) string {
-	return report.Float(float64(n.Mean), 3) + " " + report.CIFloat(float64(n.Q025), float64(n.Q975), 3)
+	return numfmt.Float(float64(n.Mean), 3) + " " + numfmt.CIFloat(float64(n.Q025), float64(n.Q975), 3)
 }
 
 // Tables returns the summary, delta-correlation, per-layer and substitution tables.
@@ -666,18 +667,18 @@ func (r *PredictabilityResult) Tables() []report.Table {
 	for _, t := range r.Types {
 		paper := paperR2[t.Type]
 		if paper == "" {
-			paper = report.NA
+			paper = numfmt.NA
 		}
 		row := []string{t.Type, strconv.Itoa(t.Elements),
-			report.Float(float64(t.Neighbor.InSamplePooled), 3), report.Float(float64(t.Neighbor.HeldOutPooled), 3),
-			nullCell(t.NeighborNull), report.Float(float64(t.NeighborAvg.InSamplePooled), 3),
-			report.Float(float64(t.Depth.InSamplePooled), 3), report.Float(float64(t.Depth.HeldOutPooled), 3),
+			numfmt.Float(float64(t.Neighbor.InSamplePooled), 3), numfmt.Float(float64(t.Neighbor.HeldOutPooled), 3),
+			nullCell(t.NeighborNull), numfmt.Float(float64(t.NeighborAvg.InSamplePooled), 3),
+			numfmt.Float(float64(t.Depth.InSamplePooled), 3), numfmt.Float(float64(t.Depth.HeldOutPooled), 3),
 			nullCell(t.DepthNull), paper}
 		if hasEW {
 			if e := t.NeighborElementwise; e != nil {
-				row = append(row, report.Float(float64(e.InSamplePooled), 3), report.Float(float64(e.HeldOutPooled), 3))
+				row = append(row, numfmt.Float(float64(e.InSamplePooled), 3), numfmt.Float(float64(e.HeldOutPooled), 3))
 			} else {
-				row = append(row, report.NA, report.NA)
+				row = append(row, numfmt.NA, numfmt.NA)
 			}
 		}
 		sum.AddRow(row...)
@@ -685,7 +686,7 @@ func (r *PredictabilityResult) Tables() []report.Table {
 	sum.Notes = []string{
 		"R² pooled over layers: 1 - Σ SS_res / Σ (w - grand mean)²; per-layer values in the per-layer tables and JSON.",
 		"nbr: W[l] ≈ a·W[l-1] + b·W[l+1] + c with one (a, b, c) per type and layer (interior layers " +
-			"1..L-2), ridge λ=" + report.Sig(o.Lambda, 3) + ". In-sample: fitted on layer l; held-out: fitted on all other " +
+			"1..L-2), ridge λ=" + numfmt.Sig(o.Lambda, 3) + ". In-sample: fitted on layer l; held-out: fitted on all other " +
 			"interior layers' triples pooled (leave-one-layer-out). nbr average: (W[l-1]+W[l+1])/2, nothing fitted.",
 		"depth: every element a degree-" + strconv.Itoa(o.degree()) + " polynomial in normalised depth over all layers; held-out is exact leave-one-layer-out (endpoints extrapolate).",
 		"shuffled null: the same held-out statistic on " + strconv.Itoa(o.Permutations) + " random layer orders (mean [2.5%, 97.5%]); R² well above it means depth order carries the predictability, R² near it means a component shared by all layers does.",
@@ -699,9 +700,9 @@ func (r *PredictabilityResult) Tables() []report.Table {
 		Columns: []string{"type", "observed mean", "independent-layer null", "shuffled-order null", "shuffled 95% range", "p (two-sided)", "p (obs > null)", "p (obs < null)"}}
 	for _, t := range r.Types {
 		d := t.Delta
-		delta.AddRow(t.Type, report.Float(float64(d.Mean), 3), report.Float(d.Independent, 2),
-			report.Float(float64(d.Shuffled.Mean), 3), report.CIFloat(float64(d.Shuffled.Q025), float64(d.Shuffled.Q975), 3),
-			report.PValue(float64(d.Shuffled.PTwoSided)), report.PValue(float64(d.Shuffled.PGreater)), report.PValue(float64(d.Shuffled.PLess)))
+		delta.AddRow(t.Type, numfmt.Float(float64(d.Mean), 3), numfmt.Float(d.Independent, 2),
+			numfmt.Float(float64(d.Shuffled.Mean), 3), numfmt.CIFloat(float64(d.Shuffled.Q025), float64(d.Shuffled.Q975), 3),
+			numfmt.PValue(float64(d.Shuffled.PTwoSided)), numfmt.PValue(float64(d.Shuffled.PGreater)), numfmt.PValue(float64(d.Shuffled.PLess)))
 	}
 	delta.Notes = []string{
 		"paper: ≈ -0.50 (\"universal oscillatory delta pattern\").",
@@ -718,7 +719,7 @@ func (r *PredictabilityResult) Tables() []report.Table {
 			row := []string{strconv.Itoa(l)}
 			for _, t := range r.Types {
 				x := get(t)
-				row = append(row, report.Float(float64(x.InSample[l]), 3)+" / "+report.Float(float64(x.HeldOut[l]), 3))
+				row = append(row, numfmt.Float(float64(x.InSample[l]), 3)+" / "+numfmt.Float(float64(x.HeldOut[l]), 3))
 			}
 			tb.AddRow(row...)
 		}
@@ -732,11 +733,11 @@ func (r *PredictabilityResult) Tables() []report.Table {
 	if s := r.Substitution; s != nil {
 		tb := &report.Table{Title: "Substituting layers by their predictions (" + s.Method + ", order " + s.Order + ")",
 			Columns: []string{"k", "layer added", "held-out rel. error", "PPL", "change", "95% CI"}}
-		tb.AddRow("0", "", "", report.Float(float64(s.BasePPL), 3), report.Pct(0), "")
+		tb.AddRow("0", "", "", numfmt.Float(float64(s.BasePPL), 3), numfmt.Pct(0), "")
 		for _, st := range s.Steps {
 			l := st.Layers[len(st.Layers)-1]
-			tb.AddRow(strconv.Itoa(st.K), strconv.Itoa(l), report.Float(float64(r.LayerError[l]), 4),
-				report.Float(float64(st.PPL), 3), report.Pct(float64(st.Change)), report.CIPct(float64(st.CILo), float64(st.CIHi)))
+			tb.AddRow(strconv.Itoa(st.K), strconv.Itoa(l), numfmt.Float(float64(r.LayerError[l]), 4),
+				numfmt.Float(float64(st.PPL), 3), numfmt.Pct(float64(st.Change)), numfmt.CIPct(float64(st.CILo), float64(st.CIHi)))
 		}
 		tb.Notes = []string{
 			"k layers replaced together by predictions from the ORIGINAL weights (neighbours are never predicted values).",

@@ -18,6 +18,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/trainer"
 )
@@ -400,28 +401,28 @@ func (r *RecoveryResult) Tables() []report.Table {
 		if !rl.Recovered {
 			rec = "no"
 		}
-		row := []string{strconv.Itoa(rl.Layer), report.Float(float64(rl.PerturbedPPL), 3), report.Pct(float64(rl.PerturbedChange)),
-			steps, rec, report.Float(float64(rl.FinalPPL), 3)}
+		row := []string{strconv.Itoa(rl.Layer), numfmt.Float(float64(rl.PerturbedPPL), 3), numfmt.Pct(float64(rl.PerturbedChange)),
+			steps, rec, numfmt.Float(float64(rl.FinalPPL), 3)}
 		if r.Correlation != nil {
-			row = append(row, report.Sig(float64(r.Correlation.Importance[i]), 4))
+			row = append(row, numfmt.Sig(float64(r.Correlation.Importance[i]), 4))
 		}
 		tb.AddRow(row...)
 	}
-	noise := "noise std = " + report.Sig(o.NoiseFrac, 3) + " × each matrix's own std (norm weights untouched)"
+	noise := "noise std = " + numfmt.Sig(o.NoiseFrac, 3) + " × each matrix's own std (norm weights untouched)"
 	if o.NoiseFrac <= 0 {
 		noise = "no noise (control)"
 	}
 	tb.Notes = []string{
-		fmt.Sprintf("baseline PPL %s; recovered when PPL ≤ %s (%s); %s, seed %d.", report.Float(float64(r.BasePPL), 3),
-			report.Float(float64(r.TargetPPL), 3), report.Pct(o.Threshold), noise, o.Seed),
+		fmt.Sprintf("baseline PPL %s; recovered when PPL ≤ %s (%s); %s, seed %d.", numfmt.Float(float64(r.BasePPL), 3),
+			numfmt.Float(float64(r.TargetPPL), 3), numfmt.Pct(o.Threshold), noise, o.Seed),
 		fmt.Sprintf("fine-tuning: %s scope, AdamW lr %s (constant), batch %d, grad clip %s, evaluated every %d steps (step counts are multiples of it), cap %d.",
-			o.Scope, report.Sig(o.LR, 3), o.BatchSize, report.Sig(o.GradClip, 3), o.EvalEvery, o.MaxSteps),
+			o.Scope, numfmt.Sig(o.LR, 3), o.BatchSize, numfmt.Sig(o.GradClip, 3), o.EvalEvery, o.MaxSteps),
 		"0 steps: the perturbation never left the threshold. paper: L8, L11 ≈ 200 steps; L14, L17 0 steps.",
 	}
 	tables := []report.Table{*tb}
 	if c := r.Correlation; c != nil {
 		ct := &report.Table{Title: "Recovery steps vs " + c.Name, Columns: []string{"Spearman ρ", "p", "n", "p method", "not recovered (censored)"}}
-		ct.AddRow(report.Float(float64(c.Rho), 3), report.PValue(float64(c.P)), strconv.Itoa(c.N), c.Method, strconv.Itoa(c.NotRecovered))
+		ct.AddRow(numfmt.Float(float64(c.Rho), 3), numfmt.PValue(float64(c.P)), strconv.Itoa(c.N), c.Method, strconv.Itoa(c.NotRecovered))
 		ct.Notes = []string{fmt.Sprintf("not-recovered layers enter as %d steps (cap + 1): tied among themselves, above every recovered layer.", c.CensorValue),
 			"paper: recovery speed correlates with importance (statistic not reported)."}
 		tables = append(tables, *ct)
@@ -464,7 +465,7 @@ func (r *RecoveryResult) Plots(dir string) ([]string, error) {
 			labels = append(labels, "L"+strconv.Itoa(rl.Layer))
 		}
 		path := filepath.Join(dir, "recovery_vs_importance.png")
-		title := fmt.Sprintf("Recovery steps vs %s (Spearman ρ = %s, p = %s)", c.Name, report.Float(float64(c.Rho), 2), report.PValue(float64(c.P)))
+		title := fmt.Sprintf("Recovery steps vs %s (Spearman ρ = %s, p = %s)", c.Name, numfmt.Float(float64(c.Rho), 2), numfmt.PValue(float64(c.P)))
 		if err := report.ScatterWith(path, title, c.Name, "steps to recover (cap+1 = not recovered)", x, y, labels, report.ScatterOptions{SymlogX: true}); err != nil {
 			return paths, err
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/growthtrain/growthtrain/analysis/report"
+	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/model"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
@@ -313,10 +314,10 @@ func (r *Report) headline() string {
 				}
 			}
 			row(fmt.Sprintf("baseline PPL; most important layer (%s)", name), "22.60; L11 +63,419%",
-				fmt.Sprintf("%.2f; L%d %s", float64(a.BaselinePPL), wl, report.Pct(worst)))
-			row(fmt.Sprintf("critical core (%s; CI lower bound > +%.0f%%)", name, 100*a.CriticalChange), "L8-L11", LayerSet(v.Critical))
+				fmt.Sprintf("%.2f; L%d %s", float64(a.BaselinePPL), wl, numfmt.Pct(worst)))
+			row(fmt.Sprintf("critical core (%s; CI lower bound > +%.0f%%)", name, 100*a.CriticalChange), "L8-L11", numfmt.Layers(v.Critical))
 			row(fmt.Sprintf("anti-layers (%s; CI upper bound < 0)", name), "L14, L17 (-0.6% each)",
-				fmt.Sprintf("%s; least important L%d %s", LayerSet(v.Anti), bl, report.Pct(best)))
+				fmt.Sprintf("%s; least important L%d %s", numfmt.Layers(v.Anti), bl, numfmt.Pct(best)))
 			row(fmt.Sprintf("importance range (%s)", name), "10^7", fmt.Sprintf("10^%.1f", float64(v.SpanDecades)))
 		}
 	}
@@ -358,9 +359,9 @@ func (r *Report) headline() string {
 		for _, res := range m.Results {
 			switch {
 			case res.Paper:
-				parts = append(parts, fmt.Sprintf("scale %.1f %s", *res.Alpha, report.Pct(float64(res.Change))))
+				parts = append(parts, fmt.Sprintf("scale %.1f %s", *res.Alpha, numfmt.Pct(float64(res.Change))))
 			case res.Alpha == nil:
-				parts = append(parts, fmt.Sprintf("%s %s", res.Strategy, report.Pct(float64(res.Change))))
+				parts = append(parts, fmt.Sprintf("%s %s", res.Strategy, numfmt.Pct(float64(res.Change))))
 			}
 		}
 		row("manipulation of redundant layers (only scale 0.9 preserves quality)", "scale 0.9 +19%; others millions of %",
@@ -368,18 +369,6 @@ func (r *Report) headline() string {
 	}
 	b.WriteString("\nEvery effect above comes with a bootstrap interval in the tables below; with the paper-sized evaluation (10 sentences) small effects are not distinguishable from noise, and the flags only fire when the interval supports them.\n")
 	return b.String()
-}
-
-// LayerSet formats layer indices as "L0, L8, L11" ("none" when empty).
-func LayerSet(ls []int) string {
-	if len(ls) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = fmt.Sprintf("L%d", l)
-	}
-	return strings.Join(parts, ", ")
 }
 
 var slugRe = regexp.MustCompile(`[^a-z0-9]+`)

@@ -14,6 +14,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/model"
 )
 
@@ -400,7 +401,7 @@ func (res *StructureResult) Tables() []report.Table {
 		for l := range res.Matrices {
 			row := []string{strconv.Itoa(l)}
 			for i := range cols {
-				row = append(row, report.Sig(cols[i][l], 4))
+				row = append(row, numfmt.Sig(cols[i][l], 4))
 			}
 			t.AddRow(row...)
 		}
@@ -433,11 +434,11 @@ func (res *StructureResult) Tables() []report.Table {
 		}
 		pair := func(v float64, at int) string {
 			if at < 0 {
-				return report.NA
+				return numfmt.NA
 			}
-			return report.Float(v, 3) + " (" + strconv.Itoa(at) + "-" + strconv.Itoa(at+1) + ")"
+			return numfmt.Float(v, 3) + " (" + strconv.Itoa(at) + "-" + strconv.Itoa(at+1) + ")"
 		}
-		sim.AddRow(typ, report.Float(stats.Mean(adj), 3), pair(minA, minAt), pair(maxA, maxAt), report.Float(stats.Mean(all), 3))
+		sim.AddRow(typ, numfmt.Float(stats.Mean(adj), 3), pair(minA, minAt), pair(maxA, maxAt), numfmt.Float(stats.Mean(all), 3))
 	}
 	out = append(out, sim)
 	if res.Hidden != nil {
@@ -449,13 +450,13 @@ func (res *StructureResult) Tables() []report.Table {
 			t.Columns = append(t.Columns, "attn entropy mean (nats)", "min head", "max head", "normalised mean")
 		}
 		for l, h := range res.Hidden {
-			row := []string{strconv.Itoa(l), report.Float(float64(h.AngularDistance), 4),
-				report.Float(float64(h.BlockInfluence), 4), report.Float(float64(h.RelativeUpdate), 4)}
+			row := []string{strconv.Itoa(l), numfmt.Float(float64(h.AngularDistance), 4),
+				numfmt.Float(float64(h.BlockInfluence), 4), numfmt.Float(float64(h.RelativeUpdate), 4)}
 			if res.Entropy != nil {
 				e := floatMatrix(res.Entropy.Mean)[l]
 				n := floatMatrix(res.Entropy.Normalised)[l]
-				row = append(row, report.Float(stats.Mean(e), 3), report.Float(slices.Min(e), 3),
-					report.Float(slices.Max(e), 3), report.Float(stats.Mean(n), 3))
+				row = append(row, numfmt.Float(stats.Mean(e), 3), numfmt.Float(slices.Min(e), 3),
+					numfmt.Float(slices.Max(e), 3), numfmt.Float(stats.Mean(n), 3))
 			}
 			t.AddRow(row...)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis"
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/data"
+	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/trainer"
 	"github.com/urfave/cli/v2"
 )
@@ -193,7 +194,7 @@ func verdictWord(ok bool, partly bool) string {
 func ablationTable(rep *analysis.Report) report.Table {
 	t := paperTable("Ablation: layer importance (paper vs here)")
 	a := rep.Ablation
-	t.AddRow("baseline perplexity", "22.60", report.Float(float64(a.BaselinePPL), 4), "differs (instruct Q4_1 model; our 10 sentences)")
+	t.AddRow("baseline perplexity", "22.60", numfmt.Float(float64(a.BaselinePPL), 4), "differs (instruct Q4_1 model; our 10 sentences)")
 	for _, name := range []string{analysis.AblateNeighbourAverage, analysis.AblateSkip} {
 		v := a.Variant(name)
 		if v == nil {
@@ -206,19 +207,19 @@ func ablationTable(rep *analysis.Report) report.Table {
 				inCore++
 			}
 		}
-		t.AddRow(name+": critical layers (CI lower bound > +100%)", "L8-L11", analysis.LayerSet(v.Critical),
+		t.AddRow(name+": critical layers (CI lower bound > +100%)", "L8-L11", numfmt.Layers(v.Critical),
 			verdictWord(inCore == 4 && len(v.Critical) == 4, inCore > 0))
 		if 11 < len(v.Layers) { // the paper's layer numbers only mean something for its 30 layers
 			la11 := v.Layers[11]
-			t.AddRow(name+": L11 change", "+63,419%", report.Pct(float64(la11.Change))+" "+report.CIPct(float64(la11.CILo), float64(la11.CIHi)), "")
+			t.AddRow(name+": L11 change", "+63,419%", numfmt.Pct(float64(la11.Change))+" "+numfmt.CIPct(float64(la11.CILo), float64(la11.CIHi)), "")
 		}
 		antiOK := slices.Contains(v.Anti, 14) && slices.Contains(v.Anti, 17)
-		t.AddRow(name+": anti-layers (CI upper bound < 0)", "L14, L17 (-0.6% each)", analysis.LayerSet(v.Anti),
+		t.AddRow(name+": anti-layers (CI upper bound < 0)", "L14, L17 (-0.6% each)", numfmt.Layers(v.Anti),
 			verdictWord(antiOK, slices.Contains(v.Anti, 14) || slices.Contains(v.Anti, 17)))
 		for _, l := range []int{14, 17} {
 			if l < len(v.Layers) {
 				la := v.Layers[l]
-				t.AddRow(fmt.Sprintf("%s: L%d change", name, l), "-0.6%", report.Pct(float64(la.Change))+" "+report.CIPct(float64(la.CILo), float64(la.CIHi)), "")
+				t.AddRow(fmt.Sprintf("%s: L%d change", name, l), "-0.6%", numfmt.Pct(float64(la.Change))+" "+numfmt.CIPct(float64(la.CILo), float64(la.CIHi)), "")
 			}
 		}
 		t.AddRow(name+": importance range", "10^7", fmt.Sprintf("10^%.1f", float64(v.SpanDecades)), verdictWord(float64(v.SpanDecades) >= 6, float64(v.SpanDecades) >= 4))
@@ -255,8 +256,8 @@ func predictabilityTable(rep *analysis.Report) report.Table {
 	}
 	if s := p.Substitution; s != nil && len(s.Steps) > 0 {
 		first, last := s.Steps[0], s.Steps[len(s.Steps)-1]
-		t.AddRow("PPL with 1 predicted layer", "26.22", report.Float(float64(first.PPL), 4), "")
-		t.AddRow(fmt.Sprintf("PPL with %d predicted layers", last.K), ">100,000 (9+)", report.Float(float64(last.PPL), 4), verdictWord(float64(last.PPL) > 1e5, float64(last.PPL) > 10*float64(first.PPL)))
+		t.AddRow("PPL with 1 predicted layer", "26.22", numfmt.Float(float64(first.PPL), 4), "")
+		t.AddRow(fmt.Sprintf("PPL with %d predicted layers", last.K), ">100,000 (9+)", numfmt.Float(float64(last.PPL), 4), verdictWord(float64(last.PPL) > 1e5, float64(last.PPL) > 10*float64(first.PPL)))
 	}
 	return t
 }
@@ -273,7 +274,7 @@ func recoveryTable(rep *analysis.Report) report.Table {
 		if !l.Recovered {
 			steps = fmt.Sprintf(">%d (not recovered)", l.Steps)
 		}
-		t.AddRow(fmt.Sprintf("L%d steps to within 1%% (perturbed %s)", l.Layer, report.Pct(float64(l.PerturbedChange))), paper, steps, "")
+		t.AddRow(fmt.Sprintf("L%d steps to within 1%% (perturbed %s)", l.Layer, numfmt.Pct(float64(l.PerturbedChange))), paper, steps, "")
 	}
 	if c := r.Correlation; c != nil {
 		if math.IsNaN(float64(c.Rho)) {
@@ -291,7 +292,7 @@ func recoveryTable(rep *analysis.Report) report.Table {
 func manipulationTable(rep *analysis.Report) report.Table {
 	t := paperTable("Manipulation of redundant layers (paper vs here)")
 	m := rep.Manipulation
-	t.AddRow("layers manipulated", "redundant layers", analysis.LayerSet(m.Layers), "")
+	t.AddRow("layers manipulated", "redundant layers", numfmt.Layers(m.Layers), "")
 	for _, res := range m.Results {
 		paper := "millions of %"
 		label := res.Strategy
@@ -302,7 +303,7 @@ func manipulationTable(rep *analysis.Report) report.Table {
 				paper = "+19%"
 			}
 		}
-		t.AddRow(label, paper, report.Pct(float64(res.Change))+" "+report.CIPct(float64(res.CILo), float64(res.CIHi)), "")
+		t.AddRow(label, paper, numfmt.Pct(float64(res.Change))+" "+numfmt.CIPct(float64(res.CILo), float64(res.CIHi)), "")
 	}
 	return t
 }
@@ -323,7 +324,7 @@ func at(xs []float64, i, digits int) string {
 	if i >= len(xs) {
 		return "n/a"
 	}
-	return report.Float(xs[i], digits)
+	return numfmt.Float(xs[i], digits)
 }
 
 // reproduceGrowth trains a budget and its uniform baseline over several seeds and reports
