@@ -18,21 +18,17 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"gonum.org/v1/gonum/mat"
-
-	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/internal/jsonx"
-	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/model"
+	"gonum.org/v1/gonum/mat"
 )
 
 // PredictTypes are the per-layer weight types the predictability diagnostic studies, by their
@@ -135,7 +131,8 @@ func (o PredictabilityOptions) withDefaults() PredictabilityOptions {
 	return o
 }
 
-func (o PredictabilityOptions) degree() int {
+// DepthDegree is the degree of the depth polynomial in effect: Degree, or 0 for DepthIntercept.
+func (o PredictabilityOptions) DepthDegree() int {
 	if o.Degree < 0 {
 		return 0
 	}
@@ -293,7 +290,7 @@ func Predictability(m *model.Model, e *Evaluator, opts PredictabilityOptions) (r
 		for l, c := range nb.Coef {
 			pt.NeighborCoef[l] = [3]JSONFloat{JSONFloat(c[0]), JSONFloat(c[1]), JSONFloat(c[2])}
 		}
-		dp := g.Depth(opts.degree(), opts.Lambda)
+		dp := g.Depth(opts.DepthDegree(), opts.Lambda)
 		pt.Depth = predictabilityR2(dp.R2)
 		corr, meanCorr := stats.DeltaCorrelations(W)
 		pt.Delta = PredictabilityDelta{PerLayer: jsonx.Floats(corr), Mean: JSONFloat(meanCorr), Independent: stats.IndependentDeltaNull}
@@ -413,7 +410,7 @@ func (r *PredictabilityResult) substitute(m *model.Model, e *Evaluator) (sub *Pr
 	// Predictions of every layer from the ORIGINAL weights, computed once.
 	method := opts.SubstituteMethod
 	if method == MethodDepth {
-		method = MethodDepth + ":" + strconv.Itoa(opts.degree())
+		method = MethodDepth + ":" + strconv.Itoa(opts.DepthDegree())
 	}
 	preds, err := predictLayers(m, order, method, opts.Lambda, true)
 	if err != nil {
@@ -643,177 +640,3 @@ func predictLayers(m *model.Model, layers []int, method string, lambda float64, 
 }
 
 // ---- report -------------------------------------------------------------------------------
-
-// paperR2 are the R² values the paper quotes per type (only gate_proj is reported).
-var paperR2 = map[string]string{"gate_proj": "0.91"}
-
-func nullCell(n PredictabilityNull) string {
-	return numfmt.Float(float64(n.Mean), 3) + " " + numfmt.CIFloat(float64(n.Q025), float64(n.Q975), 3)
-}
-
-// Tables returns the summary, delta-correlation, per-layer and substitution tables.
-func (r *PredictabilityResult) Tables() []report.Table {
-	o := r.Options
-	sum := &report.Table{Title: "Weight predictability across depth (R²)",
-		Columns: []string{"type", "elements", "nbr in-sample", "nbr held-out", "nbr held-out, shuffled null", "nbr average",
-			"depth in-sample", "depth held-out", "depth held-out, shuffled null", "paper"}}
-	hasEW := false
-	for _, t := range r.Types {
-		hasEW = hasEW || t.NeighborElementwise != nil
-	}
-	if hasEW {
-		sum.Columns = append(sum.Columns, "nbr elementwise in-sample", "nbr elementwise held-out")
-	}
-	for _, t := range r.Types {
-		paper := paperR2[t.Type]
-		if paper == "" {
-			paper = numfmt.NA
-		}
-		row := []string{t.Type, strconv.Itoa(t.Elements),
-			numfmt.Float(float64(t.Neighbor.InSamplePooled), 3), numfmt.Float(float64(t.Neighbor.HeldOutPooled), 3),
-			nullCell(t.NeighborNull), numfmt.Float(float64(t.NeighborAvg.InSamplePooled), 3),
-			numfmt.Float(float64(t.Depth.InSamplePooled), 3), numfmt.Float(float64(t.Depth.HeldOutPooled), 3),
-			nullCell(t.DepthNull), paper}
-		if hasEW {
-			if e := t.NeighborElementwise; e != nil {
-				row = append(row, numfmt.Float(float64(e.InSamplePooled), 3), numfmt.Float(float64(e.HeldOutPooled), 3))
-			} else {
-				row = append(row, numfmt.NA, numfmt.NA)
-			}
-		}
-		sum.AddRow(row...)
-	}
-	sum.Notes = []string{
-		"R² pooled over layers: 1 - Σ SS_res / Σ (w - grand mean)²; per-layer values in the per-layer tables and JSON.",
-		"nbr: W[l] ≈ a·W[l-1] + b·W[l+1] + c with one (a, b, c) per type and layer (interior layers " +
-			"1..L-2), ridge λ=" + numfmt.Sig(o.Lambda, 3) + ". In-sample: fitted on layer l; held-out: fitted on all other " +
-			"interior layers' triples pooled (leave-one-layer-out). nbr average: (W[l-1]+W[l+1])/2, nothing fitted.",
-		"depth: every element a degree-" + strconv.Itoa(o.degree()) + " polynomial in normalised depth over all layers; held-out is exact leave-one-layer-out (endpoints extrapolate).",
-		"shuffled null: the same held-out statistic on " + strconv.Itoa(o.Permutations) + " random layer orders (mean [2.5%, 97.5%]); R² well above it means depth order carries the predictability, R² near it means a component shared by all layers does.",
-		"paper: R² = 0.91 for gate_proj (method and in-sample/held-out not stated); compare with the gate_proj row.",
-	}
-	if hasEW {
-		sum.Notes = append(sum.Notes, "nbr elementwise: separate (a, b, c) per element across the interior layers (stats.NeighborR2); 3 parameters per element from 26-27 layers, so in-sample R² is optimistic.")
-	}
-
-	delta := &report.Table{Title: "Consecutive-delta correlation corr(W[l+1]-W[l], W[l+2]-W[l+1]) with its null models",
-		Columns: []string{"type", "observed mean", "independent-layer null", "shuffled-order null", "shuffled 95% range", "p (two-sided)", "p (obs > null)", "p (obs < null)"}}
-	for _, t := range r.Types {
-		d := t.Delta
-		delta.AddRow(t.Type, numfmt.Float(float64(d.Mean), 3), numfmt.Float(d.Independent, 2),
-			numfmt.Float(float64(d.Shuffled.Mean), 3), numfmt.CIFloat(float64(d.Shuffled.Q025), float64(d.Shuffled.Q975), 3),
-			numfmt.PValue(float64(d.Shuffled.PTwoSided)), numfmt.PValue(float64(d.Shuffled.PGreater)), numfmt.PValue(float64(d.Shuffled.PLess)))
-	}
-	delta.Notes = []string{
-		"paper: ≈ -0.50 (\"universal oscillatory delta pattern\").",
-		"independent-layer null: if W[l] = shared + independent noise, the correlation is exactly -0.5 whatever the shared part; -0.5 is what no depth structure looks like.",
-		"shuffled-order null: the same layers in " + strconv.Itoa(o.Permutations) + " random orders (seed " + strconv.FormatUint(o.Seed, 10) + "); Monte-Carlo p-values (1 + #)/(1 + N).",
-	}
-	tables := []report.Table{*sum, *delta}
-	perLayer := func(title string, get func(t PredictabilityType) *PredictabilityR2, note string) *report.Table {
-		tb := &report.Table{Title: title, Columns: []string{"layer"}}
-		for _, t := range r.Types {
-			tb.Columns = append(tb.Columns, t.Type)
-		}
-		for l := 0; l < r.NumLayers; l++ {
-			row := []string{strconv.Itoa(l)}
-			for _, t := range r.Types {
-				x := get(t)
-				row = append(row, numfmt.Float(float64(x.InSample[l]), 3)+" / "+numfmt.Float(float64(x.HeldOut[l]), 3))
-			}
-			tb.AddRow(row...)
-		}
-		tb.Notes = []string{"cells: in-sample / held-out (leave-one-layer-out) R² of the layer's weights. " + note}
-		return tb
-	}
-	tables = append(tables,
-		*perLayer("Neighbour prediction R² per layer (shared coefficients)", func(t PredictabilityType) *PredictabilityR2 { return &t.Neighbor },
-			"Endpoints (one neighbour) are not scored."),
-		*perLayer("Depth-polynomial R² per layer", func(t PredictabilityType) *PredictabilityR2 { return &t.Depth }, ""))
-	if s := r.Substitution; s != nil {
-		tb := &report.Table{Title: "Substituting layers by their predictions (" + s.Method + ", order " + s.Order + ")",
-			Columns: []string{"k", "layer added", "held-out rel. error", "PPL", "change", "95% CI"}}
-		tb.AddRow("0", "", "", numfmt.Float(float64(s.BasePPL), 3), numfmt.Pct(0), "")
-		for _, st := range s.Steps {
-			l := st.Layers[len(st.Layers)-1]
-			tb.AddRow(strconv.Itoa(st.K), strconv.Itoa(l), numfmt.Float(float64(r.LayerError[l]), 4),
-				numfmt.Float(float64(st.PPL), 3), numfmt.Pct(float64(st.Change)), numfmt.CIPct(float64(st.CILo), float64(st.CIHi)))
-		}
-		tb.Notes = []string{
-			"k layers replaced together by predictions from the ORIGINAL weights (neighbours are never predicted values).",
-			"held-out rel. error: 1 - R² of the layer's held-out prediction pooled over the studied types (ordering key of \"predictable\").",
-			"paper: 1 layer → PPL 26.22 (from 22.60); 9+ layers → PPL > 100,000.",
-			"CI: percentile bootstrap over eval windows (" + strconv.Itoa(o.BootstrapIters) + " resamples).",
-		}
-		tables = append(tables, *tb)
-	}
-	return tables
-}
-
-// Plots writes the diagnostic's PNG plots into dir and returns their paths.
-func (r *PredictabilityResult) Plots(dir string) ([]string, error) {
-	var paths []string
-	layers := func(n, off int) []float64 {
-		x := make([]float64, n)
-		for i := range x {
-			x[i] = float64(i + off)
-		}
-		return x
-	}
-	perType := func(get func(t PredictabilityType) []JSONFloat) []report.Series {
-		var s []report.Series
-		for _, t := range r.Types {
-			y := jsonx.Float64s(get(t))
-			s = append(s, report.Series{Name: t.Type, X: layers(len(y), 0), Y: y})
-		}
-		return s
-	}
-	plots := []struct {
-		name, title, ylabel string
-		series              []report.Series
-	}{
-		{"predict_neighbor_r2.png", "Held-out R² of W[l] from W[l-1], W[l+1] (shared coefficients)", "R² (leave-one-layer-out)",
-			perType(func(t PredictabilityType) []JSONFloat { return t.Neighbor.HeldOut })},
-		{"predict_depth_r2.png", fmt.Sprintf("Held-out R² of W[l] from a degree-%d polynomial in depth", r.Options.degree()), "R² (leave-one-layer-out)",
-			perType(func(t PredictabilityType) []JSONFloat { return t.Depth.HeldOut })},
-	}
-	ds := perType(func(t PredictabilityType) []JSONFloat { return t.Delta.PerLayer })
-	if len(ds) > 0 {
-		n := len(ds[0].X)
-		ds = append(ds, report.Series{Name: "independent-layer null (-0.5)", X: layers(n, 0), Y: slices.Repeat([]float64{-0.5}, n)})
-	}
-	plots = append(plots, struct {
-		name, title, ylabel string
-		series              []report.Series
-	}{"predict_delta_corr.png", "corr(W[l+1]-W[l], W[l+2]-W[l+1]) by l", "delta correlation", ds})
-	for _, p := range plots {
-		path := filepath.Join(dir, p.name)
-		xl := "layer"
-		if p.name == "predict_delta_corr.png" {
-			xl = "l"
-		}
-		if err := report.Lines(path, p.title, xl, p.ylabel, p.series); err != nil {
-			return paths, err
-		}
-		paths = append(paths, path)
-	}
-	if s := r.Substitution; s != nil && len(s.Steps) > 0 {
-		x := []float64{0}
-		y := []float64{math.Log10(float64(s.BasePPL))}
-		for _, st := range s.Steps {
-			x = append(x, float64(st.K))
-			y = append(y, math.Log10(float64(st.PPL)))
-		}
-		path := filepath.Join(dir, "predict_substitution.png")
-		err := report.Lines(path, "Perplexity after substituting k layers by predictions ("+s.Method+", "+s.Order+")",
-			"k (layers substituted)", "log10 perplexity", []report.Series{
-				{Name: "substituted", X: x, Y: y},
-				{Name: "baseline", X: []float64{0, x[len(x)-1]}, Y: []float64{y[0], y[0]}},
-			})
-		if err != nil {
-			return paths, err
-		}
-		paths = append(paths, path)
-	}
-	return paths, nil
-}

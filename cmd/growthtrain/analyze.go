@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/growthtrain/growthtrain/analysis"
+	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/internal/progress"
 	"github.com/growthtrain/growthtrain/model"
@@ -127,7 +128,7 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := rep.Write(p.Output); err != nil {
+	if err := report.Write(p.Output, rep); err != nil {
 		return nil, err
 	}
 	fmt.Printf("wrote %s (analysis.json, tables, plots, report.md)\n", p.Output)
