@@ -10,12 +10,10 @@ import (
 	"strconv"
 
 	"github.com/growthtrain/growthtrain/analysis"
+	"github.com/growthtrain/growthtrain/analysis/paper"
 	"github.com/growthtrain/growthtrain/internal/jsonx"
 	"github.com/growthtrain/growthtrain/internal/numfmt"
 )
-
-// paperR2 are the R² values the paper quotes per type (only gate_proj is reported).
-var paperR2 = map[string]string{"gate_proj": "0.91"}
 
 func nullCell(n analysis.PredictabilityNull) string {
 	return numfmt.Float(float64(n.Mean), 3) + " " + numfmt.CIFloat(float64(n.Q025), float64(n.Q975), 3)
@@ -35,15 +33,15 @@ func PredictabilityTables(r *analysis.PredictabilityResult) []Table {
 		sum.Columns = append(sum.Columns, "nbr elementwise in-sample", "nbr elementwise held-out")
 	}
 	for _, t := range r.Types {
-		paper := paperR2[t.Type]
-		if paper == "" {
-			paper = numfmt.NA
+		claim := numfmt.NA
+		if t.Type == paper.R2Type {
+			claim = paper.GateProjR2.Text
 		}
 		row := []string{t.Type, strconv.Itoa(t.Elements),
 			numfmt.Float(float64(t.Neighbor.InSamplePooled), 3), numfmt.Float(float64(t.Neighbor.HeldOutPooled), 3),
 			nullCell(t.NeighborNull), numfmt.Float(float64(t.NeighborAvg.InSamplePooled), 3),
 			numfmt.Float(float64(t.Depth.InSamplePooled), 3), numfmt.Float(float64(t.Depth.HeldOutPooled), 3),
-			nullCell(t.DepthNull), paper}
+			nullCell(t.DepthNull), claim}
 		if hasEW {
 			if e := t.NeighborElementwise; e != nil {
 				row = append(row, numfmt.Float(float64(e.InSamplePooled), 3), numfmt.Float(float64(e.HeldOutPooled), 3))
@@ -60,7 +58,7 @@ func PredictabilityTables(r *analysis.PredictabilityResult) []Table {
 			"interior layers' triples pooled (leave-one-layer-out). nbr average: (W[l-1]+W[l+1])/2, nothing fitted.",
 		"depth: every element a degree-" + strconv.Itoa(o.DepthDegree()) + " polynomial in normalised depth over all layers; held-out is exact leave-one-layer-out (endpoints extrapolate).",
 		"shuffled null: the same held-out statistic on " + strconv.Itoa(o.Permutations) + " random layer orders (mean [2.5%, 97.5%]); R² well above it means depth order carries the predictability, R² near it means a component shared by all layers does.",
-		"paper: R² = 0.91 for gate_proj (method and in-sample/held-out not stated); compare with the gate_proj row.",
+		"paper: R² = " + paper.GateProjR2.Text + " for " + paper.R2Type + " (method and in-sample/held-out not stated); compare with the " + paper.R2Type + " row.",
 	}
 	if hasEW {
 		sum.Notes = append(sum.Notes, "nbr elementwise: separate (a, b, c) per element across the interior layers (stats.NeighborR2); 3 parameters per element from 26-27 layers, so in-sample R² is optimistic.")
@@ -75,7 +73,7 @@ func PredictabilityTables(r *analysis.PredictabilityResult) []Table {
 			numfmt.PValue(float64(d.Shuffled.PTwoSided)), numfmt.PValue(float64(d.Shuffled.PGreater)), numfmt.PValue(float64(d.Shuffled.PLess)))
 	}
 	delta.Notes = []string{
-		"paper: ≈ -0.50 (\"universal oscillatory delta pattern\").",
+		"paper: ≈ " + paper.DeltaCorrelation.Text + " (\"" + paper.DeltaPattern + "\").",
 		"independent-layer null: if W[l] = shared + independent noise, the correlation is exactly -0.5 whatever the shared part; -0.5 is what no depth structure looks like.",
 		"shuffled-order null: the same layers in " + strconv.Itoa(o.Permutations) + " random orders (seed " + strconv.FormatUint(o.Seed, 10) + "); Monte-Carlo p-values (1 + #)/(1 + N).",
 	}
@@ -112,7 +110,8 @@ func PredictabilityTables(r *analysis.PredictabilityResult) []Table {
 		tb.Notes = []string{
 			"k layers replaced together by predictions from the ORIGINAL weights (neighbours are never predicted values).",
 			"held-out rel. error: 1 - R² of the layer's held-out prediction pooled over the studied types (ordering key of \"predictable\").",
-			"paper: 1 layer → PPL 26.22 (from 22.60); 9+ layers → PPL > 100,000.",
+			"paper: 1 layer → PPL " + paper.SubstitutedOnePPL.Text + " (from " + paper.BaselinePPL.Text + "); " +
+				strconv.Itoa(paper.SubstitutedManyLayers) + "+ layers → PPL > " + paper.SubstitutedManyPPL.Text + ".",
 			"CI: percentile bootstrap over eval windows (" + strconv.Itoa(o.BootstrapIters) + " resamples).",
 		}
 		tables = append(tables, *tb)

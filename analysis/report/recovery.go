@@ -46,7 +46,7 @@ func RecoveryTables(r *analysis.RecoveryResult) []Table {
 			numfmt.Float(float64(r.TargetPPL), 3), numfmt.Pct(o.Threshold), noise, o.Seed),
 		fmt.Sprintf("fine-tuning: %s scope, AdamW lr %s (constant), batch %d, grad clip %s, evaluated every %d steps (step counts are multiples of it), cap %d.",
 			o.Scope, numfmt.Sig(o.LR, 3), o.BatchSize, numfmt.Sig(o.GradClip, 3), o.EvalEvery, o.MaxSteps),
-		"0 steps: the perturbation never left the threshold. paper: L8, L11 ≈ 200 steps; L14, L17 0 steps.",
+		"0 steps: the perturbation never left the threshold. paper: " + paperRecoveries("≈ ") + " steps.",
 	}
 	tables := []Table{*tb}
 	if c := r.Correlation; c != nil {

@@ -98,20 +98,14 @@ func (d NullDist) pValue(obs float64, extreme func(v float64) bool) float64 {
 
 // Summarise returns the NullDist of the draws vals (kept, not copied).
 func Summarise(vals []float64) NullDist {
-	d := NullDist{Values: vals, Mean: FiniteMean(vals)}
 	s := make([]float64, 0, len(vals))
-	ss := 0.0
 	for _, v := range vals {
 		if isFinite(v) {
 			s = append(s, v)
-			ss += (v - d.Mean) * (v - d.Mean)
 		}
 	}
-	if len(s) > 1 {
-		d.SD = math.Sqrt(ss / float64(len(s)-1))
-	} else {
-		d.SD = math.NaN()
-	}
+	d := NullDist{Values: vals}
+	d.Mean, d.SD = MeanSD(s)
 	slices.Sort(s)
 	d.Q025, d.Q50, d.Q975 = quantileSorted(s, 0.025), quantileSorted(s, 0.5), quantileSorted(s, 0.975)
 	return d
