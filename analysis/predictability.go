@@ -638,5 +638,3 @@ func predictLayers(m *model.Model, layers []int, method string, lambda float64, 
 	}
 	return out, nil
 }
-
-// ---- report -------------------------------------------------------------------------------
