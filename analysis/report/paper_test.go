@@ -20,6 +20,19 @@ func rowOf(t *testing.T, tb Table, prefix string) []string {
 	return nil
 }
 
+// sameRows fails unless tb has exactly the rows want.
+func sameRows(t *testing.T, tb Table, want [][]string) {
+	t.Helper()
+	if len(tb.Rows) != len(want) {
+		t.Fatalf("%d rows, want %d:\n%s", len(tb.Rows), len(want), tb.Markdown())
+	}
+	for i := range want {
+		if !slices.Equal(tb.Rows[i], want[i]) {
+			t.Errorf("row %d: %q, want %q", i, tb.Rows[i], want[i])
+		}
+	}
+}
+
 func TestPaperTables(t *testing.T) {
 	rep, _ := fixture(t)
 	for _, name := range PaperTables {
@@ -57,14 +70,7 @@ func TestAblationPaperTableVerdicts(t *testing.T) {
 		{"neighbour-average: L17 change", "-0.6%", "+1.0% [0.0%, 0.0%]", ""},
 		{"neighbour-average: importance range", "10^7", "10^7.2", "reproduced"},
 	}
-	if len(tb.Rows) != len(want) {
-		t.Fatalf("%d rows:\n%s", len(tb.Rows), tb.Markdown())
-	}
-	for i := range want {
-		if !slices.Equal(tb.Rows[i], want[i]) {
-			t.Errorf("row %d: %q, want %q", i, tb.Rows[i], want[i])
-		}
-	}
+	sameRows(t, tb, want)
 }
 
 func TestGrowthTable(t *testing.T) {
@@ -84,11 +90,7 @@ func TestGrowthTable(t *testing.T) {
 		{"estimated FLOPs vs uniform", "n/a", "50.0%", ""},
 		{"wall time, growth vs uniform", "13% faster", "81.0s vs 100.0s (-19.0%)", "reproduced"},
 	}
-	for i := range want {
-		if !slices.Equal(tb.Rows[i], want[i]) {
-			t.Errorf("row %d: %q, want %q", i, tb.Rows[i], want[i])
-		}
-	}
+	sameRows(t, tb, want)
 	if one := GrowthTable("demo.toml", runs[:1]); rowOf(t, one, "validation loss, growth")[2] != "0.5000 ± 0.0000" {
 		t.Errorf("one seed: %q", one.Rows[0])
 	}
