@@ -4,14 +4,13 @@ import (
 	"cmp"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/model"
 )
 
@@ -39,7 +38,7 @@ const (
 // AblationVariants lists every variant, in report order.
 var AblationVariants = []string{AblateSkip, AblateSkipAttn, AblateSkipMLP, AblateNeighbourAverage, AblateZero}
 
-// AblationOptions configures Ablate. The zero value runs every variant with the defaults.
+// AblationOptions configures Ablation. The zero value runs every variant with the defaults.
 type AblationOptions struct {
 	Variants []string // subset of AblationVariants; nil = all
 	Layers   []int    // layers to ablate; nil = all
@@ -92,8 +91,8 @@ func (o AblationOptions) withDefaults(L int) (AblationOptions, error) {
 	return o, nil
 }
 
-// Ablation is the result of Ablate.
-type Ablation struct {
+// AblationResult is the result of Ablation.
+type AblationResult struct {
 	BaselinePPL    JSONFloat         `json:"baseline_ppl"`
 	Windows        int               `json:"windows"`
 	Tokens         int               `json:"tokens"` // predicted tokens over all windows
@@ -110,7 +109,7 @@ type Ablation struct {
 // AblationVariant holds one variant's per-layer results.
 type AblationVariant struct {
 	Name   string          `json:"name"`
-	Layers []LayerAblation `json:"layers"`
+	Layers []AblationLayer `json:"layers"`
 	// Ranking lists the ablated layers from most to least important (largest PPL change
 	// first; non-finite changes count as most important).
 	Ranking  []int `json:"ranking"`
@@ -121,8 +120,8 @@ type AblationVariant struct {
 	SpanDecades JSONFloat `json:"span_decades"`
 }
 
-// LayerAblation is one ablated layer.
-type LayerAblation struct {
+// AblationLayer is one ablated layer.
+type AblationLayer struct {
 	Layer    int       `json:"layer"`
 	PPL      JSONFloat `json:"ppl"`
 	Change   JSONFloat `json:"change"` // PPL / baseline PPL - 1
@@ -168,10 +167,10 @@ func RankByImportance(change []float64) []int {
 	return idx
 }
 
-// Ablate removes each layer in each variant and measures the perplexity change over the
+// Ablation removes each layer in each variant and measures the perplexity change over the
 // evaluator's windows. All (variant, layer) modifications run in one Sweep, so the baseline
 // hidden states are shared.
-func Ablate(e *Evaluator, opts AblationOptions) (*Ablation, error) {
+func Ablation(e *Evaluator, opts AblationOptions) (*AblationResult, error) {
 	L := e.M.Config.NumHiddenLayers
 	opts, err := opts.withDefaults(L)
 	if err != nil {
@@ -188,7 +187,7 @@ func Ablate(e *Evaluator, opts AblationOptions) (*Ablation, error) {
 		return nil, err
 	}
 	tokens := e.Tokens()
-	a := &Ablation{
+	a := &AblationResult{
 		BaselinePPL: JSONFloat(Perplexity(base, tokens)), Windows: len(e.Windows),
 		Bootstrap: opts.Bootstrap, Level: opts.Level, Seed: opts.Seed, CriticalChange: opts.CriticalChange,
 		BaseNLL: base, WindowTokens: tokens,
@@ -204,7 +203,7 @@ func Ablate(e *Evaluator, opts AblationOptions) (*Ablation, error) {
 			k++
 			lo, hi, point := stats.BootstrapPerplexityChangeCI(base, nll, tokens, opts.Bootstrap, opts.Level, opts.Seed)
 			crit, anti := FlagLayer(lo, hi, opts.CriticalChange)
-			av.Layers = append(av.Layers, LayerAblation{Layer: l, PPL: JSONFloat(Perplexity(nll, tokens)),
+			av.Layers = append(av.Layers, AblationLayer{Layer: l, PPL: JSONFloat(Perplexity(nll, tokens)),
 				Change: JSONFloat(point), CILo: JSONFloat(lo), CIHi: JSONFloat(hi), Critical: crit, Anti: anti, NLL: nll})
 		}
 		av.finish()
@@ -250,7 +249,7 @@ func ablationNotes(o AblationOptions, L int) []string {
 		fmt.Sprintf("Change = PPL(ablated) / PPL(baseline) - 1; %g%% percentile bootstrap intervals over %d resamples of the evaluation windows (baseline and ablation resampled jointly, seed %d).",
 			o.Level*100, o.Bootstrap, o.Seed),
 		fmt.Sprintf("Flags: anti-layer when the interval's upper bound is below 0 (removing the layer lowers PPL, supported by the interval); critical when its lower bound exceeds %s (%s).",
-			report.Pct(o.CriticalChange), criticalWords(o.CriticalChange)),
+			numfmt.Pct(o.CriticalChange), criticalWords(o.CriticalChange)),
 	}
 	if slices.Contains(o.Variants, AblateNeighbourAverage) {
 		notes = append(notes, fmt.Sprintf("neighbour-average (the paper's method): every parameter of layer l (matrices and norm gains) is replaced by the mean of layers l-1 and l+1; layer 0 takes layer 1's parameters and layer %d takes layer %d's (one neighbour each).", L-1, L-2))
@@ -356,7 +355,7 @@ func isNormParam(suffix string) bool { return strings.HasSuffix(suffix, "norm.we
 func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // Variant returns the named variant's results, or nil.
-func (a *Ablation) Variant(name string) *AblationVariant {
+func (a *AblationResult) Variant(name string) *AblationVariant {
 	for i := range a.Variants {
 		if a.Variants[i].Name == name {
 			return &a.Variants[i]
@@ -368,7 +367,7 @@ func (a *Ablation) Variant(name string) *AblationVariant {
 // Importance returns the perplexity change (a fraction) of ablating each layer in the given
 // variant, indexed by layer; layers that were not ablated (and unknown variants) are NaN. This
 // is the importance the other diagnostics correlate with.
-func (a *Ablation) Importance(variant string) []float64 {
+func (a *AblationResult) Importance(variant string) []float64 {
 	L := 0
 	for _, v := range a.Variants {
 		for _, la := range v.Layers {
@@ -385,127 +384,6 @@ func (a *Ablation) Importance(variant string) []float64 {
 		}
 	}
 	return out
-}
-
-// Tables returns one per-layer table per variant, then a compact summary of all variants.
-func (a *Ablation) Tables() []report.Table {
-	var out []report.Table
-	for _, v := range a.Variants {
-		t := report.Table{
-			Title:   "Ablation: " + v.Name,
-			Columns: []string{"layer", "PPL", "change", fmt.Sprintf("%g%% CI", a.Level*100), "rank", "flag"},
-		}
-		for _, la := range v.Layers {
-			t.AddRow(strconv.Itoa(la.Layer), report.Float(float64(la.PPL), 2), report.Pct(float64(la.Change)),
-				report.CIPct(float64(la.CILo), float64(la.CIHi)), strconv.Itoa(la.Rank), flagText(la))
-		}
-		t.Notes = append(t.Notes, fmt.Sprintf("Baseline PPL %s over %d windows (%d predicted tokens).",
-			report.Float(float64(a.BaselinePPL), 3), a.Windows, a.Tokens))
-		t.Notes = append(t.Notes, a.Notes[:min(2, len(a.Notes))]...)
-		for _, n := range a.Notes[min(2, len(a.Notes)):] {
-			if strings.HasPrefix(n, v.Name+" ") || strings.HasPrefix(n, v.Name+":") {
-				t.Notes = append(t.Notes, n)
-			}
-		}
-		out = append(out, t)
-	}
-	sum := report.Table{
-		Title:   "Ablation summary",
-		Columns: []string{"variant", "critical layers", "anti-layers", "most important (top 5)", "least important (bottom 5)", "span (decades)"},
-	}
-	for _, v := range a.Variants {
-		n := len(v.Ranking)
-		sum.AddRow(v.Name, intList(v.Critical), intList(v.Anti), intList(v.Ranking[:min(5, n)]),
-			intList(v.Ranking[max(0, n-5):]), report.Float(float64(v.SpanDecades), 1))
-	}
-	sum.Notes = []string{fmt.Sprintf("Baseline PPL %s; critical: CI lower bound > %s; anti: CI upper bound < 0.",
-		report.Float(float64(a.BaselinePPL), 3), report.Pct(a.CriticalChange))}
-	out = append(out, sum)
-	if len(a.Variants) > 1 {
-		cmpT := report.Table{Title: "Ablation: PPL change by variant", Columns: []string{"layer"}}
-		for _, v := range a.Variants {
-			cmpT.Columns = append(cmpT.Columns, v.Name)
-		}
-		rows := map[int][]string{}
-		var layers []int
-		for _, v := range a.Variants {
-			for _, la := range v.Layers {
-				if _, ok := rows[la.Layer]; !ok {
-					layers = append(layers, la.Layer)
-					rows[la.Layer] = make([]string, len(a.Variants))
-				}
-				s := report.Pct(float64(la.Change))
-				if f := flagText(la); f != "" {
-					s += " (" + f + ")"
-				}
-				rows[la.Layer][a.indexOf(v.Name)] = s
-			}
-		}
-		slices.Sort(layers)
-		for _, l := range layers {
-			cmpT.AddRow(append([]string{strconv.Itoa(l)}, rows[l]...)...)
-		}
-		out = append(out, cmpT)
-	}
-	return out
-}
-
-func (a *Ablation) indexOf(name string) int {
-	for i, v := range a.Variants {
-		if v.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-func flagText(la LayerAblation) string {
-	switch {
-	case la.Critical:
-		return "critical"
-	case la.Anti:
-		return "anti"
-	}
-	return ""
-}
-
-func intList(x []int) string {
-	if len(x) == 0 {
-		return "none"
-	}
-	s := make([]string, len(x))
-	for i, v := range x {
-		s[i] = strconv.Itoa(v)
-	}
-	return strings.Join(s, ", ")
-}
-
-// Plots writes one bar chart per variant into dir ("ablation_<variant>.png": PPL change per
-// layer on a symmetric-log axis, with the bootstrap intervals as whiskers and critical and
-// anti-layers highlighted) and returns the paths.
-func (a *Ablation) Plots(dir string) ([]string, error) {
-	var paths []string
-	for _, v := range a.Variants {
-		L := 0
-		for _, la := range v.Layers {
-			L = max(L, la.Layer+1)
-		}
-		val, lo, hi := nanSlice(L), nanSlice(L), nanSlice(L)
-		hl := map[int]string{}
-		for _, la := range v.Layers {
-			val[la.Layer], lo[la.Layer], hi[la.Layer] = float64(la.Change), float64(la.CILo), float64(la.CIHi)
-			if f := flagText(la); f != "" {
-				hl[la.Layer] = f
-			}
-		}
-		p := filepath.Join(dir, "ablation_"+v.Name+".png")
-		title := fmt.Sprintf("Ablation (%s): PPL change, baseline PPL %s", v.Name, report.Float(float64(a.BaselinePPL), 2))
-		if err := report.LayerBars(p, title, "PPL change (fraction)", val, lo, hi, hl, true); err != nil {
-			return paths, err
-		}
-		paths = append(paths, p)
-	}
-	return paths, nil
 }
 
 func nanSlice(n int) []float64 {

@@ -3,7 +3,6 @@ package analysis
 import (
 	"encoding/json"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -67,7 +66,7 @@ func TestAblationIdentityLayer(t *testing.T) {
 	// Layer 2 is an exact identity: both branches end in a zero matrix.
 	zeroParams(t, m, 2, "self_attn.o_proj.weight", "mlp.down_proj.weight")
 	e := &Evaluator{M: m, Windows: windowsFor(9, 14, 5), Batch: 4}
-	a, err := Ablate(e, AblationOptions{Bootstrap: 200, Seed: 3, CriticalChange: 0.05})
+	a, err := Ablation(e, AblationOptions{Bootstrap: 200, Seed: 3, CriticalChange: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,34 +116,12 @@ func TestAblationIdentityLayer(t *testing.T) {
 			t.Fatalf("layer %d: skip %g, zero %g", l, skip[l], zero[l])
 		}
 	}
-	// Reports: tables, plots and JSON.
-	tabs := a.Tables()
-	if len(tabs) != len(AblationVariants)+2 {
-		t.Fatalf("%d tables", len(tabs))
-	}
-	for _, tb := range tabs {
-		if len(tb.Rows) == 0 || !strings.Contains(tb.Markdown(), "|") {
-			t.Fatalf("table %q is empty", tb.Title)
-		}
-	}
-	dir := t.TempDir()
-	paths, err := a.Plots(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) != len(AblationVariants) {
-		t.Fatalf("plots %v", paths)
-	}
-	for _, p := range paths {
-		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
-			t.Fatalf("plot %s: %v", p, err)
-		}
-	}
+	// JSON (the tables and plots are package report's, tested there).
 	js, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back Ablation
+	var back AblationResult
 	if err := json.Unmarshal(js, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +134,7 @@ func TestAblationIdentityLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !slices.Equal(again, a.BaseNLL) {
-		t.Fatal("Ablate left the model changed")
+		t.Fatal("Ablation left the model changed")
 	}
 }
 
@@ -178,7 +155,7 @@ func TestAblationNeighbourAverage(t *testing.T) {
 	setLayer(t, m, 0, 1, 1)
 	setLayer(t, m, 2, 1, 1)
 	e := &Evaluator{M: m, Windows: windowsFor(6, 12, 8), Batch: 4}
-	a, err := Ablate(e, AblationOptions{Variants: []string{AblateNeighbourAverage}, Bootstrap: 100})
+	a, err := Ablation(e, AblationOptions{Variants: []string{AblateNeighbourAverage}, Bootstrap: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +174,7 @@ func TestAblationNeighbourAverage(t *testing.T) {
 	setLayer(t, m2, 2, 3, 2)
 	setLayer(t, m2, 3, 3, 3)
 	e2 := &Evaluator{M: m2, Windows: e.Windows, Batch: 4}
-	a2, err := Ablate(e2, AblationOptions{Variants: []string{AblateNeighbourAverage}, Layers: []int{2}, Bootstrap: 50})
+	a2, err := Ablation(e2, AblationOptions{Variants: []string{AblateNeighbourAverage}, Layers: []int{2}, Bootstrap: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +216,7 @@ func TestAblationFlagsAntiLayer(t *testing.T) {
 	m, wins := antiModel(t)
 	defer m.Close()
 	e := &Evaluator{M: m, Windows: wins, Batch: 5}
-	a, err := Ablate(e, AblationOptions{Variants: []string{AblateSkip, AblateSkipMLP}, Bootstrap: 300, Seed: 1})
+	a, err := Ablation(e, AblationOptions{Variants: []string{AblateSkip, AblateSkipMLP}, Bootstrap: 300, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

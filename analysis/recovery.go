@@ -9,13 +9,9 @@ package analysis
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
-	"path/filepath"
-	"strconv"
 	"time"
 
-	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model"
@@ -365,95 +361,4 @@ func (r *RecoveryResult) CorrelateImportance(name string, importance []float64) 
 	c.Rho, c.P, c.N, c.Method = JSONFloat(sp.R), JSONFloat(sp.P), sp.N, sp.Method
 	r.Correlation = c
 	return nil
-}
-
-// Tables returns the per-layer recovery table (with the importance correlation in its notes and
-// a second table when importance was given).
-func (r *RecoveryResult) Tables() []report.Table {
-	o := r.Options
-	tb := &report.Table{Title: "Recovery after perturbation",
-		Columns: []string{"layer", "perturbed PPL", "change", "steps to recover", "recovered", "final PPL"}}
-	if r.Correlation != nil {
-		tb.Columns = append(tb.Columns, r.Correlation.Name)
-	}
-	for i, rl := range r.Layers {
-		steps := strconv.Itoa(rl.Steps)
-		if !rl.Recovered {
-			steps = ">" + strconv.Itoa(o.MaxSteps)
-		}
-		rec := "yes"
-		if !rl.Recovered {
-			rec = "no"
-		}
-		row := []string{strconv.Itoa(rl.Layer), report.Float(float64(rl.PerturbedPPL), 3), report.Pct(float64(rl.PerturbedChange)),
-			steps, rec, report.Float(float64(rl.FinalPPL), 3)}
-		if r.Correlation != nil {
-			row = append(row, report.Sig(float64(r.Correlation.Importance[i]), 4))
-		}
-		tb.AddRow(row...)
-	}
-	noise := "noise std = " + report.Sig(o.NoiseFrac, 3) + " × each matrix's own std (norm weights untouched)"
-	if o.NoiseFrac <= 0 {
-		noise = "no noise (control)"
-	}
-	tb.Notes = []string{
-		fmt.Sprintf("baseline PPL %s; recovered when PPL ≤ %s (%s); %s, seed %d.", report.Float(float64(r.BasePPL), 3),
-			report.Float(float64(r.TargetPPL), 3), report.Pct(o.Threshold), noise, o.Seed),
-		fmt.Sprintf("fine-tuning: %s scope, AdamW lr %s (constant), batch %d, grad clip %s, evaluated every %d steps (step counts are multiples of it), cap %d.",
-			o.Scope, report.Sig(o.LR, 3), o.BatchSize, report.Sig(o.GradClip, 3), o.EvalEvery, o.MaxSteps),
-		"0 steps: the perturbation never left the threshold. paper: L8, L11 ≈ 200 steps; L14, L17 0 steps.",
-	}
-	tables := []report.Table{*tb}
-	if c := r.Correlation; c != nil {
-		ct := &report.Table{Title: "Recovery steps vs " + c.Name, Columns: []string{"Spearman ρ", "p", "n", "p method", "not recovered (censored)"}}
-		ct.AddRow(report.Float(float64(c.Rho), 3), report.PValue(float64(c.P)), strconv.Itoa(c.N), c.Method, strconv.Itoa(c.NotRecovered))
-		ct.Notes = []string{fmt.Sprintf("not-recovered layers enter as %d steps (cap + 1): tied among themselves, above every recovered layer.", c.CensorValue),
-			"paper: recovery speed correlates with importance (statistic not reported)."}
-		tables = append(tables, *ct)
-	}
-	return tables
-}
-
-// Plots writes the recovery curves (and, with importance, the steps-vs-importance scatter)
-// into dir and returns their paths.
-func (r *RecoveryResult) Plots(dir string) ([]string, error) {
-	var paths []string
-	var series []report.Series
-	maxStep := 0
-	for _, rl := range r.Layers {
-		var x, y []float64
-		for _, p := range rl.Curve {
-			x = append(x, float64(p.Step))
-			y = append(y, math.Log10(float64(p.PPL)))
-			maxStep = max(maxStep, p.Step)
-		}
-		series = append(series, report.Series{Name: "L" + strconv.Itoa(rl.Layer), X: x, Y: y})
-	}
-	series = append(series, report.Series{Name: "recovery target", X: []float64{0, float64(max(maxStep, 1))},
-		Y: []float64{math.Log10(float64(r.TargetPPL)), math.Log10(float64(r.TargetPPL))}})
-	path := filepath.Join(dir, "recovery_curves.png")
-	if err := report.Lines(path, "Recovery after perturbing one layer ("+r.Options.Scope+" fine-tuning)", "fine-tuning step", "log10 perplexity", series); err != nil {
-		return paths, err
-	}
-	paths = append(paths, path)
-	if c := r.Correlation; c != nil {
-		var x, y []float64
-		var labels []string
-		for i, rl := range r.Layers {
-			x = append(x, float64(c.Importance[i]))
-			s := float64(rl.Steps)
-			if !rl.Recovered {
-				s = float64(c.CensorValue)
-			}
-			y = append(y, s)
-			labels = append(labels, "L"+strconv.Itoa(rl.Layer))
-		}
-		path := filepath.Join(dir, "recovery_vs_importance.png")
-		title := fmt.Sprintf("Recovery steps vs %s (Spearman ρ = %s, p = %s)", c.Name, report.Float(float64(c.Rho), 2), report.PValue(float64(c.P)))
-		if err := report.ScatterWith(path, title, c.Name, "steps to recover (cap+1 = not recovered)", x, y, labels, report.ScatterOptions{SymlogX: true}); err != nil {
-			return paths, err
-		}
-		paths = append(paths, path)
-	}
-	return paths, nil
 }

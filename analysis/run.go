@@ -4,19 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/growthtrain/growthtrain/analysis/report"
-	"github.com/growthtrain/growthtrain/model"
-
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/internal/fsutil"
+	"github.com/growthtrain/growthtrain/model"
 )
 
 // PaperSentences is the paper-sized evaluation set: ten short English sentences. The paper's own
@@ -54,17 +50,17 @@ type RunOptions struct {
 
 // Report is analysis.json: everything the diagnostics found, with what produced it.
 type Report struct {
-	Tool     string             `json:"tool"`
-	Created  string             `json:"created"`
-	Model    ModelInfo          `json:"model"`
-	Data     DataInfo           `json:"data"`
-	Options  RunOptions         `json:"options"`
-	Seconds  map[string]float64 `json:"seconds"`
-	Ablation *Ablation          `json:"ablation,omitempty"`
-	Predict  *PredictResult     `json:"predictability,omitempty"`
-	Recovery *RecoveryResult    `json:"recovery,omitempty"`
-	Manip    *Manipulation      `json:"manipulation,omitempty"`
-	Struct   *StructureResult   `json:"structure,omitempty"`
+	Tool           string                `json:"tool"`
+	Created        string                `json:"created"`
+	Model          ModelInfo             `json:"model"`
+	Data           DataInfo              `json:"data"`
+	Options        RunOptions            `json:"options"`
+	Seconds        map[string]float64    `json:"seconds"`
+	Ablation       *AblationResult       `json:"ablation,omitempty"`
+	Predictability *PredictabilityResult `json:"predictability,omitempty"`
+	Recovery       *RecoveryResult       `json:"recovery,omitempty"`
+	Manipulation   *ManipulationResult   `json:"manipulation,omitempty"`
+	Structure      *StructureResult      `json:"structure,omitempty"`
 }
 
 // ModelInfo identifies the analysed model.
@@ -147,7 +143,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	// Ablation comes first: manipulation picks its layers, and recovery correlates with it.
 	if want("ablation") || want("manipulation") || want("recovery") {
 		if err := timed("ablation", func() (err error) {
-			r.Ablation, err = Ablate(e, AblationOptions{Bootstrap: opts.Bootstrap, Seed: opts.Seed,
+			r.Ablation, err = Ablation(e, AblationOptions{Bootstrap: opts.Bootstrap, Seed: opts.Seed,
 				Progress: progress(len(e.Windows), "ablation")})
 			return err
 		}); err != nil {
@@ -156,7 +152,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	}
 	if want("predictability") {
 		if err := timed("predictability", func() (err error) {
-			r.Predict, err = Predictability(e.M, e, PredictOptions{Seed: opts.Seed, BootstrapIters: opts.Bootstrap})
+			r.Predictability, err = Predictability(e.M, e, PredictabilityOptions{Seed: opts.Seed, BootstrapIters: opts.Bootstrap})
 			return err
 		}); err != nil {
 			return nil, err
@@ -201,7 +197,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	if want("manipulation") {
 		if err := timed("manipulation", func() (err error) {
 			layers := DefaultManipulationLayers(r.Ablation, AblateSkip)
-			r.Manip, err = Manipulate(e, layers, ManipulationOptions{Seed: opts.Seed, Bootstrap: opts.Bootstrap,
+			r.Manipulation, err = Manipulation(e, layers, ManipulationOptions{Seed: opts.Seed, Bootstrap: opts.Bootstrap,
 				Predict: PredictorFor(MethodNeighbors, 0), Progress: progress(len(e.Windows), "manipulation")})
 			return err
 		}); err != nil {
@@ -210,7 +206,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	}
 	if want("structure") {
 		if err := timed("structure", func() (err error) {
-			r.Struct, err = Structure(e, StructureOptions{Progress: progress(L, "structure")})
+			r.Structure, err = Structure(e, StructureOptions{Progress: progress(L, "structure")})
 			return err
 		}); err != nil {
 			return nil, err
@@ -222,9 +218,9 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	return r, nil
 }
 
-// Write saves analysis.json, one Markdown and one CSV table per table of each diagnostic, the
-// plots, and report.md into dir.
-func (r *Report) Write(dir string) error {
+// WriteJSON saves the report as dir/analysis.json (creating dir), the file ReadReport reads
+// back; package report renders the tables, plots and report.md beside it.
+func (r *Report) WriteJSON(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -232,164 +228,7 @@ func (r *Report) Write(dir string) error {
 	if err != nil {
 		return fmt.Errorf("analysis.json: %w", err)
 	}
-	if err := fsutil.WriteFile(filepath.Join(dir, "analysis.json"), append(raw, '\n')); err != nil {
-		return err
-	}
-	type part struct {
-		name   string
-		tables func() []report.Table
-		plots  func(string) ([]string, error)
-	}
-	var parts []part
-	if r.Ablation != nil {
-		parts = append(parts, part{"ablation", r.Ablation.Tables, r.Ablation.Plots})
-	}
-	if r.Predict != nil {
-		parts = append(parts, part{"predictability", r.Predict.Tables, r.Predict.Plots})
-	}
-	if r.Recovery != nil {
-		parts = append(parts, part{"recovery", r.Recovery.Tables, r.Recovery.Plots})
-	}
-	if r.Manip != nil {
-		parts = append(parts, part{"manipulation", r.Manip.Tables, r.Manip.Plots})
-	}
-	if r.Struct != nil {
-		parts = append(parts, part{"structure", r.Struct.Tables, r.Struct.Plots})
-	}
-	var md strings.Builder
-	md.WriteString(r.headline())
-	for _, p := range parts {
-		fmt.Fprintf(&md, "\n## %s\n", strings.ToUpper(p.name[:1])+p.name[1:])
-		for i, t := range p.tables() {
-			base := fmt.Sprintf("%s-%d-%s", p.name, i+1, slug(t.Title))
-			if err := fsutil.WriteFile(filepath.Join(dir, base+".md"), []byte(t.Markdown())); err != nil {
-				return err
-			}
-			var csv strings.Builder
-			if err := t.WriteCSV(&csv); err != nil {
-				return err
-			}
-			if err := fsutil.WriteFile(filepath.Join(dir, base+".csv"), []byte(csv.String())); err != nil {
-				return err
-			}
-			fmt.Fprintf(&md, "\n- [%s](%s.md) ([csv](%s.csv))", t.Title, base, base)
-		}
-		pngs, err := p.plots(dir)
-		if err != nil {
-			return fmt.Errorf("%s plots: %w", p.name, err)
-		}
-		md.WriteString("\n")
-		for _, png := range pngs {
-			rel, _ := filepath.Rel(dir, png)
-			fmt.Fprintf(&md, "\n![%s](%s)\n", strings.TrimSuffix(filepath.Base(png), ".png"), rel)
-		}
-	}
-	return fsutil.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()))
-}
-
-// headline summarises the findings next to the paper's claims.
-func (r *Report) headline() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Layer anatomy of %s\n\n", filepath.Base(r.Model.Path))
-	fmt.Fprintf(&b, "%d layers, %.1fM parameters (%s on %s). Evaluation: %s, %d windows, %d tokens. Generated %s by growthtrain analyze.\n\n",
-		r.Model.Config.NumHiddenLayers, float64(r.Model.Params)/1e6, r.Model.DType, r.Model.Device, r.Data.Eval, r.Data.Windows, r.Data.Tokens, r.Created)
-	b.WriteString("## Headline findings, beside the paper's claims\n\n| claim (paper) | paper | here |\n|---|---|---|\n")
-	row := func(claim, paper, here string) { fmt.Fprintf(&b, "| %s | %s | %s |\n", claim, paper, here) }
-	if a := r.Ablation; a != nil {
-		for _, name := range []string{AblateNeighbourAverage, AblateSkip} {
-			v := a.Variant(name)
-			if v == nil {
-				continue
-			}
-			worst, best := math.Inf(-1), math.Inf(1)
-			wl, bl := -1, -1
-			for _, la := range v.Layers {
-				c := float64(la.Change)
-				if c > worst {
-					worst, wl = c, la.Layer
-				}
-				if c < best {
-					best, bl = c, la.Layer
-				}
-			}
-			row(fmt.Sprintf("baseline PPL; most important layer (%s)", name), "22.60; L11 +63,419%",
-				fmt.Sprintf("%.2f; L%d %s", float64(a.BaselinePPL), wl, report.Pct(worst)))
-			row(fmt.Sprintf("critical core (%s; CI lower bound > +%.0f%%)", name, 100*a.CriticalChange), "L8-L11", LayerSet(v.Critical))
-			row(fmt.Sprintf("anti-layers (%s; CI upper bound < 0)", name), "L14, L17 (-0.6% each)",
-				fmt.Sprintf("%s; least important L%d %s", LayerSet(v.Anti), bl, report.Pct(best)))
-			row(fmt.Sprintf("importance range (%s)", name), "10^7", fmt.Sprintf("10^%.1f", float64(v.SpanDecades)))
-		}
-	}
-	if p := r.Predict; p != nil {
-		for _, t := range p.Types {
-			if t.Type == "gate_proj" {
-				row("gate_proj R² (neighbour ridge: in-sample / held-out / shuffled null)", "0.91",
-					fmt.Sprintf("%.3g / %.3g / %.3g", float64(t.Neighbor.InSamplePooled), float64(t.Neighbor.HeldOutPooled), float64(t.NeighborNull.Mean)))
-				row("gate_proj R² (depth polynomial: in-sample / held-out)", "0.91",
-					fmt.Sprintf("%.3g / %.3g", float64(t.Depth.InSamplePooled), float64(t.Depth.HeldOutPooled)))
-			}
-		}
-		var sum float64
-		var n int
-		for _, t := range p.Types {
-			if m := float64(t.Delta.Mean); !math.IsNaN(m) {
-				sum += m
-				n++
-			}
-		}
-		if n > 0 {
-			row("consecutive-delta correlation (mean over types; null: independent layers -0.5)", "-0.50", fmt.Sprintf("%.3f", sum/float64(n)))
-		}
-		if s := p.Substitution; s != nil && len(s.Steps) > 0 {
-			first, last := s.Steps[0], s.Steps[len(s.Steps)-1]
-			row("substituting predicted weights: 1 layer / many", "PPL 26.22 / >100,000 (9+)",
-				fmt.Sprintf("%.2f / %.4g (%d)", float64(first.PPL), float64(last.PPL), last.K))
-		}
-	}
-	if rc := r.Recovery; rc != nil && rc.Correlation != nil {
-		here := fmt.Sprintf("rho %.2f, p %.2g over %d layers", float64(rc.Correlation.Rho), float64(rc.Correlation.P), rc.Correlation.N)
-		if math.IsNaN(float64(rc.Correlation.Rho)) {
-			here = fmt.Sprintf("undefined: %d of %d layers did not recover within %d steps", rc.Correlation.NotRecovered, rc.Correlation.N, rc.Options.MaxSteps)
-		}
-		row("recovery steps track importance (Spearman)", "yes (L8, L11 ~200 steps; L14, L17 0)", here)
-	}
-	if m := r.Manip; m != nil {
-		var parts []string
-		for _, res := range m.Results {
-			switch {
-			case res.Paper:
-				parts = append(parts, fmt.Sprintf("scale %.1f %s", *res.Alpha, report.Pct(float64(res.Change))))
-			case res.Alpha == nil:
-				parts = append(parts, fmt.Sprintf("%s %s", res.Strategy, report.Pct(float64(res.Change))))
-			}
-		}
-		row("manipulation of redundant layers (only scale 0.9 preserves quality)", "scale 0.9 +19%; others millions of %",
-			strings.Join(parts, "; "))
-	}
-	b.WriteString("\nEvery effect above comes with a bootstrap interval in the tables below; with the paper-sized evaluation (10 sentences) small effects are not distinguishable from noise, and the flags only fire when the interval supports them.\n")
-	return b.String()
-}
-
-// LayerSet formats layer indices as "L0, L8, L11" ("none" when empty).
-func LayerSet(ls []int) string {
-	if len(ls) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = fmt.Sprintf("L%d", l)
-	}
-	return strings.Join(parts, ", ")
-}
-
-var slugRe = regexp.MustCompile(`[^a-z0-9]+`)
-
-func slug(s string) string {
-	s = strings.Trim(slugRe.ReplaceAllString(strings.ToLower(s), "-"), "-")
-	if len(s) > 48 {
-		s = strings.TrimRight(s[:48], "-")
-	}
-	return s
+	return fsutil.WriteFile(filepath.Join(dir, "analysis.json"), append(raw, '\n'))
 }
 
 // ReadReport loads an analysis.json.

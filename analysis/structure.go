@@ -3,18 +3,14 @@ package analysis
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 
-	"gonum.org/v1/gonum/mat"
-
-	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model"
+	"gonum.org/v1/gonum/mat"
 )
 
 // Structure: what the weights and the hidden states of each layer look like, without
@@ -52,23 +48,23 @@ type StructureOptions struct {
 type StructureResult struct {
 	NumLayers   int                      `json:"num_layers"`
 	MatrixTypes []string                 `json:"matrix_types"`
-	Matrices    []LayerMatrices          `json:"matrices"`         // one per layer
+	Matrices    []StructureLayer         `json:"matrices"`         // one per layer
 	Cosine      map[string][][]JSONFloat `json:"cosine"`           // type (or "all") -> [layer][layer]
-	Hidden      []HiddenChange           `json:"hidden,omitempty"` // one per layer
-	Entropy     *AttentionEntropy        `json:"attention_entropy,omitempty"`
+	Hidden      []StructureHidden        `json:"hidden,omitempty"` // one per layer
+	Entropy     *StructureEntropy        `json:"attention_entropy,omitempty"`
 	Windows     int                      `json:"windows"` // windows used for Hidden and Entropy
 	Tokens      int                      `json:"tokens"`  // token positions averaged over
 	Notes       []string                 `json:"notes"`
 }
 
-// LayerMatrices holds the measures of one layer's weight matrices, in MatrixTypes order.
-type LayerMatrices struct {
-	Layer    int           `json:"layer"`
-	Matrices []MatrixStats `json:"matrices"`
+// StructureLayer holds the measures of one layer's weight matrices, in MatrixTypes order.
+type StructureLayer struct {
+	Layer    int               `json:"layer"`
+	Matrices []StructureMatrix `json:"matrices"`
 }
 
-// MatrixStats are the norms, ranks and spectrum of one weight matrix (float64, one SVD).
-type MatrixStats struct {
+// StructureMatrix are the norms, ranks and spectrum of one weight matrix (float64, one SVD).
+type StructureMatrix struct {
 	Type          string    `json:"type"`
 	Rows          int       `json:"rows"`
 	Cols          int       `json:"cols"`
@@ -80,10 +76,10 @@ type MatrixStats struct {
 	Spectrum []JSONFloat `json:"spectrum"`
 }
 
-// HiddenChange measures how layer l changes the residual stream, from the baseline hidden
+// StructureHidden measures how layer l changes the residual stream, from the baseline hidden
 // states: x = the layer's input, y = its output, per token position; means are over all
 // (non-padding) token positions of the windows used, pooled.
-type HiddenChange struct {
+type StructureHidden struct {
 	Layer int `json:"layer"`
 	// AngularDistance is mean arccos(cos(x, y)) / π (0 = same direction, 0.5 = orthogonal).
 	AngularDistance JSONFloat `json:"angular_distance"`
@@ -93,9 +89,9 @@ type HiddenChange struct {
 	RelativeUpdate JSONFloat `json:"relative_update"`
 }
 
-// AttentionEntropy is the entropy (nats) of each head's attention distribution, averaged over
+// StructureEntropy is the entropy (nats) of each head's attention distribution, averaged over
 // query positions (non-padding, pooled over windows).
-type AttentionEntropy struct {
+type StructureEntropy struct {
 	Heads int           `json:"heads"`
 	Mean  [][]JSONFloat `json:"mean"` // [layer][head], nats
 	// Normalised divides each query's entropy by log(number of keys it sees) (1 = uniform over
@@ -133,9 +129,9 @@ func Structure(e *Evaluator, opts StructureOptions) (res *StructureResult, err e
 // (float64 copies of one type for all layers are held at once).
 func (res *StructureResult) weights(m *model.Model, opts StructureOptions) error {
 	L := m.Config.NumHiddenLayers
-	res.Matrices = make([]LayerMatrices, L)
+	res.Matrices = make([]StructureLayer, L)
 	for l := range res.Matrices {
-		res.Matrices[l] = LayerMatrices{Layer: l, Matrices: make([]MatrixStats, len(MatrixTypes))}
+		res.Matrices[l] = StructureLayer{Layer: l, Matrices: make([]StructureMatrix, len(MatrixTypes))}
 	}
 	frob := map[string][]float64{}
 	cosF := map[string][][]float64{}
@@ -165,7 +161,7 @@ func (res *StructureResult) weights(m *model.Model, opts StructureOptions) error
 				for i, s := range spec {
 					norm[i] = s / mm.Spectral
 				}
-				res.Matrices[l].Matrices[ti] = MatrixStats{Type: typ, Rows: rows, Cols: cols,
+				res.Matrices[l].Matrices[ti] = StructureMatrix{Type: typ, Rows: rows, Cols: cols,
 					Frobenius: JSONFloat(mm.Frobenius), Spectral: JSONFloat(mm.Spectral),
 					StableRank: JSONFloat(mm.StableRank), EffectiveRank: JSONFloat(mm.EffectiveRank),
 					Spectrum: jsonFloats(norm)}
@@ -293,13 +289,13 @@ func (res *StructureResult) hidden(e *Evaluator, opts StructureOptions) error {
 		}
 	}
 	res.Windows, res.Tokens = len(wins), int(count)
-	res.Hidden = make([]HiddenChange, L)
+	res.Hidden = make([]StructureHidden, L)
 	for l := range res.Hidden {
-		res.Hidden[l] = HiddenChange{Layer: l, AngularDistance: JSONFloat(sumAng[l] / count),
+		res.Hidden[l] = StructureHidden{Layer: l, AngularDistance: JSONFloat(sumAng[l] / count),
 			BlockInfluence: JSONFloat(1 - sumCos[l]/count), RelativeUpdate: JSONFloat(sumRel[l] / count)}
 	}
 	if entropy {
-		ae := &AttentionEntropy{Heads: H, Mean: make([][]JSONFloat, L), Normalised: make([][]JSONFloat, L)}
+		ae := &StructureEntropy{Heads: H, Mean: make([][]JSONFloat, L), Normalised: make([][]JSONFloat, L)}
 		for l := 0; l < L; l++ {
 			ae.Mean[l], ae.Normalised[l] = make([]JSONFloat, H), make([]JSONFloat, H)
 			for hd := 0; hd < H; hd++ {
@@ -320,17 +316,6 @@ func jsonMatrix(x [][]float64) [][]JSONFloat {
 	return out
 }
 
-func floatMatrix(x [][]JSONFloat) [][]float64 {
-	out := make([][]float64, len(x))
-	for i, r := range x {
-		out[i] = make([]float64, len(r))
-		for j, v := range r {
-			out[i][j] = float64(v)
-		}
-	}
-	return out
-}
-
 // Structure metric names for Metric.
 const (
 	MetricFrobenius     = "frobenius"
@@ -338,11 +323,6 @@ const (
 	MetricStableRank    = "stable_rank"
 	MetricEffectiveRank = "effective_rank"
 )
-
-var metricTitles = map[string]string{
-	MetricFrobenius: "Frobenius norm", MetricSpectral: "spectral norm",
-	MetricStableRank: "stable rank", MetricEffectiveRank: "effective rank",
-}
 
 // Metric returns one matrix measure (a Metric* name) of one matrix type per layer (NaN for
 // unknown names).
@@ -391,168 +371,4 @@ func (res *StructureResult) AngularDistance() []float64 {
 		out[i] = float64(h.AngularDistance)
 	}
 	return out
-}
-
-var metricOrder = []string{MetricFrobenius, MetricSpectral, MetricStableRank, MetricEffectiveRank}
-
-// Tables returns: one table per matrix measure (layers × matrix types), the cross-layer
-// similarity summary, and the hidden-state/attention table when measured.
-func (res *StructureResult) Tables() []report.Table {
-	var out []report.Table
-	for _, metric := range metricOrder {
-		t := report.Table{Title: "Weight structure: " + metricTitles[metric], Columns: append([]string{"layer"}, res.MatrixTypes...)}
-		cols := make([][]float64, len(res.MatrixTypes))
-		for i, typ := range res.MatrixTypes {
-			cols[i] = res.Metric(typ, metric)
-		}
-		for l := range res.Matrices {
-			row := []string{strconv.Itoa(l)}
-			for i := range cols {
-				row = append(row, report.Sig(cols[i][l], 4))
-			}
-			t.AddRow(row...)
-		}
-		out = append(out, t)
-	}
-	sim := report.Table{
-		Title:   "Cross-layer weight similarity (cosine of flattened weights)",
-		Columns: []string{"matrix", "mean adjacent", "min adjacent (layers)", "max adjacent (layers)", "mean all pairs"},
-	}
-	for _, typ := range append(slices.Clone(res.MatrixTypes), CosineAll) {
-		c := floatMatrix(res.Cosine[typ])
-		var adj, all []float64
-		minA, maxA, minAt, maxAt := math.Inf(1), math.Inf(-1), -1, -1
-		for i := range c {
-			for j := i + 1; j < len(c); j++ {
-				if !isFinite(c[i][j]) {
-					continue
-				}
-				all = append(all, c[i][j])
-				if j == i+1 {
-					adj = append(adj, c[i][j])
-					if c[i][j] < minA {
-						minA, minAt = c[i][j], i
-					}
-					if c[i][j] > maxA {
-						maxA, maxAt = c[i][j], i
-					}
-				}
-			}
-		}
-		pair := func(v float64, at int) string {
-			if at < 0 {
-				return report.NA
-			}
-			return report.Float(v, 3) + " (" + strconv.Itoa(at) + "-" + strconv.Itoa(at+1) + ")"
-		}
-		sim.AddRow(typ, report.Float(stats.Mean(adj), 3), pair(minA, minAt), pair(maxA, maxAt), report.Float(stats.Mean(all), 3))
-	}
-	out = append(out, sim)
-	if res.Hidden != nil {
-		t := report.Table{
-			Title:   "Hidden-state change per layer",
-			Columns: []string{"layer", "angular distance", "block influence", "relative update"},
-		}
-		if res.Entropy != nil {
-			t.Columns = append(t.Columns, "attn entropy mean (nats)", "min head", "max head", "normalised mean")
-		}
-		for l, h := range res.Hidden {
-			row := []string{strconv.Itoa(l), report.Float(float64(h.AngularDistance), 4),
-				report.Float(float64(h.BlockInfluence), 4), report.Float(float64(h.RelativeUpdate), 4)}
-			if res.Entropy != nil {
-				e := floatMatrix(res.Entropy.Mean)[l]
-				n := floatMatrix(res.Entropy.Normalised)[l]
-				row = append(row, report.Float(stats.Mean(e), 3), report.Float(slices.Min(e), 3),
-					report.Float(slices.Max(e), 3), report.Float(stats.Mean(n), 3))
-			}
-			t.AddRow(row...)
-		}
-		t.Notes = res.Notes[min(2, len(res.Notes)):]
-		out = append(out, t)
-	}
-	return out
-}
-
-// Plots writes the structure figures into dir and returns their paths:
-// cosine_<type>.png and cosine_all.png (layer × layer heatmaps), structure_<metric>.png (one
-// line per matrix type across layers), spectrum_<type>.png (log10 σ/σ_max, layer × index),
-// and with hidden-state measures hidden_block_influence.png, hidden_angular_distance.png
-// (per-layer bars), attention_entropy.png and attention_entropy_normalised.png (layer × head).
-func (res *StructureResult) Plots(dir string) ([]string, error) {
-	var paths []string
-	add := func(name string, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		paths = append(paths, filepath.Join(dir, name))
-		return nil
-	}
-	layers := make([]string, res.NumLayers)
-	for i := range layers {
-		layers[i] = strconv.Itoa(i)
-	}
-	for _, typ := range append(slices.Clone(res.MatrixTypes), CosineAll) {
-		name := "cosine_" + typ + ".png"
-		err := report.Heatmap(filepath.Join(dir, name), "Cross-layer cosine similarity: "+typ, floatMatrix(res.Cosine[typ]), layers, layers)
-		if err := add(name, err); err != nil {
-			return paths, err
-		}
-	}
-	x := make([]float64, res.NumLayers)
-	for i := range x {
-		x[i] = float64(i)
-	}
-	for _, metric := range metricOrder {
-		var series []report.Series
-		for _, typ := range res.MatrixTypes {
-			series = append(series, report.Series{Name: typ, X: x, Y: res.Metric(typ, metric)})
-		}
-		name := "structure_" + metric + ".png"
-		err := report.Lines(filepath.Join(dir, name), "Weight "+metricTitles[metric]+" per layer", "layer", metricTitles[metric], series)
-		if err := add(name, err); err != nil {
-			return paths, err
-		}
-	}
-	for ti, typ := range res.MatrixTypes {
-		spec := make([][]float64, len(res.Matrices))
-		for l, lm := range res.Matrices {
-			for _, v := range lm.Matrices[ti].Spectrum {
-				spec[l] = append(spec[l], math.Max(-6, math.Log10(float64(v)))) // floor: numerically zero values
-			}
-		}
-		name := "spectrum_" + typ + ".png"
-		err := report.Heatmap(filepath.Join(dir, name), "Singular values of "+typ+": log10(σ/σ_max) (floored at -6), layer × index", spec, nil, layers)
-		if err := add(name, err); err != nil {
-			return paths, err
-		}
-	}
-	if res.Hidden != nil {
-		name := "hidden_block_influence.png"
-		err := report.LayerBars(filepath.Join(dir, name), "Block influence (1 - mean cos(input, output))", "BI", res.BlockInfluence(), nil, nil, nil, false)
-		if err := add(name, err); err != nil {
-			return paths, err
-		}
-		name = "hidden_angular_distance.png"
-		err = report.LayerBars(filepath.Join(dir, name), "Angular distance between layer input and output", "arccos(cos)/π", res.AngularDistance(), nil, nil, nil, false)
-		if err := add(name, err); err != nil {
-			return paths, err
-		}
-	}
-	if res.Entropy != nil {
-		heads := make([]string, res.Entropy.Heads)
-		for i := range heads {
-			heads[i] = strconv.Itoa(i)
-		}
-		name := "attention_entropy.png"
-		err := report.Heatmap(filepath.Join(dir, name), "Attention entropy (nats), layer × head", floatMatrix(res.Entropy.Mean), heads, layers)
-		if err := add(name, err); err != nil {
-			return paths, err
-		}
-		name = "attention_entropy_normalised.png"
-		err = report.Heatmap(filepath.Join(dir, name), "Attention entropy / log(keys visible), layer × head", floatMatrix(res.Entropy.Normalised), heads, layers)
-		if err := add(name, err); err != nil {
-			return paths, err
-		}
-	}
-	return paths, nil
 }

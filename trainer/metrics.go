@@ -68,11 +68,38 @@ func (l *metricsLog) Close() {
 
 // ReadMetrics returns the train losses of metrics.jsonl by step (for tests and tools).
 func ReadMetrics(path string) ([]float64, error) {
+	ms, err := readMetrics(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(ms))
+	for i, m := range ms {
+		out[i] = m.Loss
+	}
+	return out, nil
+}
+
+// ReadValLoss returns the steps of metrics.jsonl that logged a validation loss, and those losses.
+func ReadValLoss(path string) (steps []int, loss []float64, err error) {
+	ms, err := readMetrics(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range ms {
+		if m.ValLoss != nil {
+			steps, loss = append(steps, m.Step), append(loss, *m.ValLoss)
+		}
+	}
+	return steps, loss, nil
+}
+
+// readMetrics parses every line of metrics.jsonl.
+func readMetrics(path string) ([]metric, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var out []float64
+	var out []metric
 	for _, line := range bytes.Split(raw, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -81,7 +108,7 @@ func ReadMetrics(path string) ([]float64, error) {
 		if err := json.Unmarshal(line, &m); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		out = append(out, m.Loss)
+		out = append(out, m)
 	}
 	return out, nil
 }

@@ -77,6 +77,8 @@ func drawPlot(p *plot.Plot, path string) (err error) {
 
 // recoverPanic converts a panic from the plotting library into an error,
 // so bad input never takes the caller down.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
 func recoverPanic(err *error) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("report: plotting failed: %v", r)

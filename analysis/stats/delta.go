@@ -51,62 +51,97 @@ func DeltaCorrelations(W [][]float64) (corr []float64, meanCorr float64) {
 	return corr, FiniteMean(corr)
 }
 
-// NullDist summarises a null distribution of a scalar statistic.
+// NullDist summarises a null distribution of a scalar statistic. The moments, quantiles and
+// p-values are over the finite draws (an undefined draw, e.g. a correlation of constant layers,
+// says nothing about the null).
 type NullDist struct {
 	Values []float64 // the statistic for each permutation, in draw order
 	Mean   float64
-	SD     float64 // sample standard deviation (n-1 denominator)
+	SD     float64 // sample standard deviation (n-1 denominator; NaN for fewer than 2 draws)
 	Q025   float64 // 2.5% quantile (Quantile, type 7)
 	Q50    float64
 	Q975   float64
 }
 
 // PValueGreater returns the one-sided Monte-Carlo p-value for an observed
-// value at least as large as obs: (1 + #{v ≥ obs}) / (1 + len(Values)).
+// value at least as large as obs: (1 + #{v ≥ obs}) / (1 + N) over the N
+// finite draws. NaN when obs is NaN or no draw is finite.
 func (d NullDist) PValueGreater(obs float64) float64 {
-	k := 0
-	for _, v := range d.Values {
-		if v >= obs {
-			k++
-		}
-	}
-	return float64(1+k) / float64(1+len(d.Values))
+	return d.pValue(obs, func(v float64) bool { return v >= obs })
 }
 
-func summarise(vals []float64) NullDist {
-	d := NullDist{Values: vals, Mean: FiniteMean(vals)}
+// PValueLess is the mirror of PValueGreater: (1 + #{v ≤ obs}) / (1 + N).
+func (d NullDist) PValueLess(obs float64) float64 {
+	return d.pValue(obs, func(v float64) bool { return v <= obs })
+}
+
+// PValueTwoSided is min(1, 2·min(PValueGreater, PValueLess)).
+func (d NullDist) PValueTwoSided(obs float64) float64 {
+	return math.Min(1, 2*math.Min(d.PValueGreater(obs), d.PValueLess(obs)))
+}
+
+func (d NullDist) pValue(obs float64, extreme func(v float64) bool) float64 {
+	n, k := 0, 0
+	for _, v := range d.Values {
+		if isFinite(v) {
+			n++
+			if extreme(v) {
+				k++
+			}
+		}
+	}
+	if math.IsNaN(obs) || n == 0 {
+		return math.NaN()
+	}
+	return float64(1+k) / float64(1+n)
+}
+
+// Summarise returns the NullDist of the draws vals (kept, not copied).
+func Summarise(vals []float64) NullDist {
 	s := make([]float64, 0, len(vals))
-	ss := 0.0
 	for _, v := range vals {
 		if isFinite(v) {
 			s = append(s, v)
-			ss += (v - d.Mean) * (v - d.Mean)
 		}
 	}
-	if len(s) > 1 {
-		d.SD = math.Sqrt(ss / float64(len(s)-1))
-	} else {
-		d.SD = math.NaN()
-	}
+	d := NullDist{Values: vals}
+	d.Mean, d.SD = MeanSD(s)
 	slices.Sort(s)
 	d.Q025, d.Q50, d.Q975 = quantileSorted(s, 0.025), quantileSorted(s, 0.5), quantileSorted(s, 0.975)
 	return d
 }
 
+// layerOrders calls visit with perms successive random orders of 0..L-1 (each one shuffle of
+// the previous, PCG generator seeded by seed): the permutations of every shuffled-layer-order
+// null, so that the nulls of different statistics (ShuffledNull, Gram.ShuffledNulls) use the
+// same orders. visit must not keep or modify order.
+func layerOrders(L, perms int, seed uint64, visit func(order []int)) {
+	rng := rand.New(rand.NewPCG(seed, seed^0xda3e39cb94b95bdb))
+	order := make([]int, L)
+	for i := range order {
+		order[i] = i
+	}
+	for k := 0; k < perms; k++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		visit(order)
+	}
+}
+
 // ShuffledNull is the layer-order null model for the mean delta
 // correlation: it draws `perms` random permutations of the layer order
-// (uniform, PCG generator seeded by seed), computes the mean of
-// DeltaCorrelations on the reordered stack, and summarises the draws.
-// It keeps each layer's weight distribution but destroys depth ordering,
-// so smoothness across depth shows up as observed ≫ null.
+// (layerOrders), computes the mean of DeltaCorrelations on the reordered
+// stack, and summarises the draws. It keeps each layer's weight
+// distribution but destroys depth ordering, so smoothness across depth
+// shows up as observed ≫ null.
 func ShuffledNull(W [][]float64, perms int, seed uint64) NullDist {
-	rng := rand.New(rand.NewPCG(seed, seed^0xda3e39cb94b95bdb))
-	order := make([][]float64, len(W))
-	copy(order, W)
-	vals := make([]float64, perms)
-	for k := range vals {
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		_, vals[k] = DeltaCorrelations(order)
-	}
-	return summarise(vals)
+	stack := make([][]float64, len(W))
+	vals := make([]float64, 0, perms)
+	layerOrders(len(W), perms, seed, func(order []int) {
+		for i, l := range order {
+			stack[i] = W[l]
+		}
+		_, m := DeltaCorrelations(stack)
+		vals = append(vals, m)
+	})
+	return Summarise(vals)
 }

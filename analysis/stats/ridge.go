@@ -13,48 +13,63 @@ var ErrDims = errors.New("stats: inconsistent dimensions")
 
 // condLimit is the Cholesky condition-number estimate above which the
 // normal equations are treated as (numerically) singular and solved with
-// the eigen-decomposition pseudo-inverse instead.
+// the pseudo-inverse instead.
 const condLimit = 1e13
 
-// solveSym solves (G + lambda*I) B = R for B, where G is p×p symmetric
-// positive semi-definite and R is p×k. It uses a Cholesky factorisation;
-// if that fails or is badly conditioned it falls back to the
-// minimum-norm (pseudo-inverse) solution from a symmetric eigen
-// decomposition, dropping directions whose eigenvalue is below
-// p*eps*max eigenvalue. With lambda > 0 the Cholesky path always applies.
-func solveSym(g *mat.SymDense, lambda float64, r *mat.Dense) (*mat.Dense, error) {
+// eps is the float64 machine epsilon, the unit of the pseudo-inverse's
+// cut-off.
+const eps = 2.220446049250313e-16
+
+// shifted returns a copy of G + lambda*I.
+func shifted(g *mat.SymDense, lambda float64) *mat.SymDense {
 	p := g.SymmetricDim()
 	a := mat.NewSymDense(p, nil)
 	a.CopySym(g)
 	for i := 0; i < p; i++ {
 		a.SetSym(i, i, a.At(i, i)+lambda)
 	}
-	var chol mat.Cholesky
-	if chol.Factorize(a) && chol.Cond() < condLimit {
-		var b mat.Dense
-		if err := chol.SolveTo(&b, r); err == nil {
-			return &b, nil
-		}
-	}
+	return a
+}
+
+// symPinv is the Moore-Penrose pseudo-inverse of a p×p symmetric positive
+// semi-definite matrix in eigen form, a⁺ = V diag(1/e) Vᵀ over the
+// eigenvalues e above p*eps*max |eigenvalue| (the others are dropped). It is
+// every minimum-norm solution of this package: the singular fallback of
+// solveSym and solve2 (Solve), and the hat matrix of the depth fits
+// (DepthHat, Dense).
+type symPinv struct {
+	v    mat.Dense
+	e    []float64
+	keep []bool
+}
+
+// newSymPinv decomposes a; ok is false when the decomposition fails.
+func newSymPinv(a *mat.SymDense) (pi *symPinv, ok bool) {
+	p := a.SymmetricDim()
 	var es mat.EigenSym
 	if !es.Factorize(a, true) {
-		return nil, errors.New("stats: eigen decomposition failed")
+		return nil, false
 	}
-	vals := es.Values(nil)
-	var v mat.Dense
-	es.VectorsTo(&v)
+	pi = &symPinv{e: es.Values(nil), keep: make([]bool, p)}
+	es.VectorsTo(&pi.v)
 	maxv := 0.0
-	for _, e := range vals {
+	for _, e := range pi.e {
 		maxv = math.Max(maxv, math.Abs(e))
 	}
-	tol := float64(p) * 2.220446049250313e-16 * maxv
-	// B = V diag(1/e) Vᵀ R over retained eigenvalues.
+	for i, e := range pi.e {
+		pi.keep[i] = e > float64(p)*eps*maxv
+	}
+	return pi, true
+}
+
+// Solve returns a⁺·r, applied factor by factor: V (diag(1/e) (Vᵀ r)).
+func (pi *symPinv) Solve(r *mat.Dense) *mat.Dense {
 	var vtr mat.Dense
-	vtr.Mul(v.T(), r)
+	vtr.Mul(pi.v.T(), r)
 	_, k := r.Dims()
-	for i, e := range vals {
+	for i, e := range pi.e {
 		s := 0.0
-		if e > tol {
+		if pi.keep[i] {
 			s = 1 / e
 		}
 		for j := 0; j < k; j++ {
@@ -62,8 +77,84 @@ func solveSym(g *mat.SymDense, lambda float64, r *mat.Dense) (*mat.Dense, error)
 		}
 	}
 	var b mat.Dense
-	b.Mul(&v, &vtr)
-	return &b, nil
+	b.Mul(&pi.v, &vtr)
+	return &b
+}
+
+// Dense returns a⁺ itself, entry by entry Σ_i v_ri·v_ci / e_i.
+func (pi *symPinv) Dense() *mat.Dense {
+	p := len(pi.e)
+	inv := mat.NewDense(p, p, nil)
+	for r := 0; r < p; r++ {
+		for c := 0; c < p; c++ {
+			s := 0.0
+			for i, e := range pi.e {
+				if pi.keep[i] {
+					s += pi.v.At(r, i) * pi.v.At(c, i) / e
+				}
+			}
+			inv.Set(r, c, s)
+		}
+	}
+	return inv
+}
+
+// solveSym solves (G + lambda*I) B = R for B, where G is p×p symmetric
+// positive semi-definite and R is p×k: the one linear solver behind every
+// fit in this package. A 2×2 system (the neighbour fits, the quadratic depth
+// fits) is solved in closed form, column by column (solve2); a larger one
+// with a Cholesky factorisation. Either falls back to the minimum-norm
+// solution (G + lambda*I)⁺·R (symPinv) when the system is singular or badly
+// conditioned (for lambda = 0 the minimum-norm least-squares solution).
+func solveSym(g *mat.SymDense, lambda float64, r *mat.Dense) (*mat.Dense, error) {
+	p := g.SymmetricDim()
+	if p == 2 {
+		_, k := r.Dims()
+		b := mat.NewDense(2, k, nil)
+		a11, a12, a22 := g.At(0, 0)+lambda, g.At(0, 1), g.At(1, 1)+lambda
+		for j := 0; j < k; j++ {
+			x1, x2 := solve2(a11, a12, a22, r.At(0, j), r.At(1, j))
+			b.Set(0, j, x1)
+			b.Set(1, j, x2)
+		}
+		return b, nil
+	}
+	a := shifted(g, lambda)
+	var chol mat.Cholesky
+	if chol.Factorize(a) && chol.Cond() < condLimit {
+		var b mat.Dense
+		if err := chol.SolveTo(&b, r); err == nil {
+			return &b, nil
+		}
+	}
+	pi, ok := newSymPinv(a)
+	if !ok {
+		return nil, errors.New("stats: eigen decomposition failed")
+	}
+	return pi.Solve(r), nil
+}
+
+// solve2 is solveSym's closed form for the symmetric 2×2 system
+// [[a11 a12] [a12 a22]] x = r (the penalty already on the diagonal): Cramer's
+// rule while the determinant is clearly positive (above 1e-10 × the squared
+// larger diagonal entry, a condition number below about 1e10), otherwise the
+// minimum-norm solution. It allocates nothing on the regular path, which the
+// per-element fits (ElementwiseRidge) and the Gram-matrix fits rely on.
+func solve2(a11, a12, a22, r1, r2 float64) (x1, x2 float64) {
+	scale := math.Max(math.Abs(a11), math.Abs(a22))
+	if scale == 0 {
+		return 0, 0
+	}
+	det := a11*a22 - a12*a12
+	if det > 1e-10*scale*scale {
+		return (r1*a22 - r2*a12) / det, (a11*r2 - a12*r1) / det
+	}
+	pi, ok := newSymPinv(mat.NewSymDense(2, []float64{a11, a12, a12, a22}))
+	if !ok {
+		return math.NaN(), math.NaN()
+	}
+	x := pi.Solve(mat.NewDense(2, 1, []float64{r1, r2}))
+	return x.At(0, 0), x.At(1, 0)
 }
 
 // Ridge fits y ≈ b0 + X·coef by ridge regression, minimising
@@ -196,20 +287,9 @@ func RidgeMulti(X mat.Matrix, Y [][]float64, lambda float64, intercept bool) (*M
 			return nil, fmt.Errorf("%w: Y row %d has length %d, want %d", ErrDims, i, len(row), m)
 		}
 	}
-	xc := mat.NewDense(n, p, nil)
-	xc.Copy(X)
-	mx := make([]float64, p)
+	xc, mx := mat.DenseCopyOf(X), make([]float64, p)
 	if intercept {
-		for k := 0; k < p; k++ {
-			s := 0.0
-			for i := 0; i < n; i++ {
-				s += xc.At(i, k)
-			}
-			mx[k] = s / float64(n)
-			for i := 0; i < n; i++ {
-				xc.Set(i, k, xc.At(i, k)-mx[k])
-			}
-		}
+		xc, mx = centred(X)
 	}
 	fit := &MultiFit{Coef: make([][]float64, p), Intercept: make([]float64, m)}
 	for k := range fit.Coef {
@@ -296,9 +376,8 @@ func (f *ElementwiseFit) Predict(features [][]float64) ([]float64, error) {
 // layers: sample i ↔ layer l_i, features[i] = {W[l_i-1], W[l_i+1]},
 // targets[i] = W[l_i]. The slices are referenced, not copied. Each element
 // solves a p×p system (p = number of features, intercept unpenalised) with
-// an allocation-free Cholesky, falling back to the eigen pseudo-inverse
-// (minimum-norm solution) for singular elements, so the cost is
-// O(m·(n·p² + p³)).
+// solveSym (minimum-norm for singular elements), so the cost is
+// O(m·(n·p² + p³)); p = 2, the neighbour fit, allocates nothing per element.
 func ElementwiseRidge(features [][][]float64, targets [][]float64, lambda float64, intercept bool) (*ElementwiseFit, error) {
 	if lambda < 0 {
 		return nil, errors.New("stats: negative lambda")
@@ -325,7 +404,6 @@ func ElementwiseRidge(features [][][]float64, targets [][]float64, lambda float6
 	}
 	g := make([]float64, p*p) // row-major p×p Gram (centred)
 	r := make([]float64, p)
-	work := make([]float64, p*p+p)
 	mx := make([]float64, p)
 	fn := float64(n)
 	for j := 0; j < m; j++ {
@@ -360,106 +438,30 @@ func ElementwiseRidge(features [][][]float64, targets [][]float64, lambda float6
 			r[a] = s
 		}
 		b0 := my
-		if p > 0 {
-			sol := work[p*p:]
-			if !smallCholSolve(g, r, lambda, p, work[:p*p], sol) {
-				// singular / ill-conditioned: pseudo-inverse path
-				gs := mat.NewSymDense(p, nil)
-				for a := 0; a < p; a++ {
-					for b := a; b < p; b++ {
-						gs.SetSym(a, b, g[a*p+b])
-					}
-				}
-				res, err := solveSym(gs, lambda, mat.NewDense(p, 1, append([]float64(nil), r...)))
-				if err != nil {
-					return nil, fmt.Errorf("element %d: %w", j, err)
-				}
-				for k := 0; k < p; k++ {
-					sol[k] = res.At(k, 0)
+		switch p {
+		case 0:
+		case 2: // the neighbour fits: closed form, no allocation per element
+			c0, c1 := solve2(g[0]+lambda, g[1], g[3]+lambda, r[0], r[1])
+			fit.Coef[0][j], fit.Coef[1][j] = c0, c1
+			b0 -= mx[0] * c0
+			b0 -= mx[1] * c1
+		default:
+			gs := mat.NewSymDense(p, nil)
+			for a := 0; a < p; a++ {
+				for b := a; b < p; b++ {
+					gs.SetSym(a, b, g[a*p+b])
 				}
 			}
+			sol, err := solveSym(gs, lambda, mat.NewDense(p, 1, append([]float64(nil), r...)))
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", j, err)
+			}
 			for k := 0; k < p; k++ {
-				fit.Coef[k][j] = sol[k]
-				b0 -= mx[k] * sol[k]
+				fit.Coef[k][j] = sol.At(k, 0)
+				b0 -= mx[k] * sol.At(k, 0)
 			}
 		}
 		fit.Intercept[j] = b0
 	}
 	return fit, nil
-}
-
-// smallCholSolve solves (G + λI)x = r for a small p×p symmetric G (row
-// major) with an allocation-free Cholesky factorisation into l (p×p
-// scratch). It returns false when a pivot is not clearly positive (relative
-// to the largest diagonal entry, threshold 1e-10, i.e. condition number
-// beyond roughly 1e10 in the squared scale), so the caller can use the
-// pseudo-inverse fallback.
-func smallCholSolve(g, r []float64, lambda float64, p int, l, x []float64) bool {
-	maxd := 0.0
-	for i := 0; i < p; i++ {
-		maxd = math.Max(maxd, g[i*p+i]+lambda)
-	}
-	if !(maxd > 0) {
-		return false
-	}
-	tol := 1e-10 * maxd
-	for i := 0; i < p; i++ {
-		for k := 0; k <= i; k++ {
-			s := g[i*p+k]
-			if i == k {
-				s += lambda
-			}
-			for q := 0; q < k; q++ {
-				s -= l[i*p+q] * l[k*p+q]
-			}
-			if i == k {
-				if s <= tol {
-					return false
-				}
-				l[i*p+i] = math.Sqrt(s)
-			} else {
-				l[i*p+k] = s / l[k*p+k]
-			}
-		}
-	}
-	// forward: L z = r ; backward: Lᵀ x = z (x doubles as z)
-	for i := 0; i < p; i++ {
-		s := r[i]
-		for q := 0; q < i; q++ {
-			s -= l[i*p+q] * x[q]
-		}
-		x[i] = s / l[i*p+i]
-	}
-	for i := p - 1; i >= 0; i-- {
-		s := x[i]
-		for q := i + 1; q < p; q++ {
-			s -= l[q*p+i] * x[q]
-		}
-		x[i] = s / l[i*p+i]
-	}
-	return true
-}
-
-// DepthFeatures returns the L×degree design matrix of polynomial depth
-// features for layers 0..L-1: column d-1 holds t^d with t = 2l/(L-1) - 1
-// (depth rescaled to [-1, 1] for conditioning). Use it with an intercept.
-// For L = 1, t = 0. degree <= 0 gives one all-zero column, i.e. an
-// intercept-only (mean) model.
-func DepthFeatures(L, degree int) *mat.Dense {
-	if degree <= 0 {
-		return mat.NewDense(L, 1, nil) // a single zero column: intercept-only model
-	}
-	x := mat.NewDense(L, degree, nil)
-	for l := 0; l < L; l++ {
-		t := 0.0
-		if L > 1 {
-			t = 2*float64(l)/float64(L-1) - 1
-		}
-		v := 1.0
-		for d := 0; d < degree; d++ {
-			v *= t
-			x.Set(l, d, v)
-		}
-	}
-	return x
 }

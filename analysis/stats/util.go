@@ -31,6 +31,20 @@ func FiniteMean(x []float64) float64 {
 	return s / float64(n)
 }
 
+// MeanSD returns the mean of x and its sample standard deviation (n-1 denominator; NaN for
+// fewer than two values, the mean NaN for none).
+func MeanSD(x []float64) (m, sd float64) {
+	m = mean(x)
+	if len(x) < 2 {
+		return m, math.NaN()
+	}
+	ss := 0.0
+	for _, v := range x {
+		ss += (v - m) * (v - m)
+	}
+	return m, math.Sqrt(ss / float64(len(x)-1))
+}
+
 func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // Quantile returns the q-quantile (0 ≤ q ≤ 1) of x by linear interpolation

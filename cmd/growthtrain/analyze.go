@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/growthtrain/growthtrain/analysis"
+	"github.com/growthtrain/growthtrain/analysis/paper"
+	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/internal/progress"
 	"github.com/growthtrain/growthtrain/model"
@@ -127,7 +129,7 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := rep.Write(p.Output); err != nil {
+	if err := report.Write(p.Output, rep); err != nil {
 		return nil, err
 	}
 	fmt.Printf("wrote %s (analysis.json, tables, plots, report.md)\n", p.Output)
@@ -135,8 +137,9 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 }
 
 // recoveryLayers resolves --recovery-layers. On the CPU, "auto" takes 8 layers spread over the
-// depth (the paper's L8, L11, L14 and L17 among them when the model has 30 layers), because each
-// recovery run fine-tunes the whole model's forward and backward for up to --recovery-steps.
+// depth (the paper's L8, L11, L14 and L17, paper.RecoveryLayers, among them when the model has
+// the paper's 30 layers), because each recovery run fine-tunes the whole model's forward and
+// backward for up to --recovery-steps.
 func recoveryLayers(spec string, m *model.Model) ([]int, error) {
 	L := m.Config.NumHiddenLayers
 	switch spec {
@@ -147,8 +150,8 @@ func recoveryLayers(spec string, m *model.Model) ([]int, error) {
 			return nil, nil
 		}
 		set := map[int]bool{0: true, L - 1: true}
-		if L == 30 {
-			for _, l := range []int{8, 11, 14, 17} {
+		if L == paper.NumLayers {
+			for _, l := range paper.RecoveryLayers() {
 				set[l] = true
 			}
 		}

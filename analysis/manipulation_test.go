@@ -3,7 +3,6 @@ package analysis
 import (
 	"encoding/json"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +13,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-func resultOf(t *testing.T, r *Manipulation, strategy string, alpha float64) ManipulationResult {
+func resultOf(t *testing.T, r *ManipulationResult, strategy string, alpha float64) ManipulationOutcome {
 	t.Helper()
 	for _, x := range r.Results {
 		if x.Strategy == strategy && (x.Alpha == nil || *x.Alpha == alpha) {
@@ -22,7 +21,7 @@ func resultOf(t *testing.T, r *Manipulation, strategy string, alpha float64) Man
 		}
 	}
 	t.Fatalf("no result for %s %g", strategy, alpha)
-	return ManipulationResult{}
+	return ManipulationOutcome{}
 }
 
 // ownWeights is a predictor that predicts each layer perfectly.
@@ -43,13 +42,13 @@ func TestManipulationKnownAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	live := torch.LiveTensors()
-	r, err := Manipulate(e, []int{2}, ManipulationOptions{Alphas: []float64{0.5, 0.9, 1.0}, Rank: 1 << 20,
+	r, err := Manipulation(e, []int{2}, ManipulationOptions{Alphas: []float64{0.5, 0.9, 1.0}, Rank: 1 << 20,
 		Predict: ownWeights, Bootstrap: 200, Seed: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if now := torch.LiveTensors(); now > live {
-		t.Fatalf("Manipulate leaked %d tensors", now-live)
+		t.Fatalf("Manipulation leaked %d tensors", now-live)
 	}
 	for _, x := range r.Results {
 		checkCI(t, x.Strategy+" "+x.Detail, float64(x.CILo), float64(x.Change), float64(x.CIHi))
@@ -84,26 +83,14 @@ func TestManipulationKnownAnswers(t *testing.T) {
 	if d := resultOf(t, r, ManipLowRank, 0).Detail; !strings.Contains(d, "q 32/32") || !strings.Contains(d, "k 16/16") {
 		t.Fatalf("low-rank detail %q", d)
 	}
-	// Reports and JSON.
-	if tb := r.Table(); len(tb.Rows) != len(r.Results) || !strings.Contains(tb.Markdown(), "(paper)") {
-		t.Fatalf("table:\n%s", tb.Markdown())
-	}
-	paths, err := r.Plots(t.TempDir())
-	if err != nil || len(paths) != 2 {
-		t.Fatalf("plots %v %v", paths, err)
-	}
-	for _, p := range paths {
-		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
-			t.Fatalf("plot %s: %v", p, err)
-		}
-	}
+	// JSON (the table and plots are package report's, tested there).
 	if js, err := json.Marshal(r); err != nil || !strings.Contains(string(js), `"alpha":0.9`) {
 		t.Fatalf("JSON %s %v", js, err)
 	}
 	// The model is unchanged afterwards.
 	again, err := e.NLL()
 	if err != nil || !slices.Equal(again, r.BaseNLL) {
-		t.Fatalf("Manipulate left the model changed (%v)", err)
+		t.Fatalf("Manipulation left the model changed (%v)", err)
 	}
 }
 
@@ -113,7 +100,7 @@ func TestManipulationUsesOriginals(t *testing.T) {
 	m := tinyModel(t, 32)
 	defer m.Close()
 	e := &Evaluator{M: m, Windows: windowsFor(5, 11, 9), Batch: 4}
-	r, err := Manipulate(e, []int{2, 1}, ManipulationOptions{Strategies: []string{ManipCopy, ManipNeighbourAverage}, Bootstrap: 20})
+	r, err := Manipulation(e, []int{2, 1}, ManipulationOptions{Strategies: []string{ManipCopy, ManipNeighbourAverage}, Bootstrap: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +168,7 @@ func TestManipulationRandomAndPredictor(t *testing.T) {
 	defer m.Close()
 	e := &Evaluator{M: m, Windows: windowsFor(4, 10, 1), Batch: 4}
 	run := func(seed uint64) []float64 {
-		r, err := Manipulate(e, []int{0}, ManipulationOptions{Strategies: []string{ManipRandom, ManipPredicted}, Seed: seed, Bootstrap: 10})
+		r, err := Manipulation(e, []int{0}, ManipulationOptions{Strategies: []string{ManipRandom, ManipPredicted}, Seed: seed, Bootstrap: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,13 +205,13 @@ func TestManipulationRandomAndPredictor(t *testing.T) {
 	bad := func(m *model.Model, l int) (map[string]*torch.Tensor, error) {
 		return map[string]*torch.Tensor{"mlp.nope.weight": torch.Zeros([]int64{1})}, nil
 	}
-	if _, err := Manipulate(e, []int{1}, ManipulationOptions{Strategies: []string{ManipPredicted}, Predict: bad}); err == nil {
+	if _, err := Manipulation(e, []int{1}, ManipulationOptions{Strategies: []string{ManipPredicted}, Predict: bad}); err == nil {
 		t.Fatal("predictor output with an unknown name accepted")
 	}
-	if _, err := Manipulate(e, []int{4}, ManipulationOptions{}); err == nil {
+	if _, err := Manipulation(e, []int{4}, ManipulationOptions{}); err == nil {
 		t.Fatal("layer out of range accepted")
 	}
-	if _, err := Manipulate(e, []int{1}, ManipulationOptions{Strategies: []string{"melt"}}); err == nil {
+	if _, err := Manipulation(e, []int{1}, ManipulationOptions{Strategies: []string{"melt"}}); err == nil {
 		t.Fatal("unknown strategy accepted")
 	}
 }
@@ -260,9 +247,9 @@ func TestDefaultManipulationLayers(t *testing.T) {
 	change := []float64{5, 0.2, -0.01, 3, 0.001, math.NaN(), 0.5}
 	v := AblationVariant{Name: AblateNeighbourAverage}
 	for l, c := range change {
-		v.Layers = append(v.Layers, LayerAblation{Layer: l, Change: JSONFloat(c)})
+		v.Layers = append(v.Layers, AblationLayer{Layer: l, Change: JSONFloat(c)})
 	}
-	a := &Ablation{Variants: []AblationVariant{v}}
+	a := &AblationResult{Variants: []AblationVariant{v}}
 	if got := DefaultManipulationLayers(a, AblateNeighbourAverage); !slices.Equal(got, []int{1, 2, 4}) {
 		t.Fatalf("least important third %v, want [1 2 4]", got)
 	}

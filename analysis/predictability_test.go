@@ -9,106 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model"
 )
-
-// predStack is L layers of n elements: a shared component, a smooth depth trend and noise.
-func predStack(L, n int, seed uint64, shared, trend, noise float64) [][]float64 {
-	rng := rand.New(rand.NewPCG(seed, 7))
-	c, b := make([]float64, n), make([]float64, n)
-	for j := range c {
-		c[j], b[j] = shared*rng.NormFloat64()+0.3, trend*rng.NormFloat64()
-	}
-	W := make([][]float64, L)
-	for l := range W {
-		W[l] = make([]float64, n)
-		t := float64(l) / float64(L-1)
-		for j := range W[l] {
-			W[l][j] = c[j] + b[j]*(t+0.5*t*t) + noise*rng.NormFloat64()
-		}
-	}
-	return W
-}
 
 func near(t *testing.T, what string, got, want, tol float64) {
 	t.Helper()
 	if math.IsNaN(got) != math.IsNaN(want) || (!math.IsNaN(got) && math.Abs(got-want) > tol) {
 		t.Fatalf("%s: got %.12g, want %.12g (tol %g)", what, got, want, tol)
 	}
-}
-
-// The Gram-matrix shortcuts reproduce the direct computations of the stats package.
-func TestPredGramMatchesStats(t *testing.T) {
-	W := predStack(9, 700, 1, 1, 0.5, 0.3)
-	g := newPredGram(W)
-
-	corr, mc := stats.DeltaCorrelations(W)
-	gc, gm := g.deltaCorrelations()
-	for i := range corr {
-		near(t, "delta corr", gc[i], corr[i], 1e-9)
-	}
-	near(t, "mean delta corr", gm, mc, 1e-9)
-
-	// Shuffled null: same permutations as stats.ShuffledNull.
-	nd := stats.ShuffledNull(W, 25, 42)
-	dl, _, _ := g.shuffledNulls(25, 42, 0, depthHat(9, 2, 0))
-	for i := range dl {
-		near(t, "shuffled null draw", dl[i], nd.Values[i], 1e-9)
-	}
-
-	// Depth: hat-matrix LOO identity vs explicit refits.
-	for _, lambda := range []float64{0, 0.7} {
-		in, loo, err := stats.DepthR2(W, 2, lambda)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := g.depthStats(2, lambda)
-		for l := range W {
-			near(t, "depth in-sample", float64(d.r2.InSample[l]), in.PerFold[l], 1e-8)
-			near(t, "depth LOO", float64(d.r2.HeldOut[l]), loo.PerFold[l], 1e-8)
-		}
-		near(t, "depth pooled in", float64(d.r2.InSamplePooled), in.Pooled, 1e-8)
-		near(t, "depth pooled LOO", float64(d.r2.HeldOutPooled), loo.Pooled, 1e-8)
-	}
-
-	// Neighbours: in-sample per-layer RidgeCols fit, held-out pooled fit on the other triples.
-	for _, lambda := range []float64{0, 3} {
-		nb := g.neighborStats(lambda)
-		for l := 1; l < len(W)-1; l++ {
-			coef, b0, err := stats.RidgeCols([][]float64{W[l-1], W[l+1]}, W[l], lambda, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pred := make([]float64, len(W[l]))
-			for j := range pred {
-				pred[j] = b0 + coef[0]*W[l-1][j] + coef[1]*W[l+1][j]
-			}
-			near(t, "neighbour in-sample", float64(nb.r2.InSample[l]), stats.RSquared(W[l], pred), 1e-9)
-			near(t, "coef a", float64(nb.coef[l][0]), coef[0], 1e-9)
-			near(t, "coef b", float64(nb.coef[l][1]), coef[1], 1e-9)
-			near(t, "coef c", float64(nb.coef[l][2]), b0, 1e-9)
-			var x1, x2, y []float64
-			for k := 1; k < len(W)-1; k++ {
-				if k != l {
-					x1, x2, y = append(x1, W[k-1]...), append(x2, W[k+1]...), append(y, W[k]...)
-				}
-			}
-			coef, b0, err = stats.RidgeCols([][]float64{x1, x2}, y, lambda, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for j := range pred {
-				pred[j] = b0 + coef[0]*W[l-1][j] + coef[1]*W[l+1][j]
-			}
-			near(t, "neighbour held-out", float64(nb.r2.HeldOut[l]), stats.RSquared(W[l], pred), 1e-9)
-		}
-	}
-	// The singular 2×2 fallback gives the minimum-norm solution.
-	a, b := solve2(1, 1, 1, 2, 2)
-	near(t, "pinv a", a, 1, 1e-12)
-	near(t, "pinv b", b, 1, 1e-12)
 }
 
 // predModel is a random model with L layers of the tinyModel shapes.
@@ -164,7 +73,7 @@ func TestPredictabilityLinearLayers(t *testing.T) {
 	setLinearInDepth(t, m, 2)
 	e := &Evaluator{M: m, Windows: windowsFor(8, 16, 5), Batch: 4}
 	for _, method := range []string{MethodNeighbors, MethodDepth, MethodNeighborsElementwise} {
-		res, err := Predictability(m, e, PredictOptions{Permutations: 30, Seed: 1, MaxSubstitute: 4, SubstituteMethod: method, Elementwise: true})
+		res, err := Predictability(m, e, PredictabilityOptions{Permutations: 30, Seed: 1, MaxSubstitute: 4, SubstituteMethod: method, Elementwise: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +143,7 @@ func TestPredictabilityIndependentLayers(t *testing.T) {
 	m := predModel(t, 12, 3) // HF init: every matrix iid N(0, 0.02²), independent across layers
 	defer m.Close()
 	e := &Evaluator{M: m, Windows: windowsFor(4, 12, 5), Batch: 4}
-	res, err := Predictability(m, e, PredictOptions{Permutations: 50, Seed: 2, MaxSubstitute: 2})
+	res, err := Predictability(m, e, PredictabilityOptions{Permutations: 50, Seed: 2, MaxSubstitute: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,40 +164,16 @@ func TestPredictabilityIndependentLayers(t *testing.T) {
 			t.Fatalf("%s: depth held-out R² %v for independent layers", pt.Type, r)
 		}
 	}
-	tables := res.Tables()
-	if len(tables) != 5 {
-		t.Fatalf("%d tables", len(tables))
-	}
-	md := tables[0].Markdown()
-	if !strings.Contains(md, "gate_proj") || !strings.Contains(md, "0.91") {
-		t.Fatalf("summary table lacks the paper's gate_proj counterpart:\n%s", md)
-	}
-	dir := t.TempDir()
-	paths, err := res.Plots(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) != 4 {
-		t.Fatalf("plots %v", paths)
-	}
-	for _, p := range paths {
-		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
-			t.Fatalf("plot %s: %v", p, err)
-		}
-	}
 	b, err := json.Marshal(res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back PredictResult
+	var back PredictabilityResult
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
 	if !math.IsNaN(float64(back.Types[0].Neighbor.HeldOut[0])) {
 		t.Fatal("endpoint neighbour R² should round-trip as NaN")
-	}
-	for _, md := range []string{tables[1].Markdown(), tables[4].Markdown()} {
-		t.Log("\n" + md)
 	}
 }
 
@@ -306,7 +191,7 @@ func TestPredictabilityTiming(t *testing.T) {
 	}
 	defer m.Close()
 	start := time.Now()
-	res, err := Predictability(m, nil, PredictOptions{SkipSubstitution: true, Elementwise: os.Getenv("GROWTHTRAIN_BENCH") == "ew"})
+	res, err := Predictability(m, nil, PredictabilityOptions{SkipSubstitution: true, Elementwise: os.Getenv("GROWTHTRAIN_BENCH") == "ew"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,19 +3,17 @@ package analysis
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
-	"gonum.org/v1/gonum/mat"
-
-	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/numfmt"
 	"github.com/growthtrain/growthtrain/model"
+	"gonum.org/v1/gonum/mat"
 )
 
 // Weight manipulation: a set of (typically redundant) layers is changed all at once by one of
@@ -65,7 +63,7 @@ const DefaultRankFraction = 0.25
 // unmodified model, inside a scope that is closed afterwards (the values are copied first).
 type Predictor func(m *model.Model, l int) (map[string]*torch.Tensor, error)
 
-// ManipulationOptions configures Manipulate. The zero value runs every strategy with the
+// ManipulationOptions configures Manipulation. The zero value runs every strategy with the
 // defaults (the predicted one only when Predict is set).
 type ManipulationOptions struct {
 	Strategies []string  // subset of ManipulationStrategies; nil = all
@@ -81,22 +79,22 @@ type ManipulationOptions struct {
 	Progress     func(done, total int)
 }
 
-// Manipulation is the result of Manipulate.
-type Manipulation struct {
-	Layers      []int                `json:"layers"`
-	BaselinePPL JSONFloat            `json:"baseline_ppl"`
-	Windows     int                  `json:"windows"`
-	Tokens      int                  `json:"tokens"`
-	Bootstrap   int                  `json:"bootstrap_iters"`
-	Level       float64              `json:"ci_level"`
-	Seed        uint64               `json:"seed"`
-	Results     []ManipulationResult `json:"results"`
-	Notes       []string             `json:"notes"`
-	BaseNLL     []float64            `json:"-"`
+// ManipulationResult is the result of Manipulation.
+type ManipulationResult struct {
+	Layers      []int                 `json:"layers"`
+	BaselinePPL JSONFloat             `json:"baseline_ppl"`
+	Windows     int                   `json:"windows"`
+	Tokens      int                   `json:"tokens"`
+	Bootstrap   int                   `json:"bootstrap_iters"`
+	Level       float64               `json:"ci_level"`
+	Seed        uint64                `json:"seed"`
+	Results     []ManipulationOutcome `json:"results"`
+	Notes       []string              `json:"notes"`
+	BaseNLL     []float64             `json:"-"`
 }
 
-// ManipulationResult is one strategy (one alpha, for scaling) applied to the whole layer set.
-type ManipulationResult struct {
+// ManipulationOutcome is one strategy (one alpha, for scaling) applied to the whole layer set.
+type ManipulationOutcome struct {
 	Strategy string    `json:"strategy"`
 	Alpha    *float64  `json:"alpha,omitempty"` // ManipScale only
 	Detail   string    `json:"detail"`          // the setting, in words
@@ -112,7 +110,7 @@ type ManipulationResult struct {
 // least 1) by the ablation variant's perplexity change, ascending by layer index: the
 // "redundant" layers the paper manipulates. Layers with a non-finite change are never chosen.
 // nil if the variant is missing.
-func DefaultManipulationLayers(abl *Ablation, variant string) []int {
+func DefaultManipulationLayers(abl *AblationResult, variant string) []int {
 	v := abl.Variant(variant)
 	if v == nil {
 		return nil
@@ -137,14 +135,14 @@ func DefaultManipulationLayers(abl *Ablation, variant string) []int {
 }
 
 type manipCase struct {
-	res ManipulationResult
+	res ManipulationOutcome
 	mod Mod
 }
 
-// Manipulate applies each strategy to all of layers at once and measures the perplexity
+// Manipulation applies each strategy to all of layers at once and measures the perplexity
 // change over the evaluator's windows, with a bootstrap interval (windows resampled jointly).
 // All strategies run in one Sweep from the lowest layer of the set.
-func Manipulate(e *Evaluator, layers []int, opts ManipulationOptions) (res *Manipulation, err error) {
+func Manipulation(e *Evaluator, layers []int, opts ManipulationOptions) (res *ManipulationResult, err error) {
 	defer torch.Recover(&err)
 	L := e.M.Config.NumHiddenLayers
 	layers = slices.Clone(layers)
@@ -177,9 +175,9 @@ func Manipulate(e *Evaluator, layers []int, opts ManipulationOptions) (res *Mani
 		opts.Level = 0.95
 	}
 	from := layers[0]
-	r := &Manipulation{Layers: layers, Windows: len(e.Windows), Bootstrap: opts.Bootstrap, Level: opts.Level, Seed: opts.Seed}
+	r := &ManipulationResult{Layers: layers, Windows: len(e.Windows), Bootstrap: opts.Bootstrap, Level: opts.Level, Seed: opts.Seed}
 	r.Notes = append(r.Notes, fmt.Sprintf("Each strategy changes layers %s at once; change = PPL / baseline PPL - 1 with %g%% bootstrap intervals (%d resamples of the windows, seed %d).",
-		intList(layers), opts.Level*100, opts.Bootstrap, opts.Seed))
+		numfmt.Ints(layers), opts.Level*100, opts.Bootstrap, opts.Seed))
 	var cases []manipCase
 	var caches []map[int]map[string]*torch.Tensor
 	defer func() {
@@ -193,7 +191,7 @@ func Manipulate(e *Evaluator, layers []int, opts ManipulationOptions) (res *Mani
 			for _, a := range opts.Alphas {
 				alpha := a
 				cases = append(cases, manipCase{
-					res: ManipulationResult{Strategy: s, Alpha: &alpha, Detail: "alpha = " + strconv.FormatFloat(alpha, 'g', -1, 64),
+					res: ManipulationOutcome{Strategy: s, Alpha: &alpha, Detail: "alpha = " + strconv.FormatFloat(alpha, 'g', -1, 64),
 						Paper: math.Abs(alpha-PaperAlpha) < 1e-12},
 					mod: scaleMod(layers, alpha),
 				})
@@ -201,7 +199,7 @@ func Manipulate(e *Evaluator, layers []int, opts ManipulationOptions) (res *Mani
 			r.Notes = append(r.Notes, "scale: q, k, v, o, gate, up and down of each layer multiplied by alpha (norm gains unchanged); alpha = 0.9 is the paper's setting.")
 		case ManipNeighbourAverage:
 			cases = append(cases, manipCase{
-				res: ManipulationResult{Strategy: s, Detail: "mean of layers l-1 and l+1 (original weights; one neighbour at the ends)"},
+				res: ManipulationOutcome{Strategy: s, Detail: "mean of layers l-1 and l+1 (original weights; one neighbour at the ends)"},
 				mod: valuesMod(s, layers, func(m *model.Model) (map[int]map[string]*torch.Tensor, error) {
 					out := map[int]map[string]*torch.Tensor{}
 					for _, l := range layers {
@@ -216,7 +214,7 @@ func Manipulate(e *Evaluator, layers []int, opts ManipulationOptions) (res *Mani
 			})
 		case ManipCopy:
 			cases = append(cases, manipCase{
-				res: ManipulationResult{Strategy: s, Detail: "copy of layer l-1 (l+1 for layer 0), original weights"},
+				res: ManipulationOutcome{Strategy: s, Detail: "copy of layer l-1 (l+1 for layer 0), original weights"},
 				mod: valuesMod(s, layers, func(m *model.Model) (map[int]map[string]*torch.Tensor, error) {
 					out := map[int]map[string]*torch.Tensor{}
 					for _, l := range layers {
@@ -247,7 +245,7 @@ func Manipulate(e *Evaluator, layers []int, opts ManipulationOptions) (res *Mani
 			}
 			caches = append(caches, vals)
 			cases = append(cases, manipCase{
-				res: ManipulationResult{Strategy: s, Detail: "weights from the supplied predictor"},
+				res: ManipulationOutcome{Strategy: s, Detail: "weights from the supplied predictor"},
 				mod: valuesMod(s, layers, func(*model.Model) (map[int]map[string]*torch.Tensor, error) { return vals, nil }),
 			})
 		case ManipLowRank:
@@ -257,13 +255,13 @@ func Manipulate(e *Evaluator, layers []int, opts ManipulationOptions) (res *Mani
 			}
 			caches = append(caches, vals)
 			cases = append(cases, manipCase{
-				res: ManipulationResult{Strategy: s, Detail: detail},
+				res: ManipulationOutcome{Strategy: s, Detail: detail},
 				mod: valuesMod(s, layers, func(*model.Model) (map[int]map[string]*torch.Tensor, error) { return vals, nil }),
 			})
 		case ManipRandom:
 			seed := opts.Seed
 			cases = append(cases, manipCase{
-				res: ManipulationResult{Strategy: s, Detail: fmt.Sprintf("normal(0, std of each matrix), seed %d; norm gains kept", seed)},
+				res: ManipulationOutcome{Strategy: s, Detail: fmt.Sprintf("normal(0, std of each matrix), seed %d; norm gains kept", seed)},
 				mod: valuesMod(s, layers, func(m *model.Model) (map[int]map[string]*torch.Tensor, error) {
 					return randomValues(m, layers, seed)
 				}),
@@ -541,88 +539,4 @@ func matrixType(suffix string) string {
 	s := strings.TrimSuffix(suffix, ".weight")
 	s = s[strings.LastIndexByte(s, '.')+1:]
 	return strings.TrimSuffix(s, "_proj")
-}
-
-// Table returns the results as one table.
-func (r *Manipulation) Table() report.Table {
-	t := report.Table{
-		Title:   "Weight manipulation of layers " + intList(r.Layers),
-		Columns: []string{"strategy", "setting", "PPL", "change", fmt.Sprintf("%g%% CI", r.Level*100)},
-	}
-	for _, x := range r.Results {
-		setting := x.Detail
-		if x.Paper {
-			setting += " (paper)"
-		}
-		t.AddRow(x.Strategy, setting, report.Float(float64(x.PPL), 2), report.Pct(float64(x.Change)), report.CIPct(float64(x.CILo), float64(x.CIHi)))
-	}
-	t.Notes = append([]string{fmt.Sprintf("Baseline PPL %s over %d windows (%d predicted tokens).",
-		report.Float(float64(r.BaselinePPL), 3), r.Windows, r.Tokens)}, r.Notes...)
-	return t
-}
-
-// Tables returns the results as report tables (one table).
-func (r *Manipulation) Tables() []report.Table { return []report.Table{r.Table()} }
-
-// logRatio is log10(PPL / baseline PPL) = log10(1 + change): signed, and readable across the
-// many decades the strategies span.
-func logRatio(change JSONFloat) float64 { return math.Log10(1 + float64(change)) }
-
-// Plots writes into dir "manipulation_scale.png" (log10 PPL ratio against alpha, with the
-// interval bounds, and every other strategy as a flat reference line) and
-// "manipulation_strategies.png" (one labelled point per result), and returns the paths.
-func (r *Manipulation) Plots(dir string) ([]string, error) {
-	var ax, ay, alo, ahi []float64
-	for _, x := range r.Results {
-		if x.Strategy == ManipScale && x.Alpha != nil {
-			ax = append(ax, *x.Alpha)
-			ay = append(ay, logRatio(x.Change))
-			alo = append(alo, logRatio(x.CILo))
-			ahi = append(ahi, logRatio(x.CIHi))
-		}
-	}
-	var paths []string
-	ylabel := "log10(PPL / baseline PPL)"
-	title := "Manipulation of layers " + intList(r.Layers)
-	if len(ax) > 0 {
-		lo, hi := slices.Min(ax), slices.Max(ax)
-		if lo == hi {
-			lo, hi = lo-0.05, hi+0.05
-		}
-		series := []report.Series{
-			{Name: "scale alpha", X: ax, Y: ay},
-			{Name: "scale: CI lower", X: ax, Y: alo},
-			{Name: "scale: CI upper", X: ax, Y: ahi},
-		}
-		for _, x := range r.Results {
-			if x.Strategy != ManipScale {
-				v := logRatio(x.Change)
-				series = append(series, report.Series{Name: x.Strategy, X: []float64{lo, hi}, Y: []float64{v, v}})
-			}
-		}
-		p := filepath.Join(dir, "manipulation_scale.png")
-		if err := report.Lines(p, title+": scaling sweep", "alpha", ylabel, series); err != nil {
-			return paths, err
-		}
-		paths = append(paths, p)
-	}
-	var x, y []float64
-	var labels []string
-	for i, res := range r.Results {
-		x = append(x, float64(i))
-		y = append(y, logRatio(res.Change))
-		lbl := res.Strategy
-		if res.Alpha != nil {
-			lbl += " " + strconv.FormatFloat(*res.Alpha, 'g', -1, 64)
-		}
-		labels = append(labels, lbl)
-	}
-	if len(x) > 0 {
-		p := filepath.Join(dir, "manipulation_strategies.png")
-		if err := report.Scatter(p, title+": all strategies", "result", ylabel, x, y, labels); err != nil {
-			return paths, err
-		}
-		paths = append(paths, p)
-	}
-	return paths, nil
 }
