@@ -25,7 +25,7 @@ TORCH_DIR = $(if $(LIBTORCH),$(LIBTORCH),$(shell $(PY) -c 'import os, torch; pri
 export PKG_CONFIG_PATH := $(BUILD)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 
 LIB       := $(BUILD)/libgrowthtorch.so
-CSRC      := $(wildcard csrc/*.cpp csrc/*.h csrc/*.in) CMakeLists.txt
+CSRC      := $(shell find csrc -name "*.cpp" -o -name "*.h" -o -name "*.in") CMakeLists.txt
 DEPSSTAMP := $(VENV)/.growthtrain-deps
 GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 

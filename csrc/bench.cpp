@@ -3,6 +3,15 @@
 // program can print the cost of the Go/cgo layer as a ratio measured in one process.
 #include "internal.h"
 
+#include <ATen/ops/add.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/mean.h>
+#include <ATen/ops/mul.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/silu.h>
+#include <ATen/ops/sub.h>
+#include <ATen/ops/sum.h>
+
 #include <c10/core/GradMode.h>
 
 #include <chrono>

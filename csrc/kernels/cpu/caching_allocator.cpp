@@ -18,7 +18,7 @@
 // GROWTHTORCH_CPU_CACHE_MB=N sets the limit in MiB at load time; 0 leaves libtorch's allocator
 // in place. gt_cpu_cache_set_limit changes it at run time (0 empties and bypasses the cache).
 
-#include "internal.h"
+#include "growthtorch.h"
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
