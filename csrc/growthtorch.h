@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature, enum value or semantic in this header changes. */
-#define GT_ABI_VERSION 4
+#define GT_ABI_VERSION 5
 
 /* A tensor handle: a slot number and a generation (0 is "no tensor"). A released handle's
    generation no longer matches its slot, so using it is a clean GT_ERR_FREED, never a crash.
@@ -268,11 +268,6 @@ int gt_cpu_cache_stats(int64_t *out5);
 int64_t gt_cpu_cache_empty(void);
 /* Sets the limit of idle bytes (0: cache nothing from now on), releasing what is over it. */
 void gt_cpu_cache_set_limit(int64_t bytes);
-
-/* ---- benchmark support ---- */
-/* Runs the reference sequence of bench-ops (see csrc/bench.cpp) iters times in C++ and returns
-   the elapsed seconds. */
-gt_error gt_bench_reference(int kind, int64_t iters, int64_t size, double *seconds);
 
 #if defined(GT_BUILDING) && defined(__GNUC__)
 #pragma GCC visibility pop

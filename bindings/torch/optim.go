@@ -45,13 +45,3 @@ func ClipGradNorm(params []*Tensor, maxNorm float64) float64 {
 	check(err, "ClipGradNorm")
 	return float64(norm)
 }
-
-// BenchReference runs the C++ reference loop of `make bench-ops` (kind 0: a forward chain of six
-// small ops; kind 1: a two-layer MLP training step) iters times on size x size matrices and
-// returns the elapsed seconds. It exists so the Go-driven version can be compared with plain
-// C++ in one process.
-func BenchReference(kind, iters, size int) float64 {
-	var sec C.double
-	check(C.gt_bench_reference(C.int(kind), C.int64_t(iters), C.int64_t(size), &sec), "BenchReference")
-	return float64(sec)
-}

@@ -2,7 +2,8 @@
 // sequence in a C++ loop over libtorch, in one process (make bench-ops). It prints the time per
 // iteration of each side and their ratio; the target is at most 1.3x.
 //
-// The sequences are defined twice, here and in csrc/bench.cpp, and must stay identical.
+// The sequences are defined twice, here and in csrc/bench/bench.cpp (libgrowthtorch_bench, built
+// by `make lib` and never installed), and must stay identical.
 package main
 
 import (
@@ -54,11 +55,17 @@ func run(repeats int, scale float64, threads int) (err error) {
 	for _, s := range seqs {
 		iters := max(1, int(float64(s.iters)*scale))
 		// Warm up both sides (allocator caches, lazy initialisation).
-		torch.BenchReference(s.kind, iters/10+1, s.size)
+		if _, err := reference(s.kind, iters/10+1, s.size); err != nil {
+			return err
+		}
 		s.run(iters/10+1, s.size)
 		var cpp, gos []float64
 		for r := 0; r < repeats; r++ {
-			cpp = append(cpp, torch.BenchReference(s.kind, iters, s.size))
+			c, err := reference(s.kind, iters, s.size)
+			if err != nil {
+				return err
+			}
+			cpp = append(cpp, c)
 			gos = append(gos, s.run(iters, s.size))
 		}
 		c, g := median(cpp)/float64(iters)*1e6, median(gos)/float64(iters)*1e6
@@ -75,7 +82,7 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-// forwardScope is csrc/bench.cpp's forward_chain, each iteration's tensors freed by a Scope.
+// forwardScope is csrc/bench/bench.cpp's forward_chain, each iteration's tensors freed by a Scope.
 func forwardScope(iters, n int) float64 {
 	x := torch.Randn([]int64{int64(n), int64(n)})
 	y := torch.Randn([]int64{int64(n), int64(n)})
@@ -120,7 +127,7 @@ func forwardClose(iters, n int) float64 {
 	return elapsed.Seconds()
 }
 
-// trainStep is csrc/bench.cpp's train_step.
+// trainStep is csrc/bench/bench.cpp's train_step.
 func trainStep(iters, n int) float64 {
 	sh := []int64{int64(n), int64(n)}
 	x, target := torch.Randn(sh), torch.Randn(sh)

@@ -1,7 +1,16 @@
 // bench.cpp - the C++ side of `make bench-ops`: the same fixed sequences of small CPU ops that
 // cmd/bench-ops drives op by op from Go, run here in a plain C++ loop over libtorch, so the Go
 // program can print the cost of the Go/cgo layer as a ratio measured in one process.
-#include "internal.h"
+//
+// Both sides run in that process over the same libtorch, so they share its process-wide state:
+// the CPU allocator (libgrowthtorch's caching allocator when the program's runtime installed
+// it), the intra-op thread pool and the default generator. Fused kernels play no part in these
+// sequences; pacing is Go-side cost and belongs to what the ratio measures.
+#include "gtbench.h"
+
+#include "growthtorch.h"
+
+#include <ATen/core/Tensor.h>
 
 #include <ATen/ops/add.h>
 #include <ATen/ops/matmul.h>
@@ -14,7 +23,11 @@
 
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <exception>
+#include <new>
 
 namespace {
 
@@ -60,14 +73,38 @@ void train_step(int64_t iters, int64_t n) {
 
 }  // namespace
 
-extern "C" gt_error gt_bench_reference(int kind, int64_t iters, int64_t size, double *seconds) {
-  return gt::guard([&] {
+namespace {
+
+int fail(int code, const char *what, char *msg, int64_t cap) {
+  if (msg != nullptr && cap > 0) {
+    size_t n = std::min<size_t>(std::strlen(what), static_cast<size_t>(cap - 1));
+    std::memcpy(msg, what, n);
+    msg[n] = '\0';
+  }
+  return code;
+}
+
+}  // namespace
+
+extern "C" int gtbench_reference(int kind, int64_t iters, int64_t size, double *seconds,
+                                 char *msg, int64_t cap) {
+  try {
+    if (kind != 0 && kind != 1) return fail(GT_ERR_ARGUMENT, "bench: unknown kind", msg, cap);
     auto start = std::chrono::steady_clock::now();
-    switch (kind) {
-      case 0: forward_chain(iters, size); break;
-      case 1: train_step(iters, size); break;
-      default: throw gt::ArgumentError("bench: unknown kind " + std::to_string(kind));
+    if (kind == 0) {
+      forward_chain(iters, size);
+    } else {
+      train_step(iters, size);
     }
     *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  });
+    return 0;
+  } catch (const c10::Error &e) {
+    return fail(GT_ERR_TORCH, e.what_without_backtrace(), msg, cap);
+  } catch (const std::bad_alloc &) {
+    return fail(GT_ERR_OOM, "out of memory (std::bad_alloc)", msg, cap);
+  } catch (const std::exception &e) {
+    return fail(GT_ERR_INTERNAL, e.what(), msg, cap);
+  } catch (...) {
+    return fail(GT_ERR_INTERNAL, "unknown C++ exception", msg, cap);
+  }
 }
