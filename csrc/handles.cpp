@@ -32,7 +32,8 @@ constexpr uint32_t kBlockBits = 12;
 constexpr uint32_t kBlockSize = 1u << kBlockBits;
 constexpr uint32_t kMaxBlocks = 1u << 16;  // 2^28 live tensors at most
 constexpr uint64_t kIndexMask = 0xffffffffull;
-constexpr uint32_t kGenMask = 0x7fffffffu;
+constexpr uint32_t kGenMask = 0x3fffffffu;  // bits 32-61; 62 and 63 are flags
+constexpr uint64_t kFlags = GT_HANDLE_SCOPED | GT_HANDLE_YIELD;
 
 struct Slot {
   at::Tensor t;
@@ -52,8 +53,13 @@ struct Scope {
   std::vector<gt_tensor> handles;
 };
 
-// Scopes are per thread, like grad mode: the Go side pins its goroutine while a scope is open.
-thread_local std::vector<Scope> tl_scopes;
+// Per OS thread, like grad mode: the open scopes (the Go side pins its goroutine while a scope
+// is open) and the pacing hints' state. One thread_local, so wrap() looks it up once.
+struct ThreadState {
+  std::vector<Scope> scopes;
+  gt::PaceState pace;
+};
+thread_local ThreadState tl;
 
 Slot &slot(uint32_t index) {
   return g_blocks[index >> kBlockBits].load(std::memory_order_acquire)[index & (kBlockSize - 1)];
@@ -88,7 +94,7 @@ namespace gt {
 
 gt_tensor wrap(at::Tensor t) {
   if (!t.defined()) return 0;
-  uint64_t scope = tl_scopes.empty() ? 0 : tl_scopes.back().id;
+  uint64_t scope = tl.scopes.empty() ? 0 : tl.scopes.back().id;
   uint32_t index;
   Slot *s;
   {
@@ -113,14 +119,15 @@ gt_tensor wrap(at::Tensor t) {
   g_live.fetch_add(1, std::memory_order_relaxed);
   gt_tensor h = (static_cast<uint64_t>(s->gen.load(std::memory_order_relaxed)) << 32) | index;
   if (scope != 0) {
-    tl_scopes.back().handles.push_back(h);
+    tl.scopes.back().handles.push_back(h);
     h |= GT_HANDLE_SCOPED;
   }
+  if (gt::pace_due(tl.pace)) h |= GT_HANDLE_YIELD;
   return h;
 }
 
 const at::Tensor &get(gt_tensor h, const char *what) {
-  h &= ~GT_HANDLE_SCOPED;
+  h &= ~kFlags;
   if (h == 0) throw ArgumentError(std::string(what) + ": no tensor (null handle)");
   uint32_t i = handle_index(h);
   // g_next only grows and blocks are published before it: a racy read can only be too small.
@@ -145,7 +152,7 @@ extern "C" {
 int64_t gt_live_tensors(void) { return g_live.load(); }
 
 void gt_tensor_free(gt_tensor h) {
-  h &= ~GT_HANDLE_SCOPED;
+  h &= ~kFlags;
   at::Tensor dead;
   {
     std::lock_guard<std::mutex> lock(g_slab_mu);
@@ -161,23 +168,23 @@ void gt_tensor_free_n(const gt_tensor *ts, int64_t n) {
   dead.reserve(static_cast<size_t>(n));
   std::lock_guard<std::mutex> lock(g_slab_mu);
   for (int64_t i = 0; i < n; i++) {
-    gt_tensor h = ts[i] & ~GT_HANDLE_SCOPED;
+    gt_tensor h = ts[i] & ~kFlags;
     if (Slot *s = live_slot_locked(h)) dead.push_back(release_locked(*s, handle_index(h)));
   }
 }
 
 uint64_t gt_scope_push(void) {
   uint64_t id = ++g_scope_ids;
-  tl_scopes.push_back(Scope{id, {}});
+  tl.scopes.push_back(Scope{id, {}});
   return id;
 }
 
 gt_error gt_scope_pop(uint64_t id) {
   return guard([&] {
-    if (tl_scopes.empty()) {
+    if (tl.scopes.empty()) {
       throw gt::ArgumentError("scope close: no scope is open on this thread");
     }
-    if (tl_scopes.back().id != id) {
+    if (tl.scopes.back().id != id) {
       throw gt::ArgumentError("scope close: scope " + std::to_string(id) +
                               " is not the innermost open scope on this thread (closed out of "
                               "order, or on another goroutine/thread)");
@@ -185,19 +192,19 @@ gt_error gt_scope_pop(uint64_t id) {
     std::vector<at::Tensor> dead;
     {
       std::lock_guard<std::mutex> lock(g_slab_mu);
-      for (gt_tensor h : tl_scopes.back().handles) {
+      for (gt_tensor h : tl.scopes.back().handles) {
         Slot *s = live_slot_locked(h);
         // Skip handles already closed, and those kept (they now belong to another scope).
         if (s != nullptr && s->scope == id) dead.push_back(release_locked(*s, handle_index(h)));
       }
     }
-    tl_scopes.pop_back();
+    tl.scopes.pop_back();
   });
 }
 
 gt_error gt_tensor_persist(gt_tensor h) {
   return guard([&] {
-    h &= ~GT_HANDLE_SCOPED;
+    h &= ~kFlags;
     std::lock_guard<std::mutex> lock(g_slab_mu);
     Slot *s = live_slot_locked(h);
     if (s == nullptr) throw gt::FreedError("persist: tensor was already released");
@@ -207,13 +214,13 @@ gt_error gt_tensor_persist(gt_tensor h) {
 
 gt_error gt_scope_keep(uint64_t id, gt_tensor h, int *unscoped) {
   return guard([&] {
-    h &= ~GT_HANDLE_SCOPED;
+    h &= ~kFlags;
     get(h, "keep");
-    if (tl_scopes.empty() || tl_scopes.back().id != id) {
+    if (tl.scopes.empty() || tl.scopes.back().id != id) {
       throw gt::ArgumentError("keep: scope " + std::to_string(id) +
                               " is not the innermost open scope on this thread");
     }
-    Scope *parent = tl_scopes.size() > 1 ? &tl_scopes[tl_scopes.size() - 2] : nullptr;
+    Scope *parent = tl.scopes.size() > 1 ? &tl.scopes[tl.scopes.size() - 2] : nullptr;
     std::lock_guard<std::mutex> lock(g_slab_mu);
     Slot *s = live_slot_locked(h);
     if (s == nullptr) throw gt::FreedError("keep: tensor was already released");

@@ -11,7 +11,9 @@
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -36,6 +38,27 @@ struct FreedError : std::runtime_error {
 // ---- handles (handles.cpp) ----
 gt_tensor wrap(at::Tensor t);
 const at::Tensor &get(gt_tensor h, const char *what);
+
+// ---- pacing (runtime.cpp) ----
+// Per-thread state of the GT_HANDLE_YIELD hints; wrap() keeps one per thread.
+struct PaceState {
+  uint32_t epoch = 0;    // g_pace_epoch this state belongs to
+  uint32_t handles = 0;  // handles returned to this thread while pacing was on
+  int64_t last_ns = 0;   // monotonic time of its last hint; 0: none yet
+};
+constexpr uint32_t kPaceEvery = 4;        // the clock is read on every 4th handle only
+extern std::atomic<int64_t> g_pace_ns;    // the interval; 0: no hints
+extern std::atomic<uint32_t> g_pace_epoch;  // bumped by gt_set_pace: every thread starts afresh
+bool pace_clock_due(PaceState &s, int64_t interval_ns);
+// Whether the handle being returned carries a hint. Costs a relaxed load when pacing is off;
+// when it is on, another load, a counter and every 4th time a clock read (~20 ns).
+inline bool pace_due(PaceState &s) {
+  const int64_t interval = g_pace_ns.load(std::memory_order_relaxed);
+  if (interval <= 0) return false;
+  const uint32_t epoch = g_pace_epoch.load(std::memory_order_relaxed);
+  if (s.epoch != epoch) s = PaceState{epoch, 0, 0};
+  return ++s.handles % kPaceEvery == 0 && pace_clock_due(s, interval);
+}
 
 // ---- errors (errors.cpp) ----
 // Classifies the exception being handled; called only from a catch block.

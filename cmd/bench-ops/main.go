@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/cmd/internal/runtimeenv"
 )
 
 type sequence struct {
@@ -31,6 +32,13 @@ func main() {
 	threads := flag.Int("threads", 1, "libtorch intra-op threads (1 keeps small-op timings steady)")
 	flag.Parse()
 	runtime.LockOSThread() // one OpenMP team for libtorch: see cmd/growthtrain/main.go
+	// The CLI's runtime (GROWTHTORCH_* variables as there). The caching CPU allocator is
+	// libtorch's process-wide CPU allocator once installed, so the C++ reference loops allocate
+	// through it too: both sides run under the same settings.
+	if err := runtimeenv.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-ops:", err)
+		os.Exit(1)
+	}
 	if err := run(*repeats, *scale, *threads); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-ops:", err)
 		os.Exit(1)
@@ -47,9 +55,11 @@ func run(repeats int, scale float64, threads int) (err error) {
 		{"MLP train step (fwd, bwd, SGD)", 1, 16, 5000, trainStep},
 		{"MLP train step (fwd, bwd, SGD)", 1, 64, 3000, trainStep},
 	}
-	fmt.Printf("bench-ops  %s  libtorch %s, %d intra-op thread(s), GOMAXPROCS %d, %s/%s\n",
+	rt := torch.CurrentRuntime()
+	fmt.Printf("bench-ops  %s  libtorch %s, %d intra-op thread(s), GOMAXPROCS %d, %s/%s, "+
+		"pacing %v, CPU cache %v (both sides)\n",
 		time.Now().Format("2006-01-02"), torch.TorchVersion(), torch.NumThreads(),
-		runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+		runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, rt.Pace, rt.CPUCache)
 	fmt.Printf("%-44s %5s %7s %12s %12s %7s\n", "sequence", "size", "iters", "C++ us/iter", "Go us/iter", "ratio")
 	worst := 0.0
 	for _, s := range seqs {

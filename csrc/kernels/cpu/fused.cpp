@@ -10,17 +10,14 @@
 #include <c10/core/GradMode.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <initializer_list>
 #include <vector>
 
 namespace {
 
-std::atomic<bool> g_fused{[] {
-  const char *env = std::getenv("GROWTHTORCH_FUSED");
-  return env == nullptr || std::strcmp(env, "0") != 0;
-}()};
+// Off until the runtime (gt_runtime_init) or gt_set_fused turns them on: a program that never
+// asks gets ATen's composite formulas, as with libtorch alone.
+std::atomic<bool> g_fused{false};
 
 // Whether the fused kernels may run on these tensors (undefined ones are ignored).
 bool fused_ok(std::initializer_list<const at::Tensor *> ts) {
