@@ -266,8 +266,14 @@ gt_error gt_adamw(const gt_tensor *params, const gt_tensor *exp_avg, const gt_te
                   const gt_tensor *steps, int64_t n, double lr, double beta1, double beta2,
                   double eps, double weight_decay);
 /* Clips the gradients of params to a total 2-norm of max_norm (if max_norm > 0) and returns the
-   total norm before clipping. */
+   total norm before clipping (0 when no parameter has a gradient). Reading the norm waits for
+   the device. */
 gt_error gt_clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm, double *norm);
+/* The same computation, bit for bit, but the norm stays on the device: a 0-d tensor on the
+   gradients' device (float32, or float64 when any gradient is float64), so the call queues its
+   work without waiting for the device. With no gradient at all it is a float32 CPU zero. */
+gt_error gt_clip_grad_norm_tensor(const gt_tensor *params, int64_t n, double max_norm,
+                                  gt_tensor *norm);
 
 /* ---- fused CPU kernels ----
    When enabled (gt_runtime_init's fused_kernels, or gt_set_fused(1); off by default), for float32

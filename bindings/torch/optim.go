@@ -36,7 +36,9 @@ func AdamWStep(params, expAvg, expAvgSq, steps []*Tensor, cfg AdamWConfig) {
 }
 
 // ClipGradNorm scales the gradients of params so their joint 2-norm is at most maxNorm (no
-// clipping when maxNorm <= 0) and returns the norm before clipping.
+// clipping when maxNorm <= 0) and returns the norm before clipping (0 when no parameter has a
+// gradient), as torch.nn.utils.clip_grad_norm_ does. Returning a float64 waits for the device;
+// ClipGradNormTensor does not.
 func ClipGradNorm(params []*Tensor, maxNorm float64) float64 {
 	hs := handles("ClipGradNorm", params)
 	var norm C.double
@@ -44,4 +46,16 @@ func ClipGradNorm(params []*Tensor, maxNorm float64) float64 {
 	runtime.KeepAlive(params)
 	check(err, "ClipGradNorm")
 	return float64(norm)
+}
+
+// ClipGradNormTensor is ClipGradNorm, bit for bit, with the norm left on the device: a 0-d
+// tensor on the gradients' device (float32, or float64 when any gradient is float64; a float32
+// CPU zero when no parameter has a gradient). On a GPU the clipping is then queued without a
+// host synchronisation; read the norm (Item) when it is needed, e.g. when logging.
+func ClipGradNormTensor(params []*Tensor, maxNorm float64) *Tensor {
+	hs := handles("ClipGradNormTensor", params)
+	var out C.gt_tensor
+	err := C.gt_clip_grad_norm_tensor(handlesArg(hs), C.int64_t(len(hs)), C.double(maxNorm), &out)
+	runtime.KeepAlive(params)
+	return result(err, "ClipGradNormTensor", out)
 }

@@ -10,6 +10,7 @@
 #include <ATen/ops/clamp_max.h>
 #include <ATen/ops/linalg_vector_norm.h>
 #include <ATen/ops/stack.h>
+#include <ATen/ops/zeros.h>
 #include <c10/core/GradMode.h>
 
 #include <map>
@@ -20,6 +21,38 @@
 using gt::get;
 using gt::guard;
 using gt::wrap;
+
+namespace {
+
+// Clips the gradients of params to a total 2-norm of max_norm (if max_norm > 0), as
+// torch.nn.utils.clip_grad_norm_ does, and returns the total norm before clipping: a 0-d tensor
+// on the first gradient's device, never read back here, or an undefined tensor when no
+// parameter has a gradient. Both C entry points below are this one computation.
+at::Tensor clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm) {
+  c10::NoGradGuard no_grad;
+  std::vector<at::Tensor> grads;
+  for (int64_t i = 0; i < n; i++) {
+    const auto &p = get(params[i], "clip_grad_norm parameter");
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  if (grads.empty()) return at::Tensor();
+  auto norms = at::_foreach_norm(grads, 2);
+  auto dev = grads[0].device();
+  // Accumulate in float64 when any gradient is float64, else float32 (as torch does).
+  auto acc = at::kFloat;
+  for (const auto &g : grads) {
+    if (g.scalar_type() == at::kDouble) acc = at::kDouble;
+  }
+  for (auto &x : norms) x = x.to(dev, acc);
+  auto total = at::linalg_vector_norm(at::stack(norms), 2);
+  if (max_norm > 0) {
+    auto coef = at::clamp_max(max_norm / (total + 1e-6), 1.0);
+    for (auto &g : grads) g.mul_(coef.to(g.device(), g.scalar_type()));
+  }
+  return total;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -56,30 +89,16 @@ gt_error gt_adamw(const gt_tensor *params, const gt_tensor *exp_avg, const gt_te
 
 gt_error gt_clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm, double *norm) {
   return guard([&] {
-    c10::NoGradGuard no_grad;
-    std::vector<at::Tensor> grads;
-    for (int64_t i = 0; i < n; i++) {
-      const auto &p = get(params[i], "clip_grad_norm parameter");
-      if (p.grad().defined()) grads.push_back(p.grad());
-    }
-    if (grads.empty()) {
-      *norm = 0;
-      return;
-    }
-    auto norms = at::_foreach_norm(grads, 2);
-    auto dev = grads[0].device();
-    // Accumulate in float64 when any gradient is float64, else float32 (as torch does).
-    auto acc = at::kFloat;
-    for (const auto &g : grads) {
-      if (g.scalar_type() == at::kDouble) acc = at::kDouble;
-    }
-    for (auto &x : norms) x = x.to(dev, acc);
-    auto total = at::linalg_vector_norm(at::stack(norms), 2);
-    if (max_norm > 0) {
-      auto coef = at::clamp_max(max_norm / (total + 1e-6), 1.0);
-      for (auto &g : grads) g.mul_(coef.to(g.device(), g.scalar_type()));
-    }
-    *norm = total.item<double>();
+    at::Tensor total = clip_grad_norm(params, n, max_norm);
+    *norm = total.defined() ? total.item<double>() : 0;
+  });
+}
+
+gt_error gt_clip_grad_norm_tensor(const gt_tensor *params, int64_t n, double max_norm,
+                                  gt_tensor *norm) {
+  return guard([&] {
+    at::Tensor total = clip_grad_norm(params, n, max_norm);
+    *norm = wrap(total.defined() ? std::move(total) : at::zeros({}, at::kFloat));
   });
 }
 
