@@ -15,7 +15,7 @@ import (
 
 // childCase names, in a test binary re-executed by inChild, the case that child runs. Such a
 // child starts without Init, as any program linking the library does.
-const childCase = "GROWTHTORCH_TEST_CHILD"
+const childCase = "GT_BINDINGS_TEST_CHILD"
 
 // The package's tests run with the whole runtime on, as growthtrain's commands do; the tests of
 // the defaults and of Init itself run in child processes.
