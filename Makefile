@@ -25,7 +25,8 @@ TORCH_DIR = $(if $(LIBTORCH),$(LIBTORCH),$(shell $(PY) -c 'import os, torch; pri
 export PKG_CONFIG_PATH := $(BUILD)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 
 LIB       := $(BUILD)/libgrowthtorch.so
-CSRC      := $(wildcard csrc/*.cpp csrc/*.h csrc/*.in) CMakeLists.txt
+BENCHLIB  := $(BUILD)/libgrowthtorch_bench.so
+CSRC      := $(shell find csrc -name "*.cpp" -o -name "*.h" -o -name "*.in") CMakeLists.txt
 DEPSSTAMP := $(VENV)/.growthtrain-deps
 GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 
@@ -70,11 +71,18 @@ $(LIB): $(CSRC) | $(if $(LIBTORCH),,$(DEPSSTAMP))
 	cmake --build $(BUILD) -j$(NPROC)
 	@touch $@
 
+# cmd/bench-ops' C++ side (csrc/bench/), never installed. The CMake build of $(LIB) makes it too;
+# this rule only completes a build tree configured before it existed.
+$(BENCHLIB): $(LIB)
+	cmake --build $(BUILD) --target growthtorch_bench -j$(NPROC)
+	@touch $@
+
 # Installs lib/libgrowthtorch.so*, include/growthtorch.h and lib/pkgconfig/growthtorch.pc under
 # PREFIX. The .pc file finds its prefix from its own location, so any PREFIX works without
 # reconfiguring; the library keeps its RUNPATH to the libtorch it was built against (LIBTORCH=),
 # which must stay where it is. Programs then need only PKG_CONFIG_PATH=PREFIX/lib/pkgconfig
 # (unless PREFIX is already on pkg-config's path) to `go build` (docs/bindings.md).
+# libgrowthtorch_bench (benchmarks only) is not installed.
 install: $(LIB)
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
@@ -110,7 +118,7 @@ demo: build
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-vet: $(LIB)
+vet: $(LIB) $(BENCHLIB)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@out=$$(gofmt -l examples); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -134,7 +142,7 @@ paper: $(addprefix table-,$(TABLES))
 
 # ---- benchmarks and checks --------------------------------------------------------------------
 
-bench-ops: $(LIB)
+bench-ops: $(LIB) $(BENCHLIB)
 	$(GO) run ./cmd/bench-ops
 
 # SmolLM2 load time, tokenizer throughput and CPU eval speed against HF tokenizers/transformers.

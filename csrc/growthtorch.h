@@ -14,6 +14,9 @@
  *    while a scope was open on the calling thread, by closing that scope (unless it was kept),
  *    whichever comes first. Using a released handle is an error (GT_ERR_FREED), never a crash.
  *  - Grad mode and scopes are per OS thread, as in libtorch itself.
+ *  - Loading the library changes nothing in the process: until gt_runtime_init, libtorch's
+ *    defaults hold (its own CPU allocator, the composite ATen formulas, no pacing hints). No
+ *    entry point reads the environment.
  */
 #ifndef GROWTHTORCH_H
 #define GROWTHTORCH_H
@@ -29,16 +32,22 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-/* Bumped whenever a signature, enum value or semantic in this header changes. */
-#define GT_ABI_VERSION 4
+/* Bumped whenever anything in this header changes for a caller: a signature, an enum value, a
+   struct layout, the meaning or default of an entry point, and also an entry point added or
+   removed (docs/bindings.md, "ABI rule"). */
+#define GT_ABI_VERSION 5
 
-/* A tensor handle: a slot number and a generation (0 is "no tensor"). A released handle's
-   generation no longer matches its slot, so using it is a clean GT_ERR_FREED, never a crash.
-   Handles returned while a scope is open on the calling thread carry GT_HANDLE_SCOPED: the scope
-   will release them, so the caller needs no finaliser of its own. Callers may pass handles back
-   with or without the flag. */
+/* A tensor handle: a slot number (bits 0-31) and a generation (bits 32-61); 0 is "no tensor".
+   A released handle's generation no longer matches its slot, so using it is a clean
+   GT_ERR_FREED, never a crash. Two flag bits may be set on a returned handle; callers may pass
+   handles back with or without them:
+   GT_HANDLE_SCOPED  it was made while a scope was open on the calling thread, and that scope
+                     will release it, so the caller needs no finaliser of its own;
+   GT_HANDLE_YIELD   a pacing hint (see gt_set_pace): this thread has gone a pacing interval
+                     without one, so a caller with a cooperative scheduler should let it run. */
 typedef uint64_t gt_tensor;
 #define GT_HANDLE_SCOPED ((uint64_t)1 << 63)
+#define GT_HANDLE_YIELD ((uint64_t)1 << 62)
 typedef struct gt_error_s *gt_error;
 typedef struct gt_generator_s *gt_generator;
 
@@ -62,6 +71,37 @@ int64_t gt_live_tensors(void);      /* tensors whose storage is still held throu
 void gt_set_num_threads(int n);
 int gt_get_num_threads(void);
 void gt_manual_seed(uint64_t seed);
+
+/* ---- runtime ----
+   What the library may change in the process beyond tensors, chosen by one call. The options
+   begin with their own size, so the library knows which fields the caller was compiled with:
+   fields past a smaller size are taken as 0 (off), a larger size than this header's is refused.
+   Adding a field is still an ABI version bump (docs/bindings.md). */
+typedef struct gt_runtime_options {
+  int64_t size;             /* sizeof(gt_runtime_options) as the caller knows it */
+  int32_t fused_kernels;    /* nonzero: the fused CPU kernels run where they apply */
+  int32_t cpu_cache;        /* nonzero: install the caching CPU allocator */
+  int64_t cpu_cache_limit;  /* its most idle bytes; 0: gt_cpu_cache_default_limit() */
+  int64_t pace_interval_ns; /* > 0: pacing hints, at most one per thread per interval */
+} gt_runtime_options;
+/* Applies opts. It may succeed once per process, before or after tensors exist (tensors made
+   before keep the allocator that made them, whose deleter each of them carries). A second call,
+   a bad size, a negative value or a cpu_cache_limit without cpu_cache is GT_ERR_ARGUMENT and
+   changes nothing; gt_set_fused, gt_set_pace and gt_cpu_cache_set_limit adjust the settings
+   afterwards. */
+gt_error gt_runtime_init(const gt_runtime_options *opts);
+/* Writes the settings in force into *out (out->size must be set; cpu_cache is 1 while the
+   caching allocator serves CPU tensors, cpu_cache_limit its current limit) and whether
+   gt_runtime_init has succeeded into *initialized. */
+gt_error gt_runtime_current(gt_runtime_options *out, int *initialized);
+
+/* Pacing: with an interval set, every 4th tensor handle returned to a thread checks a monotonic
+   clock, and carries GT_HANDLE_YIELD when the thread's last hint is at least the interval old
+   (or it never had one). The state is per OS thread, so threads driving tensor work
+   concurrently each get their own interval. 0 (the default) turns the hints off; every call
+   starts each thread's interval afresh. */
+void gt_set_pace(int64_t interval_ns);
+int64_t gt_pace(void);
 
 /* ---- dtypes and devices (our own stable numbering) ---- */
 enum {
@@ -226,14 +266,20 @@ gt_error gt_adamw(const gt_tensor *params, const gt_tensor *exp_avg, const gt_te
                   const gt_tensor *steps, int64_t n, double lr, double beta1, double beta2,
                   double eps, double weight_decay);
 /* Clips the gradients of params to a total 2-norm of max_norm (if max_norm > 0) and returns the
-   total norm before clipping. */
+   total norm before clipping (0 when no parameter has a gradient). Reading the norm waits for
+   the device. */
 gt_error gt_clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm, double *norm);
+/* The same computation, bit for bit, but the norm stays on the device: a 0-d tensor on the
+   gradients' device (float32, or float64 when any gradient is float64), so the call queues its
+   work without waiting for the device. With no gradient at all it is a float32 CPU zero. */
+gt_error gt_clip_grad_norm_tensor(const gt_tensor *params, int64_t n, double max_norm,
+                                  gt_tensor *norm);
 
 /* ---- fused CPU kernels ----
-   For float32 CPU tensors that need no gradient, gt_rms_norm, gt_rope and gt_cross_entropy (sum or mean, no label smoothing) run fused one-pass kernels; otherwise, and
-   whenever gradients are recorded, the composite ATen formulas. GROWTHTORCH_FUSED=0 in the
-   environment, or gt_set_fused(0), selects the composite formulas everywhere (a reference for
-   tests and benchmarks). */
+   When enabled (gt_runtime_init's fused_kernels, or gt_set_fused(1); off by default), for float32
+   CPU tensors that need no gradient, gt_rms_norm, gt_rope and gt_cross_entropy (sum or mean, no
+   label smoothing) run fused one-pass kernels; otherwise, and whenever gradients are recorded,
+   the composite ATen formulas, which are also the reference for tests and benchmarks. */
 void gt_set_fused(int on);
 int gt_fused(void);
 /* The instruction set the fused CPU kernels use: 2 AVX-512, 1 AVX2 + FMA, 0 none (the composite
@@ -257,10 +303,13 @@ gt_error gt_cuda_reset_peak(int index);
 gt_error gt_cuda_empty_cache(void);
 
 /* ---- CPU memory ----
-   CPU tensors of 64 KiB and more come from a caching allocator (csrc/cpu_alloc.cpp): freed
-   blocks are kept in per-size bins, up to a limit of idle bytes, instead of going back to the
-   kernel. GROWTHTORCH_CPU_CACHE_MB sets the limit when the library loads (0: libtorch's own
-   allocator stays in place). */
+   Once gt_runtime_init installed it (cpu_cache), CPU tensors of 64 KiB and more come from a
+   caching allocator (csrc/kernels/cpu/caching_allocator.cpp): freed blocks are kept in per-size
+   bins, up to a limit of idle bytes, instead of going back to the kernel. Without it libtorch's
+   own allocator serves them and the calls below report zeros and change nothing. */
+/* The limit gt_runtime_init uses for cpu_cache_limit 0: an eighth of physical memory, at most
+   2 GiB. */
+int64_t gt_cpu_cache_default_limit(void);
 /* Writes limit, idle, live, hits, misses (bytes, bytes, bytes, count, count) to out5 and returns
    1, or writes zeros and returns 0 when the cache is not installed. */
 int gt_cpu_cache_stats(int64_t *out5);
@@ -268,11 +317,6 @@ int gt_cpu_cache_stats(int64_t *out5);
 int64_t gt_cpu_cache_empty(void);
 /* Sets the limit of idle bytes (0: cache nothing from now on), releasing what is over it. */
 void gt_cpu_cache_set_limit(int64_t bytes);
-
-/* ---- benchmark support ---- */
-/* Runs the reference sequence of bench-ops (see csrc/bench.cpp) iters times in C++ and returns
-   the elapsed seconds. */
-gt_error gt_bench_reference(int kind, int64_t iters, int64_t size, double *seconds);
 
 #if defined(GT_BUILDING) && defined(__GNUC__)
 #pragma GCC visibility pop

@@ -48,11 +48,12 @@ func ResetPeakMemory(d Device) {
 // EmptyCache returns the CUDA allocator's unused cached memory to the driver.
 func EmptyCache() { check(C.gt_cuda_empty_cache(), "EmptyCache") }
 
-// CPUCacheStats describes the caching allocator that serves CPU tensors of 64 KiB and more:
-// freed blocks stay in per-size bins, up to Limit idle bytes, so a loop that allocates the same
-// shapes again (a training step, an evaluation window) reuses memory instead of having the
-// kernel fault it in and zero it anew. Installed is false when GROWTHTORCH_CPU_CACHE_MB=0 left
-// libtorch's allocator in place.
+// CPUCacheStats describes the caching allocator that serves CPU tensors of 64 KiB and more once
+// Init installed it (Runtime.CPUCache): freed blocks stay in per-size bins, up to Limit idle
+// bytes, so a loop that allocates the same shapes again (a training step, an evaluation window)
+// reuses memory instead of having the kernel fault it in and zero it anew. Installed is false
+// (and every figure 0) while libtorch's own allocator serves CPU tensors: before Init, or after
+// an Init without CPUCache.
 type CPUCacheStats struct {
 	Installed    bool
 	Limit        int64 // most idle bytes kept
@@ -69,10 +70,11 @@ func CPUCache() CPUCacheStats {
 		Hits: int64(v[3]), Misses: int64(v[4])}
 }
 
-// EmptyCPUCache returns every idle CPU block to the system and reports how many bytes that was.
+// EmptyCPUCache returns every idle CPU block to the system and reports how many bytes that was
+// (0 when the cache is not installed).
 func EmptyCPUCache() int64 { return int64(C.gt_cpu_cache_empty()) }
 
 // SetCPUCacheLimit sets the most idle bytes the CPU cache keeps, releasing what is over it;
-// 0 turns caching off from now on. The default is an eighth of physical memory, at most 2 GiB
-// (GROWTHTORCH_CPU_CACHE_MB overrides it when the library loads).
+// 0 turns caching off from now on. Init sets the first limit (Runtime.CPUCacheLimit, by default
+// DefaultCPUCacheLimit()). Without the cache installed it does nothing.
 func SetCPUCacheLimit(bytes int64) { C.gt_cpu_cache_set_limit(C.int64_t(bytes)) }

@@ -63,8 +63,16 @@ func (e *Error) Is(target error) bool {
 
 // check panics with an *Error when the C call failed, freeing the C error object.
 func check(err C.gt_error, op string) {
+	if e := errorOf(err, op); e != nil {
+		panic(e)
+	}
+}
+
+// errorOf converts a C error (freeing it) into an *Error, or nil for success, for the few
+// functions that return their error instead of panicking.
+func errorOf(err C.gt_error, op string) error {
 	if err == nil {
-		return
+		return nil
 	}
 	e := &Error{
 		Code:    ErrorCode(C.gt_error_code(err)),
@@ -72,7 +80,7 @@ func check(err C.gt_error, op string) {
 		Message: C.GoString(C.gt_error_message(err)),
 	}
 	C.gt_error_free(err)
-	panic(e)
+	return e
 }
 
 // fail panics with an argument error found on the Go side.

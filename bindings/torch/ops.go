@@ -474,10 +474,10 @@ func Rotary(x, cos, sin *Tensor) *Tensor {
 
 // SetFusedKernels selects, for every thread, whether RMSNorm, Rotary and CrossEntropy
 // (sum or mean, no label smoothing) run libgrowthtorch's fused one-pass CPU kernels on float32
-// tensors that need no gradient (the default), or always the composite ATen formulas. The
-// fused results agree with the composite ones to a few units in the last place (Rotary: bit for
-// bit); whenever gradients are recorded the composite formulas run regardless. The environment
-// variable GROWTHTORCH_FUSED=0 sets the default to off.
+// tensors that need no gradient, or always the composite ATen formulas. They are off until Init
+// (Runtime.FusedKernels) or this call turns them on. The fused results agree with the composite
+// ones to a few units in the last place (Rotary: bit for bit); whenever gradients are recorded
+// the composite formulas run regardless.
 func SetFusedKernels(on bool) {
 	v := C.int(0)
 	if on {

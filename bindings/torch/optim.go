@@ -36,7 +36,9 @@ func AdamWStep(params, expAvg, expAvgSq, steps []*Tensor, cfg AdamWConfig) {
 }
 
 // ClipGradNorm scales the gradients of params so their joint 2-norm is at most maxNorm (no
-// clipping when maxNorm <= 0) and returns the norm before clipping.
+// clipping when maxNorm <= 0) and returns the norm before clipping (0 when no parameter has a
+// gradient), as torch.nn.utils.clip_grad_norm_ does. Returning a float64 waits for the device;
+// ClipGradNormTensor does not.
 func ClipGradNorm(params []*Tensor, maxNorm float64) float64 {
 	hs := handles("ClipGradNorm", params)
 	var norm C.double
@@ -46,12 +48,14 @@ func ClipGradNorm(params []*Tensor, maxNorm float64) float64 {
 	return float64(norm)
 }
 
-// BenchReference runs the C++ reference loop of `make bench-ops` (kind 0: a forward chain of six
-// small ops; kind 1: a two-layer MLP training step) iters times on size x size matrices and
-// returns the elapsed seconds. It exists so the Go-driven version can be compared with plain
-// C++ in one process.
-func BenchReference(kind, iters, size int) float64 {
-	var sec C.double
-	check(C.gt_bench_reference(C.int(kind), C.int64_t(iters), C.int64_t(size), &sec), "BenchReference")
-	return float64(sec)
+// ClipGradNormTensor is ClipGradNorm, bit for bit, with the norm left on the device: a 0-d
+// tensor on the gradients' device (float32, or float64 when any gradient is float64; a float32
+// CPU zero when no parameter has a gradient). On a GPU the clipping is then queued without a
+// host synchronisation; read the norm (Item) when it is needed, e.g. when logging.
+func ClipGradNormTensor(params []*Tensor, maxNorm float64) *Tensor {
+	hs := handles("ClipGradNormTensor", params)
+	var out C.gt_tensor
+	err := C.gt_clip_grad_norm_tensor(handlesArg(hs), C.int64_t(len(hs)), C.double(maxNorm), &out)
+	runtime.KeepAlive(params)
+	return result(err, "ClipGradNormTensor", out)
 }

@@ -369,3 +369,117 @@ func TestClipGradNormWithoutGradients(t *testing.T) {
 		chkVals(t, "clipped q.grad", q.Grad().Float64s(), []float64{12 * coef}, 1e-6, 1e-6)
 	})
 }
+
+// ClipGradNormTensor is ClipGradNorm with the norm left as a tensor: the same norm and the same
+// clipped gradients, bit for bit, for float32, float64 and mixed gradients and every clipping
+// regime.
+func TestClipGradNormTensorMatchesClipGradNorm(t *testing.T) {
+	f32, has, g32, cases := clipData("float32")
+	_, _, g64, _ := clipData("float64")
+	p64, _, _, _ := clipData("float64")
+	mixedP, mixedG := slices.Clone(f32), slices.Clone(g32)
+	mixedP[1], mixedG[1] = p64[1], g64[1] // one float64 parameter: the norm accumulates in float64
+	sets := []struct {
+		name      string
+		params    []refArray
+		grads     []refArray
+		wantDType torch.DType
+	}{
+		{"float32", f32, g32, torch.Float32},
+		{"float64", p64, g64, torch.Float64},
+		{"mixed", mixedP, mixedG, torch.Float64},
+	}
+	bits := func(x *torch.Tensor) []uint64 {
+		v := x.Float64s() // exact for float32 and float64 values
+		out := make([]uint64, len(v))
+		for i, f := range v {
+			out[i] = math.Float64bits(f)
+		}
+		return out
+	}
+	for _, set := range sets {
+		for _, c := range cases {
+			t.Run(set.name+"/"+c.name, func(t *testing.T) {
+				chkScoped(t, func() {
+					// Two identical parameter lists, one for each function.
+					build := func() []*torch.Tensor {
+						ps := make([]*torch.Tensor, len(set.params))
+						k := 0
+						for i, p := range set.params {
+							ps[i] = p.tensor().SetRequiresGrad(true)
+							if has[i] {
+								setExactGrad(ps[i], set.grads[k])
+								k++
+							}
+						}
+						return ps
+					}
+					a, b := build(), build()
+					norm := torch.ClipGradNorm(a, c.maxNorm)
+					nt := torch.ClipGradNormTensor(b, c.maxNorm)
+					if nt.Dim() != 0 || nt.DType() != set.wantDType || nt.Device() != torch.CPU {
+						t.Fatalf("norm tensor: %d dims, %v on %v; want 0-d %v on the gradients' device", nt.Dim(), nt.DType(), nt.Device(), set.wantDType)
+					}
+					if got := nt.Item(); math.Float64bits(got) != math.Float64bits(norm) {
+						t.Fatalf("norm %.17g, ClipGradNorm's %.17g", got, norm)
+					}
+					for i := range a {
+						ga, gb := a[i].Grad(), b[i].Grad()
+						if (ga == nil) != (gb == nil) {
+							t.Fatalf("parameter %d: gradient present %v vs %v", i, ga != nil, gb != nil)
+						}
+						if ga != nil && !slices.Equal(bits(ga), bits(gb)) {
+							t.Fatalf("parameter %d: clipped gradients differ:\n%v\n%v", i, ga.Float64s(), gb.Float64s())
+						}
+					}
+				})
+			})
+		}
+	}
+	t.Run("no-gradients", func(t *testing.T) {
+		chkScoped(t, func() {
+			p := tF32([]float32{1, 2}).SetRequiresGrad(true)
+			for _, ps := range [][]*torch.Tensor{nil, {p}} {
+				nt := torch.ClipGradNormTensor(ps, 1)
+				if nt.Dim() != 0 || nt.DType() != torch.Float32 || nt.Device() != torch.CPU || nt.Item() != 0 {
+					t.Fatalf("ClipGradNormTensor of %d parameters without gradients: %v (%v, %d dims)", len(ps), nt, nt.DType(), nt.Dim())
+				}
+			}
+		})
+	})
+}
+
+// On a GPU the norm stays on the gradients' device, with ClipGradNorm's value and gradients.
+func TestClipGradNormTensorOnCUDA(t *testing.T) {
+	dev := requireCUDA(t)
+	params, has, grads, cases := clipData("float32")
+	chkScoped(t, func() {
+		build := func() []*torch.Tensor {
+			ps := make([]*torch.Tensor, len(params))
+			k := 0
+			for i, p := range params {
+				ps[i] = p.tensor().ToDevice(dev).SetRequiresGrad(true)
+				if has[i] {
+					g := grads[k].tensor().ToDevice(dev)
+					torch.WithScope(func(*torch.Scope) { ps[i].Mul(g).Sum(false).Backward() })
+					k++
+				}
+			}
+			return ps
+		}
+		a, b := build(), build()
+		norm := torch.ClipGradNorm(a, cases[0].maxNorm)
+		nt := torch.ClipGradNormTensor(b, cases[0].maxNorm)
+		if nt.Device() != dev || nt.Dim() != 0 {
+			t.Fatalf("norm on %v with %d dims, want a 0-d tensor on %v", nt.Device(), nt.Dim(), dev)
+		}
+		if got := nt.Item(); math.Float64bits(got) != math.Float64bits(norm) {
+			t.Fatalf("norm %.17g, ClipGradNorm's %.17g", got, norm)
+		}
+		for i := range a {
+			if ga := a[i].Grad(); ga != nil && !slices.Equal(tensorBits32(ga), tensorBits32(b[i].Grad())) {
+				t.Fatalf("parameter %d: clipped gradients differ", i)
+			}
+		}
+	})
+}

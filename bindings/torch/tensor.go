@@ -26,12 +26,16 @@ func freeHandle(h C.gt_tensor) { C.gt_tensor_free(h) }
 
 // wrapHandle takes ownership of a handle returned by the C library (0 means no tensor: an absent
 // gradient, for instance). A tensor made inside a Scope is released by the scope, so only the
-// others get a runtime cleanup; that keeps per-step scopes free of garbage-collector work.
+// others get a runtime cleanup; that keeps per-step scopes free of garbage-collector work. A
+// pacing hint on the handle yields the processor (see "Pacing" in runtime.go).
 func wrapHandle(h C.gt_tensor) *Tensor {
+	if h&C.GT_HANDLE_YIELD != 0 {
+		yield()
+	}
 	if h == 0 {
 		return nil
 	}
-	t := &Tensor{h: h &^ C.GT_HANDLE_SCOPED}
+	t := &Tensor{h: h &^ (C.GT_HANDLE_SCOPED | C.GT_HANDLE_YIELD)}
 	if h&C.GT_HANDLE_SCOPED == 0 {
 		t.addCleanup()
 	}
@@ -59,7 +63,6 @@ func (t *Tensor) c(op string) C.gt_tensor {
 // result checks a C call's error and wraps the handle it produced.
 func result(err C.gt_error, op string, h C.gt_tensor) *Tensor {
 	check(err, op)
-	pace()
 	return wrapHandle(h)
 }
 

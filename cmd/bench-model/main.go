@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/cmd/internal/runtimeenv"
 	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/tokenizer"
@@ -74,6 +75,11 @@ func main() {
 	flag.Parse()
 	// libtorch's OpenMP keeps one worker team per calling OS thread; drive it from one thread.
 	runtime.LockOSThread()
+	// The CLI's runtime (GROWTHTORCH_* variables as there), so the figures are the CLI's.
+	if err := runtimeenv.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-model:", err)
+		os.Exit(1)
+	}
 	if err := run(*gguf, *text, *python, *threads, *evalTokens, *seqLen, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-model:", err)
 		os.Exit(1)

@@ -2,7 +2,8 @@
 // sequence in a C++ loop over libtorch, in one process (make bench-ops). It prints the time per
 // iteration of each side and their ratio; the target is at most 1.3x.
 //
-// The sequences are defined twice, here and in csrc/bench.cpp, and must stay identical.
+// The sequences are defined twice, here and in csrc/bench/bench.cpp (libgrowthtorch_bench, built
+// by `make lib` and never installed), and must stay identical.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/cmd/internal/runtimeenv"
 )
 
 type sequence struct {
@@ -30,6 +32,13 @@ func main() {
 	threads := flag.Int("threads", 1, "libtorch intra-op threads (1 keeps small-op timings steady)")
 	flag.Parse()
 	runtime.LockOSThread() // one OpenMP team for libtorch: see cmd/growthtrain/main.go
+	// The CLI's runtime (GROWTHTORCH_* variables as there). The caching CPU allocator is
+	// libtorch's process-wide CPU allocator once installed, so the C++ reference loops allocate
+	// through it too: both sides run under the same settings.
+	if err := runtimeenv.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-ops:", err)
+		os.Exit(1)
+	}
 	if err := run(*repeats, *scale, *threads); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-ops:", err)
 		os.Exit(1)
@@ -46,19 +55,27 @@ func run(repeats int, scale float64, threads int) (err error) {
 		{"MLP train step (fwd, bwd, SGD)", 1, 16, 5000, trainStep},
 		{"MLP train step (fwd, bwd, SGD)", 1, 64, 3000, trainStep},
 	}
-	fmt.Printf("bench-ops  %s  libtorch %s, %d intra-op thread(s), GOMAXPROCS %d, %s/%s\n",
+	rt := torch.CurrentRuntime()
+	fmt.Printf("bench-ops  %s  libtorch %s, %d intra-op thread(s), GOMAXPROCS %d, %s/%s, "+
+		"pacing %v, CPU cache %v (both sides)\n",
 		time.Now().Format("2006-01-02"), torch.TorchVersion(), torch.NumThreads(),
-		runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+		runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, rt.Pace, rt.CPUCache)
 	fmt.Printf("%-44s %5s %7s %12s %12s %7s\n", "sequence", "size", "iters", "C++ us/iter", "Go us/iter", "ratio")
 	worst := 0.0
 	for _, s := range seqs {
 		iters := max(1, int(float64(s.iters)*scale))
 		// Warm up both sides (allocator caches, lazy initialisation).
-		torch.BenchReference(s.kind, iters/10+1, s.size)
+		if _, err := reference(s.kind, iters/10+1, s.size); err != nil {
+			return err
+		}
 		s.run(iters/10+1, s.size)
 		var cpp, gos []float64
 		for r := 0; r < repeats; r++ {
-			cpp = append(cpp, torch.BenchReference(s.kind, iters, s.size))
+			c, err := reference(s.kind, iters, s.size)
+			if err != nil {
+				return err
+			}
+			cpp = append(cpp, c)
 			gos = append(gos, s.run(iters, s.size))
 		}
 		c, g := median(cpp)/float64(iters)*1e6, median(gos)/float64(iters)*1e6
@@ -75,7 +92,7 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-// forwardScope is csrc/bench.cpp's forward_chain, each iteration's tensors freed by a Scope.
+// forwardScope is csrc/bench/bench.cpp's forward_chain, each iteration's tensors freed by a Scope.
 func forwardScope(iters, n int) float64 {
 	x := torch.Randn([]int64{int64(n), int64(n)})
 	y := torch.Randn([]int64{int64(n), int64(n)})
@@ -120,7 +137,7 @@ func forwardClose(iters, n int) float64 {
 	return elapsed.Seconds()
 }
 
-// trainStep is csrc/bench.cpp's train_step.
+// trainStep is csrc/bench/bench.cpp's train_step.
 func trainStep(iters, n int) float64 {
 	sh := []int64{int64(n), int64(n)}
 	x, target := torch.Randn(sh), torch.Randn(sh)

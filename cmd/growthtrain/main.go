@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/growthtrain/growthtrain/cmd/internal/runtimeenv"
 	"github.com/urfave/cli/v2"
 )
 
@@ -18,6 +19,12 @@ func main() {
 	// OS thread; if the goroutine hopped between threads, several teams would spin and compete
 	// for the cores (measured: CPU eval at 0.67x of transformers unpinned, parity pinned).
 	runtime.LockOSThread()
+	// The runtime the library gives tensor work (caching CPU allocator, fused CPU kernels,
+	// pacing): all on, unless GROWTHTORCH_* variables say otherwise (docs/cli.md).
+	if err := runtimeenv.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "growthtrain:", err)
+		os.Exit(1)
+	}
 	if err := newApp().Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "growthtrain:", err)
 		os.Exit(1)

@@ -12,10 +12,20 @@ import (
 	"testing"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/cmd/internal/runtimeenv"
 	"github.com/growthtrain/growthtrain/internal/testref"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/tokenizer"
 )
+
+// The CLI's tests run it in-process, under the runtime its main chooses.
+func TestMain(m *testing.M) {
+	if err := runtimeenv.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "growthtrain tests:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
 
 // run executes the CLI in-process and returns its error.
 func run(args ...string) error {

@@ -28,7 +28,11 @@ func versionCommand() *cli.Command {
 			if st := torch.CPUCache(); st.Installed {
 				cache = fmt.Sprintf("up to %d MiB idle", st.Limit>>20)
 			}
-			fmt.Printf("CPU fused kernels: %s; CPU caching allocator: %s\n", fused, cache)
+			pace := "off"
+			if torch.CurrentRuntime().Pace {
+				pace = "on"
+			}
+			fmt.Printf("CPU fused kernels: %s; CPU caching allocator: %s; pacing: %s\n", fused, cache, pace)
 			return nil
 		},
 	}

@@ -24,6 +24,13 @@ func main() {
 	steps := flag.Int("steps", 60, "training steps")
 	device := flag.String("device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N")
 	flag.Parse()
+	// What libgrowthtorch may add to libtorch is opt-in: a caching CPU allocator, fused CPU
+	// inference kernels, and pacing (tensor loops yield to Go's scheduler every few ms). Without
+	// this call libtorch's defaults hold. growthtrain's own commands turn all three on.
+	if err := torch.Init(torch.Runtime{Pace: true, FusedKernels: true, CPUCache: true}); err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
 	if err := run(*steps, *device); err != nil {
 		fmt.Fprintln(os.Stderr, "train:", err)
 		os.Exit(1)

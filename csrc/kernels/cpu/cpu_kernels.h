@@ -1,5 +1,5 @@
 // cpu_kernels.h - fused float32 CPU kernels (cpu_kernels.cpp) on raw, contiguous rows.
-// Forward only: the callers in growthtorch.cpp use them when no gradient is needed.
+// Forward only: fused.cpp offers them to the operations when no gradient is needed.
 #pragma once
 
 #include <cstdint>

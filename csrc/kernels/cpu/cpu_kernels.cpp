@@ -9,8 +9,8 @@
 // A fused SwiGLU (silu times up) was tried and dropped: on the AVX-512 machine it was measured
 // on it was no faster than ATen's two vectorised passes.
 //
-// These kernels have no backward: growthtorch.cpp uses them only when no gradient is needed,
-// and the composite ATen formula otherwise. Numerics:
+// These kernels have no backward: fused.cpp offers them only when no gradient is needed,
+// and the composite ATen formula runs otherwise. Numerics:
 //  - rotary: the same operations in the same order as HF's `q*cos + rotate_half(q)*sin`, so the
 //    result is bit-identical (this file is compiled with -ffp-contract=off, which keeps the
 //    compiler from fusing a multiply and an add into one rounding);

@@ -1,4 +1,4 @@
-// cpu_alloc.cpp - a caching allocator for CPU tensors, installed when the library loads.
+// caching_allocator.cpp - a caching allocator for CPU tensors, installed by gt_runtime_init.
 //
 // Why: libtorch's default CPU allocator hands every request to malloc. A transformer's forward
 // pass allocates and frees the same few large buffers (activations of 1-3 MB, logits of 100 MB
@@ -15,17 +15,25 @@
 // allocation fails, the idle blocks are released and the allocation is tried once more, so the
 // cache never turns into an out-of-memory error the default allocator would not have raised.
 //
-// GROWTHTORCH_CPU_CACHE_MB=N sets the limit in MiB at load time; 0 leaves libtorch's allocator
-// in place. gt_cpu_cache_set_limit changes it at run time (0 empties and bypasses the cache).
+// Nothing is installed when the library loads: a program that links it and never asks for the
+// cache keeps libtorch's allocator. gt_runtime_init installs it (install_caching_allocator), at
+// start-up or later: tensors allocated before keep working, because every c10::DataPtr carries
+// its own deleter (libtorch's DefaultCPUAllocator hands out its ReportAndDelete, which stays
+// valid), and a storage that grows later asks the allocator it recorded when it was made. So the
+// cache never sees, and never frees, a block it did not hand out. gt_cpu_cache_set_limit changes
+// the limit at run time (0 empties and bypasses the cache).
 
-#include "internal.h"
+#include "kernels/cpu/caching_allocator.h"
+
+#include "growthtorch.h"
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <atomic>
+#include <stdexcept>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -184,53 +192,72 @@ class CachingCPUAllocator final : public c10::Allocator {
   uint64_t hits_ = 0, misses_ = 0, tick_ = 0;
 };
 
-// Never destroyed: tensors may be freed by static destructors after this file's would run.
-CachingCPUAllocator *g_alloc = nullptr;
+// Set once by install_caching_allocator and never destroyed: tensors may be freed by static
+// destructors after this file's would run. A block reaches release() only after the allocator
+// handed it out, so release() sees the pointer published (the allocation happened after it).
+std::atomic<CachingCPUAllocator *> g_alloc{nullptr};
 
 void CachingCPUAllocator::release(void *p) {
-  if (p != nullptr) g_alloc->free(p);
+  if (p != nullptr) g_alloc.load(std::memory_order_acquire)->free(p);
 }
 
-size_t default_limit() {
-  if (const char *env = std::getenv("GROWTHTORCH_CPU_CACHE_MB")) {
-    char *end = nullptr;
-    unsigned long long mb = std::strtoull(env, &end, 10);
-    if (end != env && *end == '\0') return static_cast<size_t>(mb) << 20;
-    // An unreadable value keeps the default rather than failing a library load.
-  }
+// The cache while it serves libtorch's CPU tensors; nullptr before install (or if another
+// allocator of higher priority replaced it since).
+CachingCPUAllocator *active() {
+  CachingCPUAllocator *a = g_alloc.load(std::memory_order_acquire);
+  return a != nullptr && c10::GetCPUAllocator() == a ? a : nullptr;
+}
+
+}  // namespace
+
+namespace gt::cpu {
+
+size_t default_cache_limit() {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   size_t ram = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
   return ram == 0 ? kDefaultMax : std::min(kDefaultMax, ram / 8);
 }
 
-// Installed while the library loads, after libc10 (a dependency) registered its own allocator.
-const bool g_installed = [] {
-  size_t limit = default_limit();
-  if (limit == 0) return false;
-  g_alloc = new CachingCPUAllocator(limit);
-  c10::SetCPUAllocator(g_alloc, /*priority=*/1);
-  return true;
-}();
+void install_caching_allocator(size_t limit) {
+  if (g_alloc.load(std::memory_order_acquire) != nullptr) {
+    throw std::logic_error("CPU caching allocator: already installed");
+  }
+  auto *a = new CachingCPUAllocator(limit);
+  g_alloc.store(a, std::memory_order_release);
+  // Priority 1 outranks the default allocator libc10 registered (priority 0) at its load.
+  c10::SetCPUAllocator(a, /*priority=*/1);
+  if (c10::GetCPUAllocator() != a) {
+    throw std::runtime_error(
+        "CPU caching allocator: libtorch kept another CPU allocator of higher priority");
+  }
+}
 
-}  // namespace
+}  // namespace gt::cpu
 
 extern "C" {
 
+int64_t gt_cpu_cache_default_limit(void) {
+  return static_cast<int64_t>(gt::cpu::default_cache_limit());
+}
+
 int gt_cpu_cache_stats(int64_t *out5) {
-  if (!g_installed || c10::GetCPUAllocator() != g_alloc) {
+  CachingCPUAllocator *a = active();
+  if (a == nullptr) {
     std::fill(out5, out5 + 5, 0);
     return 0;
   }
-  g_alloc->stats(out5);
+  a->stats(out5);
   return 1;
 }
 
 int64_t gt_cpu_cache_empty(void) {
-  return g_installed ? static_cast<int64_t>(g_alloc->empty()) : 0;
+  CachingCPUAllocator *a = g_alloc.load(std::memory_order_acquire);
+  return a != nullptr ? static_cast<int64_t>(a->empty()) : 0;
 }
 
 void gt_cpu_cache_set_limit(int64_t bytes) {
-  if (g_installed) g_alloc->set_limit(bytes < 0 ? 0 : static_cast<size_t>(bytes));
+  CachingCPUAllocator *a = g_alloc.load(std::memory_order_acquire);
+  if (a != nullptr) a->set_limit(bytes < 0 ? 0 : static_cast<size_t>(bytes));
 }
 
 }  // extern "C"
