@@ -4,11 +4,10 @@ import "github.com/growthtrain/growthtrain/bindings/torch"
 
 // ClipGradNorm scales the gradients of params so that their global 2-norm is at most maxNorm
 // (no clipping when maxNorm <= 0) and returns the norm before clipping, as a 0-dimensional
-// tensor. Parameters without a gradient are left out; with none at all the norm is 0.
+// float tensor on the gradients' device, which the caller closes. Parameters without a gradient
+// are left out; with none at all the norm is 0.
 func ClipGradNorm(params []Param, maxNorm float64) *torch.Tensor {
-	// TODO(runtime merge): torch.ClipGradNormTensor keeps the norm on the device.
-	n := torch.ClipGradNorm(Tensors(params), maxNorm)
-	t := torch.Full(nil, n, torch.WithDType(torch.Float64))
+	t := torch.ClipGradNormTensor(Tensors(params), maxNorm) // no host synchronisation
 	torch.Persist(t)
 	return t
 }
