@@ -26,6 +26,7 @@ import (
 // makes that process stop for a minute at the n-th call of testHook with that point (so the
 // test can kill it there).
 func TestMain(m *testing.M) {
+	testref.InitCommandRuntime() // the trainer runs as the CLI runs it
 	if path := os.Getenv("GROWTHTRAIN_TRAINER_CHILD"); path != "" {
 		if pause := os.Getenv("GROWTHTRAIN_TRAINER_PAUSE"); pause != "" {
 			testHook = func(point string, n int) {
