@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,10 +29,10 @@ import (
 // "latest" then names it (also replaced atomically). A crash at any moment leaves the previous
 // checkpoint untouched and loadable.
 
-// testHook, when set (by tests only: it is nil in every program), is called at named points of
-// the trainer's work, e.g. "checkpoint-written" with the number of checkpoints this process has
-// written, once the files of that checkpoint exist but before it is renamed into place. The
-// crash-consistency tests use it to kill the process at exactly such a point.
+// testHook is called at named points of the trainer's work (a no-op in every program; only
+// tests replace it), e.g. "checkpoint-written" with the step being checkpointed, once the files
+// of that checkpoint exist but before it is renamed into place, and "checkpoint-done" once it
+// is in place. The crash-consistency tests use it to kill the process at exactly such a point.
 var testHook = func(point string, n int) {}
 
 // checkpointState is state.json.
@@ -61,7 +62,7 @@ func (r *run) saveCheckpoint() (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	name := fmt.Sprintf("step-%07d", r.step)
+	name := checkpointName(r.step)
 	final := filepath.Join(dir, name)
 	tmp, err := os.MkdirTemp(dir, ".tmp-"+name+"-")
 	if err != nil {
@@ -90,7 +91,7 @@ func (r *run) saveCheckpoint() (err error) {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	r.saved++
-	testHook("checkpoint-written", r.saved)
+	testHook("checkpoint-written", r.step)
 	if err := fsutil.SyncDir(tmp); err != nil {
 		return err
 	}
@@ -104,35 +105,50 @@ func (r *run) saveCheckpoint() (err error) {
 	if err := fsutil.SyncDir(dir); err != nil {
 		return err
 	}
-	r.prune(dir)
-	return nil
-}
-
-// prune keeps the newest checkpoint.keep checkpoints.
-func (r *run) prune(dir string) {
 	keep := r.b.Checkpoint.Keep
 	if keep <= 0 {
 		keep = 2
 	}
+	pruneCheckpoints(dir, keep)
+	testHook("checkpoint-done", r.step)
+	return nil
+}
+
+// checkpointName is the directory name of the checkpoint of a step.
+func checkpointName(step int) string { return fmt.Sprintf("step-%07d", step) }
+
+// pruneCheckpoints keeps the newest keep checkpoints in dir.
+func pruneCheckpoints(dir string, keep int) {
 	steps := listCheckpoints(dir)
 	for len(steps) > keep {
-		os.RemoveAll(filepath.Join(dir, steps[0]))
+		os.RemoveAll(filepath.Join(dir, steps[0].name))
 		steps = steps[1:]
 	}
 }
 
+// ckptEntry is a checkpoint directory in a checkpoint dir.
+type ckptEntry struct {
+	name string
+	step int
+}
+
 // listCheckpoints returns the complete checkpoints in dir, oldest first.
-func listCheckpoints(dir string) []string {
+func listCheckpoints(dir string) []ckptEntry {
 	ents, _ := os.ReadDir(dir)
-	var out []string
+	var names []string
 	for _, e := range ents {
 		if e.IsDir() && strings.HasPrefix(e.Name(), "step-") {
 			if _, err := os.Stat(filepath.Join(dir, e.Name(), "state.json")); err == nil {
-				out = append(out, e.Name())
+				names = append(names, e.Name())
 			}
 		}
 	}
-	sort.Strings(out)
+	sort.Strings(names)
+	out := make([]ckptEntry, len(names))
+	for i, n := range names {
+		out[i].name = n
+		out[i].step, _ = strconv.Atoi(strings.TrimPrefix(n, "step-"))
+	}
 	return out
 }
 
@@ -148,7 +164,7 @@ func latestCheckpoint(dir string) (string, error) {
 	if len(all) == 0 {
 		return "", fmt.Errorf("no checkpoint in %s", dir)
 	}
-	return filepath.Join(dir, all[len(all)-1]), nil
+	return filepath.Join(dir, all[len(all)-1].name), nil
 }
 
 func (r *run) resume() (err error) {

@@ -23,8 +23,8 @@ import (
 )
 
 // The crash test re-runs this test binary as a trainer process. GROWTHTRAIN_TRAINER_PAUSE=point:n
-// makes that process stop for a minute at the n-th call of testHook with that point (so the
-// test can kill it there).
+// makes that process stop for a minute where testHook is called with that point and number
+// (for the checkpoint points, the step being checkpointed), so the test can kill it there.
 func TestMain(m *testing.M) {
 	testref.InitCommandRuntime() // the trainer runs as the CLI runs it
 	if path := os.Getenv("GROWTHTRAIN_TRAINER_CHILD"); path != "" {
@@ -366,7 +366,7 @@ func TestKillDuringCheckpointWrite(t *testing.T) {
 	dir := t.TempDir()
 	path := tinyBudget(t, dir, twoPhases, "[checkpoint]\nevery = 2\nkeep = 3\n")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "GROWTHTRAIN_TRAINER_CHILD="+path, "GROWTHTRAIN_TRAINER_PAUSE=checkpoint-written:2")
+	cmd.Env = append(os.Environ(), "GROWTHTRAIN_TRAINER_CHILD="+path, "GROWTHTRAIN_TRAINER_PAUSE=checkpoint-written:4")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
