@@ -1,12 +1,15 @@
 package trainer
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -57,13 +60,22 @@ func (r *run) checkpointDir() string {
 	return filepath.Join(r.out, "checkpoints")
 }
 
+// saveCheckpoint writes the checkpoint of the current step, unless this exact state is already
+// on disk (written by this process, or the one it resumed from): --stop-at a multiple of
+// [checkpoint] every, Ctrl-C right after a periodic checkpoint and --resume of a finished run
+// would otherwise write the same step twice.
 func (r *run) saveCheckpoint() (err error) {
-	dir := r.checkpointDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	if r.savedStep == r.step {
+		return nil
 	}
+	dir := r.checkpointDir()
 	name := checkpointName(r.step)
 	final := filepath.Join(dir, name)
+	// Everything metrics.jsonl says up to this step is on disk before the checkpoint that
+	// covers it (a resumed run keeps those lines).
+	if err := r.metrics.Sync(); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", final, err)
+	}
 	tmp, err := os.MkdirTemp(dir, ".tmp-"+name+"-")
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -72,12 +84,15 @@ func (r *run) saveCheckpoint() (err error) {
 	if err := r.m.SaveHF(filepath.Join(tmp, "model")); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
+	testHook("checkpoint-model", r.step)
 	if err := r.tok.SaveDir(filepath.Join(tmp, "model")); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
+	testHook("checkpoint-tokenizer", r.step)
 	if err := r.saveOptimizer(filepath.Join(tmp, "optimizer.safetensors")); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
+	testHook("checkpoint-optimizer", r.step)
 	sampler, err := r.sampler.State()
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
@@ -90,40 +105,127 @@ func (r *run) saveCheckpoint() (err error) {
 	if err := writeJSONAtomic(filepath.Join(tmp, "state.json"), st); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
-	r.saved++
+	testHook("checkpoint-state", r.step)
+	for _, d := range []string{filepath.Join(tmp, "model"), tmp} {
+		if err := fsutil.SyncDir(d); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", final, err)
+		}
+	}
 	testHook("checkpoint-written", r.step)
-	if err := fsutil.SyncDir(tmp); err != nil {
-		return err
+	if err := installCheckpoint(dir, tmp, name); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
-	_ = os.RemoveAll(final) // a checkpoint of the same step from an interrupted earlier attempt
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := fsutil.WriteFile(filepath.Join(dir, "latest"), []byte(name+"\n")); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := fsutil.SyncDir(dir); err != nil {
-		return err
-	}
+	r.saved++
+	r.savedStep = r.step
 	keep := r.b.Checkpoint.Keep
 	if keep <= 0 {
 		keep = 2
 	}
-	pruneCheckpoints(dir, keep)
+	if err := pruneCheckpoints(dir, keep); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	testHook("checkpoint-done", r.step)
 	return nil
 }
 
-// checkpointName is the directory name of the checkpoint of a step.
+// installCheckpoint moves the complete, synced checkpoint tmp into place as dir/name and points
+// "latest" at it. Every instant leaves a complete checkpoint of the newest step that had one:
+//
+//  1. an existing dir/name (a checkpoint of the same step, e.g. a partial copy) is renamed to
+//     .old-<name>: the directory holds no dir/name for a moment, but .old-<name> is complete,
+//     and recoverCheckpointDir puts it back if the process dies now;
+//  2. tmp is renamed to dir/name (atomic), and the directory synced;
+//  3. latest is replaced (atomically) by the new name;
+//  4. .old-<name> is deleted (recoverCheckpointDir finishes that if interrupted, since dir/name
+//     exists).
+//
+// A process killed between 2 and 3 leaves latest naming the previous checkpoint: latestCheckpoint
+// takes the newest complete one whatever latest says.
+func installCheckpoint(dir, tmp, name string) error {
+	final := filepath.Join(dir, name)
+	old := filepath.Join(dir, ".old-"+name)
+	aside := false
+	if _, err := os.Lstat(final); err == nil {
+		if err := os.RemoveAll(old); err != nil { // a leftover: dir/name is still there
+			return err
+		}
+		if err := os.Rename(final, old); err != nil {
+			return err
+		}
+		if err := fsutil.SyncDir(dir); err != nil {
+			return err
+		}
+		aside = true
+		testHook("checkpoint-moved-aside", stepOf(name))
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	if err := fsutil.SyncDir(dir); err != nil {
+		return err
+	}
+	testHook("checkpoint-renamed", stepOf(name))
+	if err := fsutil.WriteFile(filepath.Join(dir, "latest"), []byte(name+"\n")); err != nil {
+		return err
+	}
+	testHook("checkpoint-latest", stepOf(name))
+	if aside {
+		if err := os.RemoveAll(old); err != nil {
+			return err
+		}
+		testHook("checkpoint-old-removed", stepOf(name))
+	}
+	return nil
+}
+
+// checkpointName is the directory name of the checkpoint of a step: step-NNNNNNN, zero-padded
+// to 7 digits and longer past 10^7 (the number, not the name, orders checkpoints).
 func checkpointName(step int) string { return fmt.Sprintf("step-%07d", step) }
 
-// pruneCheckpoints keeps the newest keep checkpoints in dir.
-func pruneCheckpoints(dir string, keep int) {
-	steps := listCheckpoints(dir)
-	for len(steps) > keep {
-		os.RemoveAll(filepath.Join(dir, steps[0].name))
-		steps = steps[1:]
+// parseCheckpointName returns the step a checkpoint directory name stands for: "step-" and
+// decimal digits only.
+func parseCheckpointName(name string) (int, bool) {
+	digits, ok := strings.CutPrefix(name, "step-")
+	if !ok || digits == "" || len(digits) > 18 {
+		return 0, false
 	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil
+}
+
+// stepOf is parseCheckpointName's step, for hooks and messages.
+func stepOf(name string) int {
+	n, _ := parseCheckpointName(name)
+	return n
+}
+
+// pruneCheckpoints keeps the newest keep checkpoints in dir. Each older one is first renamed to
+// .del-<name> (atomic), then deleted, so a kill in the middle of a deletion never leaves a
+// half-deleted directory that still looks like a checkpoint (recoverCheckpointDir finishes it).
+func pruneCheckpoints(dir string, keep int) error {
+	all := listCheckpoints(dir)
+	for len(all) > keep {
+		c := all[0]
+		all = all[1:]
+		testHook("checkpoint-prune", c.step)
+		del := filepath.Join(dir, ".del-"+c.name)
+		if err := os.RemoveAll(del); err != nil {
+			return err
+		}
+		if err := os.Rename(filepath.Join(dir, c.name), del); err != nil {
+			return err
+		}
+		testHook("checkpoint-pruning", c.step)
+		if err := os.RemoveAll(del); err != nil {
+			return err
+		}
+	}
+	return fsutil.SyncDir(dir)
 }
 
 // ckptEntry is a checkpoint directory in a checkpoint dir.
@@ -132,39 +234,94 @@ type ckptEntry struct {
 	step int
 }
 
-// listCheckpoints returns the complete checkpoints in dir, oldest first.
+// listCheckpoints returns the complete checkpoints in dir (directories step-N holding a
+// state.json: only complete checkpoints are ever renamed to that name), oldest first by step.
 func listCheckpoints(dir string) []ckptEntry {
 	ents, _ := os.ReadDir(dir)
-	var names []string
+	var out []ckptEntry
 	for _, e := range ents {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "step-") {
-			if _, err := os.Stat(filepath.Join(dir, e.Name(), "state.json")); err == nil {
-				names = append(names, e.Name())
-			}
+		step, ok := parseCheckpointName(e.Name())
+		if !ok || !e.IsDir() {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(dir, e.Name(), "state.json")); err == nil && st.Mode().IsRegular() {
+			out = append(out, ckptEntry{name: e.Name(), step: step})
 		}
 	}
-	sort.Strings(names)
-	out := make([]ckptEntry, len(names))
-	for i, n := range names {
-		out[i].name = n
-		out[i].step, _ = strconv.Atoi(strings.TrimPrefix(n, "step-"))
-	}
+	slices.SortFunc(out, func(a, b ckptEntry) int { return cmp.Compare(a.step, b.step) })
 	return out
 }
 
-// latestCheckpoint returns the newest complete checkpoint directory.
+// latestCheckpoint returns the newest complete checkpoint directory. The file "latest" must
+// name a checkpoint directory of dir (step-N, nothing else: not a path); when it names one that
+// is missing, or an older one than the newest present (a kill between renaming a checkpoint in
+// and updating latest), the newest present wins.
 func latestCheckpoint(dir string) (string, error) {
-	if raw, err := os.ReadFile(filepath.Join(dir, "latest")); err == nil {
-		p := filepath.Join(dir, strings.TrimSpace(string(raw)))
-		if _, err := os.Stat(filepath.Join(p, "state.json")); err == nil {
-			return p, nil
-		}
-	}
 	all := listCheckpoints(dir)
+	if raw, err := os.ReadFile(filepath.Join(dir, "latest")); err == nil {
+		name := strings.TrimSpace(string(raw))
+		if _, ok := parseCheckpointName(name); !ok {
+			return "", fmt.Errorf("%s: names %q, want a checkpoint directory of %s (step-<number>)", filepath.Join(dir, "latest"), name, dir)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("checkpoints: %w", err)
+	}
 	if len(all) == 0 {
 		return "", fmt.Errorf("no checkpoint in %s", dir)
 	}
 	return filepath.Join(dir, all[len(all)-1].name), nil
+}
+
+// openCheckpointDir creates the run's checkpoint directory, takes its lock (a run owns its
+// checkpoint directory: a second process using it at the same time is refused, so nothing
+// below ever deletes a live write), and recovers what a killed process left there.
+func (r *run) openCheckpointDir() error {
+	dir := r.checkpointDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	lock, err := fsutil.Lock(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return fmt.Errorf("checkpoint directory %s: %w (one run per checkpoint directory)", dir, err)
+	}
+	r.lock = lock
+	return recoverCheckpointDir(dir, r.log)
+}
+
+// recoverCheckpointDir, run by the process holding the directory's lock, removes the
+// temporary directories of a killed checkpoint write (.tmp-*) or pruning (.del-*), and resolves
+// an interrupted replacement: .old-step-N is put back when step-N is missing, else deleted.
+func recoverCheckpointDir(dir string, log io.Writer) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("checkpoints: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		p := filepath.Join(dir, name)
+		switch {
+		case strings.HasPrefix(name, ".tmp-step-"), strings.HasPrefix(name, ".del-step-"):
+			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("checkpoints: %w", err)
+			}
+		case strings.HasPrefix(name, ".old-step-"):
+			orig := strings.TrimPrefix(name, ".old-")
+			if _, ok := parseCheckpointName(orig); !ok {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(dir, orig)); err == nil {
+				if err := os.RemoveAll(p); err != nil {
+					return fmt.Errorf("checkpoints: %w", err)
+				}
+				continue
+			}
+			if err := os.Rename(p, filepath.Join(dir, orig)); err != nil {
+				return fmt.Errorf("checkpoints: %w", err)
+			}
+			fmt.Fprintf(log, "checkpoints: put back %s (its replacement was interrupted)\n", orig)
+		}
+	}
+	return fsutil.SyncDir(dir)
 }
 
 func (r *run) resume() (err error) {
@@ -204,6 +361,7 @@ func (r *run) resume() (err error) {
 		return fmt.Errorf("--resume: %s: sampler state: %w", ckpt, err)
 	}
 	r.step = st.Step
+	r.savedStep = st.Step // this state is on disk: saving it again would only replace it
 	copy(r.layerSteps, st.LayerSteps)
 	copy(r.phaseTime, st.PhaseTime)
 	copy(r.phaseLoss, jsonx.Float64s(st.PhaseLoss))

@@ -61,6 +61,14 @@ func (l *metricsLog) Write(m metric) error {
 	return l.w.Flush()
 }
 
+// Sync makes the lines written so far durable (before a checkpoint that covers them).
+func (l *metricsLog) Sync() error {
+	if err := l.w.Flush(); err != nil {
+		return err
+	}
+	return l.f.Sync()
+}
+
 func (l *metricsLog) Close() {
 	l.w.Flush()
 	l.f.Close()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/data"
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 	"github.com/growthtrain/growthtrain/internal/progress"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/optim"
@@ -97,8 +98,11 @@ type run struct {
 	sched   optim.Schedule
 	metrics *metricsLog
 
+	lock *fsutil.Locked // the checkpoint directory's, held for the whole run
+
 	step       int // steps completed
 	saved      int // checkpoints written by this process
+	savedStep  int // the step whose checkpoint is on disk (written or resumed from); -1: none
 	layerSteps []int
 	phaseTime  []float64 // seconds spent per phase (restored on resume)
 	lastLoss   float64
@@ -118,7 +122,7 @@ func Run(b *Budget, opts Options) (sum *Summary, err error) {
 	if opts.Uniform {
 		b = b.Uniform()
 	}
-	r := &run{b: b, opts: opts, log: opts.Log, mode: "growth"}
+	r := &run{b: b, opts: opts, log: opts.Log, mode: "growth", savedStep: -1}
 	if opts.Uniform {
 		r.mode = "uniform"
 	}
@@ -127,10 +131,10 @@ func Run(b *Budget, opts Options) (sum *Summary, err error) {
 		r.out = b.Run.Output
 	}
 	defer torch.Recover(&err)
+	defer r.close() // also after a failed setup: it may hold the checkpoint directory's lock
 	if err := r.setup(); err != nil {
 		return nil, err
 	}
-	defer r.close()
 	if err := r.train(); err != nil {
 		return nil, err
 	}
@@ -147,6 +151,7 @@ func (r *run) close() {
 	if r.metrics != nil {
 		r.metrics.Close()
 	}
+	_ = r.lock.Unlock()
 }
 
 func (r *run) setup() error {
@@ -233,6 +238,9 @@ func (r *run) setup() error {
 		r.phaseVal[i], r.phaseLoss[i] = math.NaN(), math.NaN()
 	}
 	r.lastVal, r.lastLoss = math.NaN(), math.NaN()
+	if err := r.openCheckpointDir(); err != nil {
+		return err
+	}
 	if r.opts.Resume {
 		if err := r.resume(); err != nil {
 			return err

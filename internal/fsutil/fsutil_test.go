@@ -38,3 +38,24 @@ func TestWriteAtomic(t *testing.T) {
 		t.Fatalf("mode %v", st.Mode())
 	}
 }
+
+// A held lock excludes every other holder (flock locks belong to an open file, so a second
+// open in the same process is refused as another process would be) until it is released.
+func TestLock(t *testing.T) {
+	p := filepath.Join(t.TempDir(), ".lock")
+	l, err := Lock(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(p); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second lock: %v, want ErrLocked", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Lock(p)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	l2.Unlock()
+}
