@@ -2,11 +2,14 @@ package trainer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -221,6 +224,87 @@ func TestRecoverCheckpointDir(t *testing.T) {
 			}
 			if strings.Join(got, " ") != strings.Join(tc.after, " ") {
 				t.Fatalf("after recovery: %v, want %v", got, tc.after)
+			}
+		})
+	}
+}
+
+// Phases whose start changes weights: a stop exactly at the boundary must checkpoint the state
+// before the next phase's init, so that resuming applies it exactly once.
+const initPhases = `
+[[phase]]
+name = "core"
+layers = "1"
+steps = 4
+[[phase]]
+name = "grow"
+layers = "0-2"
+steps = 4
+init = "neighbour-average,scale:0.5"
+train_embeddings = true
+train_head = true
+train_final_norm = true
+`
+
+// modelHash is a hash of a checkpoint's model.safetensors.
+func modelHash(t *testing.T, ckpt string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(ckpt, "model", "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// A stop (--stop-at, Ctrl-C) exactly at a phase boundary, resumed, gives the uninterrupted
+// run's losses and final weights bit for bit.
+func TestStopAtPhaseBoundary(t *testing.T) {
+	ref := t.TempDir()
+	b, _ := LoadBudget(tinyBudget(t, ref, initPhases, ""))
+	if _, err := Run(b, Options{Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ReadMetrics(filepath.Join(ref, "out", "metrics.jsonl"))
+	wantHash := modelHash(t, filepath.Join(ref, "out", "checkpoints", "step-0000008"))
+	cases := []struct {
+		name string
+		opts func() (Options, func(string, int))
+	}{
+		{"stop-at", func() (Options, func(string, int)) { return Options{StopAt: 4}, nil }},
+		{"interrupt", func() (Options, func(string, int)) {
+			ctx, cancel := context.WithCancel(context.Background())
+			return Options{Context: ctx}, func(point string, n int) {
+				if point == "step-done" && n == 4 {
+					cancel()
+				}
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := tinyBudget(t, dir, initPhases, "")
+			opts, hook := tc.opts()
+			opts.Log = io.Discard
+			if hook != nil {
+				withHook(t, hook)
+			}
+			b, _ := LoadBudget(path)
+			if _, err := Run(b, opts); !errors.Is(err, ErrStopped) && !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("first part: %v", err)
+			}
+			testHook = func(string, int) {}
+			b, _ = LoadBudget(path)
+			if _, err := Run(b, Options{Log: io.Discard, Resume: true}); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := ReadMetrics(filepath.Join(dir, "out", "metrics.jsonl"))
+			if !slices.Equal(got, want) {
+				t.Fatalf("losses after resume differ:\n got %v\nwant %v", got, want)
+			}
+			if h := modelHash(t, filepath.Join(dir, "out", "checkpoints", "step-0000008")); h != wantHash {
+				t.Fatal("final weights differ from the uninterrupted run's")
 			}
 		})
 	}

@@ -284,6 +284,20 @@ func (r *run) train() error {
 	}
 	phaseStart := time.Now()
 	for r.step < total {
+		// A stop comes before anything of the next step, a phase's init included: a checkpoint
+		// at a phase boundary holds the weights before the init, and resuming applies it once.
+		if err := r.opts.Context.Err(); err != nil || (r.opts.StopAt > 0 && r.step >= r.opts.StopAt) {
+			if current >= 0 {
+				r.phaseTime[current] += time.Since(phaseStart).Seconds()
+			}
+			if err := r.saveCheckpoint(); err != nil {
+				return err
+			}
+			if r.opts.Context.Err() != nil {
+				return ErrInterrupted
+			}
+			return ErrStopped
+		}
 		pi, inPhase := r.phaseAt(r.step)
 		p := b.Phases[pi]
 		if pi != current {
@@ -310,16 +324,6 @@ func (r *run) train() error {
 			bar = pb
 			phaseStart = time.Now()
 		}
-		if err := r.opts.Context.Err(); err != nil || (r.opts.StopAt > 0 && r.step >= r.opts.StopAt) {
-			r.phaseTime[current] += time.Since(phaseStart).Seconds()
-			if err := r.saveCheckpoint(); err != nil {
-				return err
-			}
-			if r.opts.Context.Err() != nil {
-				return ErrInterrupted
-			}
-			return ErrStopped
-		}
 		t0 := time.Now()
 		loss, gnorm, err := r.trainStep(params, r.sched.LR(r.step)*p.LRScale)
 		if err != nil {
@@ -345,6 +349,7 @@ func (r *run) train() error {
 		if err := r.metrics.Write(rec); err != nil {
 			return err
 		}
+		testHook("step-done", r.step)
 		bar.Describe(fmt.Sprintf("%s loss %.3f %.0f tok/s", p.Name, loss, rate))
 		_ = bar.Add(1)
 		if phaseEnd {
