@@ -3,6 +3,7 @@ package optim
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 )
@@ -19,7 +20,29 @@ type Step struct {
 	// with the parameters the update will use: data-parallel training all-reduces their
 	// gradients there. Nil (one process) does nothing.
 	Reduce func(params []Param) error
+	// CheckFinite, when set, reads the loss and the gradient norm (a host synchronisation)
+	// after clipping and before the update, and when either is NaN or infinite returns a
+	// *NonFiniteError (errors.Is ErrNonFinite) without updating anything: the parameters and
+	// the optimizer state stay as they were, the gradients are dropped. Clipping only scales
+	// gradients, so it never hides a non-finite norm. Off, the step is applied whatever it
+	// computed (and there is no synchronisation).
+	CheckFinite bool
 }
+
+// ErrNonFinite is what a step refused by Step.CheckFinite wraps.
+var ErrNonFinite = errors.New("optim: non-finite loss or gradient norm")
+
+// NonFiniteError reports a step refused by Step.CheckFinite, with what it measured.
+type NonFiniteError struct {
+	Loss, GradNorm float64
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("non-finite loss or gradient norm (loss %v, gradient norm %v): the step was not applied", e.Loss, e.GradNorm)
+}
+
+// Is makes errors.Is(err, ErrNonFinite) true.
+func (e *NonFiniteError) Is(target error) bool { return target == ErrNonFinite }
 
 // Result is what a step measured, as 0-dimensional tensors on the device, so that reading them
 // (a host synchronisation) is the caller's choice. Close them when done.
@@ -97,6 +120,15 @@ func (s *Step) Run(params []Param, lr float64, micro int, loss func(i int) (*tor
 		}
 	}
 	res.GradNorm = ClipGradNorm(params, s.GradClip)
+	if s.CheckFinite {
+		loss, norm, err := res.Read()
+		if err != nil {
+			return res, err
+		}
+		if !finite(loss) || !finite(norm) {
+			return res, &NonFiniteError{Loss: loss, GradNorm: norm}
+		}
+	}
 	if err := s.Optimizer.Update(params, lr); err != nil {
 		return res, err
 	}
@@ -105,3 +137,5 @@ func (s *Step) Run(params []Param, lr float64, micro int, loss func(i int) (*tor
 	}
 	return res, nil
 }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -2,6 +2,7 @@ package optim
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -214,5 +215,123 @@ func TestStepLeaksNothing(t *testing.T) {
 	}
 	if got := torch.LiveTensors(); got != live {
 		t.Fatalf("live tensors %d after 20 steps, %d before", got, live)
+	}
+}
+
+// With CheckFinite, a step whose loss or gradient norm is NaN or infinite is refused before the
+// update: an error that errors.Is ErrNonFinite and carries both numbers, the parameters and the
+// optimizer state untouched, no gradient left; the next finite step is exactly the one a fresh
+// run would take. Without it (the default) such a step is applied, as before.
+func TestStepCheckFinite(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	cases := []struct {
+		name     string
+		loss     func(f *stepFixture) *torch.Tensor
+		nanLoss  bool // the reported loss is not finite
+		nanNorm  bool // the reported gradient norm is not finite
+		lossWant float64
+	}{
+		{"NaN loss", func(f *stepFixture) *torch.Tensor { return f.loss(0).MulScalar(nan) }, true, true, nan},
+		{"infinite loss", func(f *stepFixture) *torch.Tensor { return f.loss(0).MulScalar(inf) }, true, true, inf},
+		// sqrt'(0) is infinite (times 0: NaN): a finite loss (1 + 0) with a non-finite gradient.
+		{"non-finite gradient", func(f *stepFixture) *torch.Tensor {
+			return f.loss(0).MulScalar(0).AddScalar(1).Add(f.w.MulScalar(0).Sum(false).Sqrt())
+		}, false, true, 1},
+	}
+	for _, tc := range cases {
+		for _, clip := range []float64{0, 1} {
+			t.Run(fmt.Sprintf("%s clip %g", tc.name, clip), func(t *testing.T) {
+				f, fresh := newStepFixture(t, 1), newStepFixture(t, 1)
+				opt, freshOpt := NewAdamW(testAdamW), NewAdamW(testAdamW)
+				defer opt.Close()
+				defer freshOpt.Close()
+				s := Step{Optimizer: opt, GradClip: clip, CheckFinite: true}
+				w, b := f.w.Float32s(), f.b.Float32s()
+				res, err := s.Run(f.params(), 1e-2, 1, func(int) (*torch.Tensor, error) { return tc.loss(f), nil })
+				if err == nil {
+					res.Close()
+					t.Fatal("a non-finite step was applied")
+				}
+				if !errors.Is(err, ErrNonFinite) {
+					t.Fatalf("error %v does not wrap ErrNonFinite", err)
+				}
+				var nf *NonFiniteError
+				if !errors.As(err, &nf) {
+					t.Fatalf("error %v is no *NonFiniteError", err)
+				}
+				finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+				if finite(nf.Loss) == tc.nanLoss || finite(nf.GradNorm) == tc.nanNorm {
+					t.Fatalf("reported loss %v, gradient norm %v", nf.Loss, nf.GradNorm)
+				}
+				if !tc.nanLoss && nf.Loss != tc.lossWant {
+					t.Fatalf("reported loss %v, want %v", nf.Loss, tc.lossWant)
+				}
+				if !slices.Equal(f.w.Float32s(), w) || !slices.Equal(f.b.Float32s(), b) {
+					t.Fatal("the refused step changed the parameters")
+				}
+				if f.w.Grad() != nil || f.b.Grad() != nil {
+					t.Fatal("the refused step left gradients")
+				}
+				// The optimizer state was not advanced: the next step equals a fresh run's first.
+				good := Step{Optimizer: freshOpt, GradClip: clip}
+				for _, st := range []struct {
+					s  Step
+					fx *stepFixture
+				}{{s, f}, {good, fresh}} {
+					r, err := st.s.Run(st.fx.params(), 1e-2, 1, func(int) (*torch.Tensor, error) { return st.fx.loss(0), nil })
+					if err != nil {
+						t.Fatal(err)
+					}
+					r.Close()
+				}
+				if !slices.Equal(f.w.Float32s(), fresh.w.Float32s()) {
+					t.Fatal("after a refused step, the next step differs from a fresh run's first")
+				}
+			})
+		}
+	}
+	// The default applies whatever it computed (numerics unchanged by the option's existence).
+	f := newStepFixture(t, 1)
+	opt := NewAdamW(testAdamW)
+	defer opt.Close()
+	s := Step{Optimizer: opt}
+	res, err := s.Run(f.params(), 1e-2, 1, func(int) (*torch.Tensor, error) { return f.loss(0).MulScalar(nan), nil })
+	if err != nil {
+		t.Fatalf("default step: %v", err)
+	}
+	res.Close()
+	if w := f.w.Float32s(); !math.IsNaN(float64(w[0])) {
+		t.Fatal("the default step did not apply the NaN update")
+	}
+}
+
+// CheckFinite changes nothing for finite steps: same parameters, loss and norm bit for bit.
+func TestStepCheckFiniteSameNumerics(t *testing.T) {
+	for _, clip := range []float64{0, 0.05} {
+		a, b := newStepFixture(t, 2), newStepFixture(t, 2)
+		oa, ob := NewAdamW(testAdamW), NewAdamW(testAdamW)
+		sa, sb := Step{Optimizer: oa, GradClip: clip}, Step{Optimizer: ob, GradClip: clip, CheckFinite: true}
+		for s := 0; s < 4; s++ {
+			ra, err := sa.Run(a.params(), 1e-2, 2, func(i int) (*torch.Tensor, error) { return a.loss(i), nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			rb, err := sb.Run(b.params(), 1e-2, 2, func(i int) (*torch.Tensor, error) { return b.loss(i), nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			la, na, _ := ra.Read()
+			lb, nb, _ := rb.Read()
+			ra.Close()
+			rb.Close()
+			if la != lb || na != nb {
+				t.Fatalf("step %d: loss %v/%v, norm %v/%v", s, la, lb, na, nb)
+			}
+		}
+		if !slices.Equal(a.w.Float32s(), b.w.Float32s()) || !slices.Equal(a.b.Float32s(), b.b.Float32s()) {
+			t.Fatal("CheckFinite changed the parameters of finite steps")
+		}
+		oa.Close()
+		ob.Close()
 	}
 }
