@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/growthtrain/growthtrain/model"
 )
 
 // withHook installs h as testHook for the rest of the test.
@@ -307,5 +311,139 @@ func TestStopAtPhaseBoundary(t *testing.T) {
 				t.Fatal("final weights differ from the uninterrupted run's")
 			}
 		})
+	}
+}
+
+// A phase whose learning rate makes the weights explode: its first step is applied (its loss
+// and gradients are finite), the next one's loss is not.
+const explodingPhases = `
+[[phase]]
+name = "core"
+layers = "1"
+steps = 4
+[[phase]]
+name = "boom"
+layers = "all"
+steps = 4
+lr_scale = 1e30
+train_embeddings = true
+train_head = true
+train_final_norm = true
+`
+
+// A diverging run never crashes and loses nothing: the first step with a non-finite loss or
+// gradient norm is not applied, the state before it is checkpointed (even with checkpoint every
+// = 0), metrics.jsonl records the step, and the run stops with an error naming the step, the
+// loss and the gradient norm.
+func TestDivergenceIsCheckpointedAndReported(t *testing.T) {
+	dir := t.TempDir()
+	b, err := LoadBudget(tinyBudget(t, dir, explodingPhases, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(b, Options{Log: io.Discard})
+	if !errors.Is(err, ErrDiverged) {
+		t.Fatalf("diverging run: %v, want ErrDiverged", err)
+	}
+	for _, want := range []string{"step 6: loss ", "gradient norm ", "not applied", "step-0000005"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	ms, err := readMetrics(filepath.Join(dir, "out", "metrics.jsonl"))
+	if err != nil {
+		t.Fatalf("metrics.jsonl: %v", err)
+	}
+	finite := func(x number) bool { return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) }
+	if len(ms) != 6 {
+		t.Fatalf("metrics.jsonl has %d lines, want 5 steps and the refused sixth", len(ms))
+	}
+	for i, m := range ms {
+		refused := i == 5
+		if m.Diverged != refused || (finite(m.Loss) && finite(m.GradNorm)) == refused {
+			t.Errorf("metrics line %d: %+v", i+1, m)
+		}
+	}
+	ckpt, err := latestCheckpoint(filepath.Join(dir, "out", "checkpoints"))
+	if err != nil || filepath.Base(ckpt) != "step-0000005" {
+		t.Fatalf("checkpoint after divergence: %q, %v", ckpt, err)
+	}
+	m, err := model.LoadHF(filepath.Join(ckpt, "model"), model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, n := range m.Names() {
+		for _, v := range m.Param(n).Float32s() {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("the checkpoint's %s is not finite", n)
+			}
+		}
+	}
+}
+
+// A step whose update itself overflows the weights (finite loss and gradients, an enormous
+// learning rate) shows in the validation right after it: the run stops with an error, records
+// the validation loss, and writes no checkpoint of non-finite weights over the good ones.
+func TestDivergenceInValidationKeepsGoodCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	phases := `
+[[phase]]
+name = "core"
+layers = "1"
+steps = 4
+[[phase]]
+name = "overflow"
+layers = "all"
+steps = 1
+lr_scale = 1e300
+train_embeddings = true
+train_head = true
+train_final_norm = true
+`
+	b, err := LoadBudget(tinyBudget(t, dir, phases, "[checkpoint]\nevery = 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(b, Options{Log: io.Discard})
+	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "validation loss") || !strings.Contains(err.Error(), "no checkpoint was written") {
+		t.Fatalf("overflowing run: %v", err)
+	}
+	ms, err := readMetrics(filepath.Join(dir, "out", "metrics.jsonl"))
+	if err != nil || len(ms) != 5 || !ms[4].Diverged {
+		t.Fatalf("metrics.jsonl: %d lines, %v", len(ms), err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "out", "metrics.jsonl"))
+	if lines := strings.Split(strings.TrimSpace(string(raw)), "\n"); !strings.Contains(lines[4], `"val_loss":null`) {
+		t.Fatalf("the diverged step's line: %s", lines[4])
+	}
+	if ckpt, err := latestCheckpoint(filepath.Join(dir, "out", "checkpoints")); err != nil || filepath.Base(ckpt) != "step-0000004" {
+		t.Fatalf("latest checkpoint %q, %v; want step 4's, kept", ckpt, err)
+	}
+}
+
+// metrics.jsonl writes finite numbers exactly as encoding/json writes a float64 (so its lines
+// did not change), and NaN or infinities as null, which read back as NaN.
+func TestMetricNumbers(t *testing.T) {
+	for _, v := range []float64{0, 1, -2.5, 7.641542911529541, 0.00030000000000000003, 1.5e-7, 1e21, 123456789012} {
+		got, err := json.Marshal(number(v))
+		want, _ := json.Marshal(v)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%v: %s (%v), want %s", v, got, err, want)
+		}
+		var back number
+		if err := json.Unmarshal(got, &back); err != nil || float64(back) != v {
+			t.Errorf("%v read back as %v (%v)", v, back, err)
+		}
+	}
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		got, err := json.Marshal(metric{Loss: number(v), GradNorm: number(v)})
+		if err != nil || !strings.Contains(string(got), `"loss":null`) || !strings.Contains(string(got), `"grad_norm":null`) {
+			t.Errorf("%v: %s, %v", v, got, err)
+		}
+		var back metric
+		if err := json.Unmarshal(got, &back); err != nil || !math.IsNaN(float64(back.Loss)) {
+			t.Errorf("%v read back as %v (%v)", v, back.Loss, err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/growthtrain/growthtrain/internal/fsutil"
@@ -12,13 +13,40 @@ import (
 
 // metric is one line of metrics.jsonl.
 type metric struct {
-	Step         int      `json:"step"`
-	Phase        string   `json:"phase"`
-	Loss         float64  `json:"loss"`
-	ValLoss      *float64 `json:"val_loss,omitempty"`
-	LR           float64  `json:"lr"`
-	GradNorm     float64  `json:"grad_norm"`
-	TokensPerSec float64  `json:"tokens_per_second"`
+	Step         int     `json:"step"`
+	Phase        string  `json:"phase"`
+	Loss         number  `json:"loss"`
+	ValLoss      *number `json:"val_loss,omitempty"`
+	LR           number  `json:"lr"`
+	GradNorm     number  `json:"grad_norm"`
+	TokensPerSec number  `json:"tokens_per_second"`
+	// Diverged marks the step that stopped the run: its loss or gradient norm (then not
+	// applied), or the validation loss after it, was NaN or infinite (docs/failure-model.md).
+	Diverged bool `json:"diverged,omitempty"`
+}
+
+// number is a float64 in metrics.jsonl: finite values are written exactly as encoding/json
+// writes a float64, NaN and infinities (a diverging run) as null, which reads back as NaN.
+type number float64
+
+func (n number) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(n))
+}
+
+func (n *number) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = number(math.NaN())
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*n = number(f)
+	return nil
 }
 
 type metricsLog struct {
@@ -82,7 +110,7 @@ func ReadMetrics(path string) ([]float64, error) {
 	}
 	out := make([]float64, len(ms))
 	for i, m := range ms {
-		out[i] = m.Loss
+		out[i] = float64(m.Loss)
 	}
 	return out, nil
 }
@@ -95,7 +123,7 @@ func ReadValLoss(path string) (steps []int, loss []float64, err error) {
 	}
 	for _, m := range ms {
 		if m.ValLoss != nil {
-			steps, loss = append(steps, m.Step), append(loss, *m.ValLoss)
+			steps, loss = append(steps, m.Step), append(loss, float64(*m.ValLoss))
 		}
 	}
 	return steps, loss, nil

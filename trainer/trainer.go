@@ -39,6 +39,10 @@ type Options struct {
 	AutoTokenizer string
 }
 
+// ErrDiverged is wrapped by the error of a run stopped by a NaN or infinite loss or gradient
+// norm (docs/failure-model.md: the step is not applied, the state before it is checkpointed).
+var ErrDiverged = errors.New("training diverged")
+
 // ErrStopped is returned when Options.StopAt was reached; the run continues with --resume.
 var ErrStopped = errors.New("stopped at the requested step; a checkpoint was saved (continue with --resume)")
 
@@ -225,7 +229,7 @@ func (r *run) setup() error {
 		cfg.NumHiddenLayers, cfg.HiddenSize, float64(r.m.NumParams())/1e6, r.dev, r.dtype)
 	o := b.Optim
 	r.opt = optim.NewAdamW(torch.AdamWConfig{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay})
-	r.stepper = optim.Step{Optimizer: r.opt, GradClip: o.GradClip}
+	r.stepper = optim.Step{Optimizer: r.opt, GradClip: o.GradClip, CheckFinite: true}
 	r.sched = optim.Schedule{Kind: o.Schedule, PeakLR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup, Total: b.TotalSteps()}
 	if err := r.sched.Validate(); err != nil {
 		return fmt.Errorf("[optim] %w", err)
@@ -325,7 +329,13 @@ func (r *run) train() error {
 			phaseStart = time.Now()
 		}
 		t0 := time.Now()
-		loss, gnorm, err := r.trainStep(params, r.sched.LR(r.step)*p.LRScale)
+		lr := r.sched.LR(r.step) * p.LRScale
+		loss, gnorm, err := r.trainStep(params, lr)
+		if nf := (*optim.NonFiniteError)(nil); errors.As(err, &nf) {
+			r.phaseTime[current] += time.Since(phaseStart).Seconds()
+			return r.diverged(metric{Step: r.step + 1, Phase: p.Name, Loss: number(nf.Loss), LR: number(lr), GradNorm: number(nf.GradNorm)},
+				fmt.Sprintf("step %d: loss %v, gradient norm %v; the step was not applied", r.step+1, nf.Loss, nf.GradNorm))
+		}
 		if err != nil {
 			return err
 		}
@@ -336,14 +346,18 @@ func (r *run) train() error {
 		r.lastLoss = loss
 		r.phaseLoss[pi] = loss
 		rate := float64(tokensPerStep) / time.Since(t0).Seconds()
-		rec := metric{Step: r.step, Phase: p.Name, Loss: loss, LR: r.sched.LR(r.step-1) * p.LRScale, GradNorm: gnorm, TokensPerSec: rate}
+		rec := metric{Step: r.step, Phase: p.Name, Loss: number(loss), LR: number(lr), GradNorm: number(gnorm), TokensPerSec: number(rate)}
 		phaseEnd := inPhase+1 == p.Steps
 		if (b.Eval.Every > 0 && r.step%b.Eval.Every == 0) || phaseEnd {
 			v, err := r.validate()
 			if err != nil {
 				return err
 			}
-			rec.ValLoss = &v
+			rec.ValLoss = (*number)(&v)
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				r.phaseTime[current] += time.Since(phaseStart).Seconds()
+				return r.diverged(rec, fmt.Sprintf("validation loss %v after step %d", v, r.step))
+			}
 			r.lastVal, r.phaseVal[pi] = v, v
 		}
 		if err := r.metrics.Write(rec); err != nil {
@@ -370,6 +384,48 @@ func (r *run) train() error {
 		r.phaseTime[current] += time.Since(phaseStart).Seconds()
 	}
 	return r.saveCheckpoint()
+}
+
+// diverged ends a run whose step rec (its training step refused, or its validation loss) was not
+// finite: it records rec in metrics.jsonl, checkpoints the current state (the last whose loss
+// and gradients were finite) unless a parameter itself is not finite, and returns the error that
+// stops the run.
+func (r *run) diverged(rec metric, what string) error {
+	rec.Diverged = true
+	if err := r.metrics.Write(rec); err != nil {
+		return err
+	}
+	finite, err := r.paramsFinite()
+	if err != nil {
+		return err
+	}
+	if !finite {
+		return fmt.Errorf("%w: %s; the parameters are no longer finite, so no checkpoint was written (the existing ones are kept): lower [optim] lr or a phase's lr_scale",
+			ErrDiverged, what)
+	}
+	if err := r.saveCheckpoint(); err != nil {
+		return fmt.Errorf("%w: %s; saving a checkpoint failed: %w", ErrDiverged, what, err)
+	}
+	return fmt.Errorf("%w: %s; checkpoint of step %d: %s (lower [optim] lr or a phase's lr_scale)",
+		ErrDiverged, what, r.step, filepath.Join(r.checkpointDir(), checkpointName(r.step)))
+}
+
+// paramsFinite reports whether every parameter of the model is finite.
+func (r *run) paramsFinite() (ok bool, err error) {
+	defer torch.Recover(&err)
+	ok = true
+	for _, n := range r.m.Names() {
+		torch.WithScope(func(s *torch.Scope) {
+			p := r.m.Param(n)
+			if int64(p.IsFinite().Sum(false).Item()) != p.Numel() {
+				ok = false
+			}
+		})
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // trainStep runs one optimisation step of grad_accum micro-batches and returns the mean loss
