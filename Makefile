@@ -47,7 +47,7 @@ help:
 	@echo "make smollm2    fetch SmolLM2-135M-Instruct (Q4_1 GGUF) into .cache/"
 	@echo "make bench-ops  Go-vs-C++ overhead benchmark of small ops"
 	@echo "make bench-model SmolLM2 load / tokenizer / CPU eval speed vs HF"
-	@echo "make fuzz       fuzz the weight and tokenizer parsers (FUZZTIME=60s each)"
+	@echo "make fuzz       fuzz the weight, tokenizer, budget and checkpoint-state parsers (FUZZTIME=60s each)"
 	@echo "make gpu-check  prepare gpu-carry/ for scripts/gpu-check.sh on a GPU host"
 
 # ---- set-up -----------------------------------------------------------------------------------
@@ -156,6 +156,7 @@ fuzz: $(LIB)
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./model/gguf/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./tokenizer/
 	$(GO) test -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME) ./tokenizer/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBudget$$' -fuzztime $(FUZZTIME) ./trainer/
 
 # Builds everything a GPU host needs (it has PyTorch, cmake and g++ but no Go) into gpu-carry/;
 # scripts/gpu-check.sh then builds the C library there and runs the Go test binaries.

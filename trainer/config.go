@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -138,6 +139,17 @@ func ParseBudget(src []byte, name string) (*Budget, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	// BurntSushi/toml wraps a negative integer around into a uint64 without a word.
+	var signed struct {
+		Run struct {
+			Seed any `toml:"seed"`
+		} `toml:"run"`
+	}
+	if _, err := toml.Decode(string(src), &signed); err == nil {
+		if v, ok := signed.Run.Seed.(int64); ok && v < 0 {
+			return nil, fmt.Errorf("%s:%d: [run] seed %d: want a whole number >= 0", name, keyLine(src, toml.Key{"run", "seed"}), v)
+		}
+	}
 	if und := md.Undecoded(); len(und) > 0 {
 		var msgs []string
 		for _, k := range und {
@@ -164,16 +176,53 @@ func defaultBudget() *Budget {
 
 var rangeRe = regexp.MustCompile(`^\s*(\d+)\s*-\s*(\d+)\s*$`)
 
+// Bounds that keep a budget from making the trainer allocate or loop without limit before it
+// has done any work: layer counts (phases are resolved per layer) and steps (their sum must
+// not overflow).
+const (
+	MaxLayers = 4096
+	MaxSteps  = 1 << 40
+)
+
+// finite reports whether x is neither NaN nor infinite.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
 // Validate checks the budget and resolves each phase's layers. Errors name the key or phase.
 func (b *Budget) Validate() error {
 	if _, err := torch.ParseDevice(b.Run.Device); err != nil {
 		return fmt.Errorf("[run] device: %w", err)
 	}
-	if dt, err := torch.ParseDType(b.Run.DType); err != nil || !dt.IsFloating() {
-		return fmt.Errorf("[run] dtype %q: want float32, bfloat16 or float16", b.Run.DType)
+	dt, err := torch.ParseDType(b.Run.DType)
+	if err != nil || !dt.IsFloating() {
+		return fmt.Errorf("[run] dtype %q: want float32 or bfloat16 (or float64)", b.Run.DType)
+	}
+	if dt == torch.Float16 {
+		return fmt.Errorf("[run] dtype %q: training in float16 diverges within a few steps without mixed precision (loss scaling), which growthtrain does not have yet: use bfloat16 or float32", b.Run.DType)
 	}
 	if b.Run.Output == "" {
 		return errors.New("[run] output must name a directory")
+	}
+	mc := b.Model
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"vocab_size", mc.VocabSize}, {"hidden_size", mc.HiddenSize}, {"intermediate_size", mc.IntermediateSize},
+		{"num_hidden_layers", mc.NumHiddenLayers}, {"num_attention_heads", mc.NumAttentionHeads},
+		{"num_key_value_heads", mc.NumKeyValueHeads}, {"max_position_embeddings", mc.MaxPositionEmbeddings}} {
+		if f.v < 0 {
+			return fmt.Errorf("[model] %s %d: want a positive number (or leave it out)", f.key, f.v)
+		}
+	}
+	if mc.NumHiddenLayers > MaxLayers {
+		return fmt.Errorf("[model] num_hidden_layers %d: at most %d", mc.NumHiddenLayers, MaxLayers)
+	}
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{{"rope_theta", mc.RopeTheta}, {"rms_norm_eps", mc.RMSNormEps}} {
+		if f.v != 0 && !(f.v > 0 && finite(f.v)) {
+			return fmt.Errorf("[model] %s %g: want a finite number > 0 (or leave it out)", f.key, f.v)
+		}
 	}
 	d := b.Data
 	switch {
@@ -185,15 +234,35 @@ func (b *Budget) Validate() error {
 		return fmt.Errorf("[data] batch_size %d: want at least 1", d.BatchSize)
 	case d.GradAccum < 1:
 		return fmt.Errorf("[data] grad_accum %d: want at least 1", d.GradAccum)
-	case d.ValFraction <= 0 || d.ValFraction >= 1:
+	case !(d.ValFraction > 0 && d.ValFraction < 1):
 		return fmt.Errorf("[data] val_fraction %g: want a fraction in (0, 1)", d.ValFraction)
 	}
 	if err := checkTokenizerSpec(d.Tokenizer); err != nil {
 		return fmt.Errorf("[data] tokenizer: %w", err)
 	}
 	o := b.Optim
-	if o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 || o.Eps <= 0 || o.WeightDecay < 0 || o.GradClip < 0 {
-		return fmt.Errorf("[optim]: need 0 <= beta1, beta2 < 1, eps > 0, weight_decay >= 0, grad_clip >= 0")
+	for _, f := range []struct {
+		key  string
+		v    float64
+		ok   bool
+		want string
+	}{
+		{"lr", o.LR, o.LR > 0, "> 0"},
+		{"min_lr", o.MinLR, o.MinLR >= 0 && o.MinLR <= o.LR, "in [0, lr]"},
+		{"beta1", o.Beta1, o.Beta1 >= 0 && o.Beta1 < 1, "in [0, 1)"},
+		{"beta2", o.Beta2, o.Beta2 >= 0 && o.Beta2 < 1, "in [0, 1)"},
+		{"eps", o.Eps, o.Eps > 0, "> 0"},
+		{"weight_decay", o.WeightDecay, o.WeightDecay >= 0, ">= 0"},
+		{"grad_clip", o.GradClip, o.GradClip >= 0, ">= 0 (0: no clipping)"},
+	} {
+		if !f.ok || !finite(f.v) {
+			return fmt.Errorf("[optim] %s %g: want a finite number %s", f.key, f.v, f.want)
+		}
+	}
+	switch o.Schedule {
+	case "cosine", "linear", "constant":
+	default:
+		return fmt.Errorf("[optim] schedule %q: want cosine, linear or constant", o.Schedule)
 	}
 	if b.Eval.Every < 0 || b.Eval.Tokens < 0 || b.Checkpoint.Every < 0 || b.Checkpoint.Keep < 0 {
 		return errors.New("[eval] every/tokens and [checkpoint] every/keep must not be negative")
@@ -206,6 +275,7 @@ func (b *Budget) Validate() error {
 		return errors.New("[model] num_hidden_layers must be positive (or give config/init)")
 	}
 	names := map[string]bool{}
+	total := 0
 	for i := range b.Phases {
 		p := &b.Phases[i]
 		label := fmt.Sprintf("phase %d", i+1)
@@ -222,11 +292,15 @@ func (b *Budget) Validate() error {
 		if p.Steps <= 0 {
 			return fmt.Errorf("%s: steps = %d, want a positive number", label, p.Steps)
 		}
+		if p.Steps > MaxSteps-total {
+			return fmt.Errorf("%s: steps = %d: the phases' steps add up to more than %d", label, p.Steps, MaxSteps)
+		}
+		total += p.Steps
 		if p.LRScale == 0 {
 			p.LRScale = 1
 		}
-		if p.LRScale < 0 {
-			return fmt.Errorf("%s: lr_scale %g must be positive", label, p.LRScale)
+		if !(p.LRScale > 0 && finite(p.LRScale)) {
+			return fmt.Errorf("%s: lr_scale %g: want a finite number > 0", label, p.LRScale)
 		}
 		specs, err := layerSpecs(p.RawLayers)
 		if err != nil {
@@ -244,6 +318,9 @@ func (b *Budget) Validate() error {
 		if err := checkInit(p.Init, layers); err != nil {
 			return fmt.Errorf("%s: init: %w", label, err)
 		}
+	}
+	if o.Warmup < 0 || o.Warmup > total {
+		return fmt.Errorf("[optim] warmup %d: want 0 to the run's %d steps", o.Warmup, total)
 	}
 	return nil
 }
@@ -360,8 +437,8 @@ func ParseInit(s string) (InitStrategy, error) {
 	}
 	if rest, ok := strings.CutPrefix(s, "scale:"); ok {
 		a, err := strconv.ParseFloat(rest, 64)
-		if err != nil || a <= 0 {
-			return InitStrategy{}, fmt.Errorf("%q: want scale:<positive factor>", s)
+		if err != nil || !(a > 0 && finite(a)) {
+			return InitStrategy{}, fmt.Errorf("%q: want scale:<finite factor > 0>", s)
 		}
 		return InitStrategy{Kind: "scale", Alpha: a}, nil
 	}

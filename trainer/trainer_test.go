@@ -472,3 +472,87 @@ func TestInterruptSavesCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every float option of a budget must be a finite number in its range, and the error names the
+// key; sizes that would make the trainer allocate without bound are refused before anything is
+// allocated; float16 (no mixed precision yet: it diverges in a few steps) is refused.
+func TestBudgetRefusesBadNumbers(t *testing.T) {
+	base := "[run]\noutput = \"x\"\n%s\n[model]\nnum_hidden_layers = 4\nhidden_size = 8\n%s\n[[phase]]\nlayers = \"all\"\nsteps = 3\n%s\n"
+	cases := []struct {
+		name, run, tables, phase, want string
+	}{
+		{"seed -1", "seed = -1", "", "", "[run] seed"},
+		{"float16", `dtype = "float16"`, "", "", `[run] dtype "float16"`},
+		{"lr nan", "", "[optim]\nlr = nan", "", "[optim] lr"},
+		{"lr inf", "", "[optim]\nlr = inf", "", "[optim] lr"},
+		{"lr negative", "", "[optim]\nlr = -1e-3", "", "[optim] lr"},
+		{"lr zero", "", "[optim]\nlr = 0.0", "", "[optim] lr"},
+		{"min_lr nan", "", "[optim]\nmin_lr = nan", "", "[optim] min_lr"},
+		{"min_lr above lr", "", "[optim]\nlr = 1e-3\nmin_lr = 1e-2", "", "[optim] min_lr"},
+		{"weight_decay nan", "", "[optim]\nweight_decay = nan", "", "[optim] weight_decay"},
+		{"weight_decay -inf", "", "[optim]\nweight_decay = -inf", "", "[optim] weight_decay"},
+		{"grad_clip nan", "", "[optim]\ngrad_clip = nan", "", "[optim] grad_clip"},
+		{"grad_clip inf", "", "[optim]\ngrad_clip = inf", "", "[optim] grad_clip"},
+		{"beta1 nan", "", "[optim]\nbeta1 = nan", "", "[optim] beta1"},
+		{"beta2 one", "", "[optim]\nbeta2 = 1.0", "", "[optim] beta2"},
+		{"eps nan", "", "[optim]\neps = nan", "", "[optim] eps"},
+		{"eps inf", "", "[optim]\neps = inf", "", "[optim] eps"},
+		{"schedule", "", "[optim]\nschedule = \"exp\"", "", "[optim] schedule"},
+		{"warmup beyond the run", "", "[optim]\nwarmup = 10", "", "[optim] warmup"},
+		{"val_fraction nan", "", "[data]\nval_fraction = nan", "", "[data] val_fraction"},
+		{"lr_scale nan", "", "", "lr_scale = nan", "phase 1: lr_scale"},
+		{"lr_scale inf", "", "", "lr_scale = inf", "phase 1: lr_scale"},
+		{"lr_scale negative", "", "", "lr_scale = -2.0", "phase 1: lr_scale"},
+		{"init scale nan", "", "", `init = "scale:nan"`, "phase 1: init"},
+		{"init scale inf", "", "", `init = "scale:inf"`, "phase 1: init"},
+		{"init scale huge exponent", "", "", `init = "scale:1e400"`, "phase 1: init"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := fmt.Sprintf(base, tc.run, tc.tables, tc.phase)
+			_, err := ParseBudget([]byte(src), "budget.toml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %q\n%s", err, tc.want, src)
+			}
+		})
+	}
+	model := []struct {
+		name, key, want string
+	}{
+		{"rope_theta nan", "rope_theta = nan", "[model] rope_theta"},
+		{"rope_theta negative", "rope_theta = -1.0", "[model] rope_theta"},
+		{"rms_norm_eps inf", "rms_norm_eps = inf", "[model] rms_norm_eps"},
+		{"rms_norm_eps nan", "rms_norm_eps = nan", "[model] rms_norm_eps"},
+		{"a billion layers", "num_hidden_layers = 1000000000", "[model] num_hidden_layers"},
+		{"hidden size negative", "hidden_size = -8", "[model] hidden_size"},
+	}
+	for _, tc := range model {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "[run]\noutput = \"x\"\n[model]\n" + tc.key + "\n"
+			if !strings.HasPrefix(tc.key, "num_hidden_layers") {
+				src += "num_hidden_layers = 4\n"
+			}
+			src += "[[phase]]\nlayers = \"all\"\nsteps = 3\n"
+			done := make(chan error, 1)
+			go func() { _, err := ParseBudget([]byte(src), "budget.toml"); done <- err }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v, want an error naming %q", err, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("validation did not return (allocating per layer?)")
+			}
+		})
+	}
+	// A huge layer range in a phase is refused without walking it.
+	src := "[run]\noutput = \"x\"\n[model]\nnum_hidden_layers = 4\n[[phase]]\nlayers = \"0-999999999\"\nsteps = 3\n"
+	if _, err := ParseBudget([]byte(src), "budget.toml"); err == nil || !strings.Contains(err.Error(), "outside 0-3") {
+		t.Fatalf("huge range: %v", err)
+	}
+	// Steps that would overflow the run's total.
+	src = "[run]\noutput = \"x\"\n[model]\nnum_hidden_layers = 4\n[[phase]]\nlayers = \"all\"\nsteps = 9000000000000000000\n[[phase]]\nlayers = \"all\"\nsteps = 9000000000000000000\n"
+	if _, err := ParseBudget([]byte(src), "budget.toml"); err == nil || !strings.Contains(err.Error(), "steps") {
+		t.Fatalf("overflowing steps: %v", err)
+	}
+}

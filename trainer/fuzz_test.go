@@ -1,0 +1,93 @@
+package trainer
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+)
+
+// FuzzParseBudget: ParseBudget never panics or hangs, and every budget it accepts is one the
+// trainer can run: at least one phase, positive steps whose sum does not overflow, layers inside
+// the model, finite floats in their ranges, inits that parse, and a stable fingerprint.
+// Seed corpus: testdata/fuzz/FuzzParseBudget (the shipped configs and hostile variants).
+func FuzzParseBudget(f *testing.F) {
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if len(src) > 1<<16 {
+			return
+		}
+		b, err := ParseBudget(src, "fuzz.toml")
+		if err != nil {
+			return
+		}
+		if len(b.Phases) == 0 {
+			t.Fatal("accepted a budget without phases")
+		}
+		total := 0
+		for i, p := range b.Phases {
+			if p.Steps <= 0 || p.Steps > MaxSteps {
+				t.Fatalf("phase %d: steps %d accepted", i, p.Steps)
+			}
+			total += p.Steps
+			if !(p.LRScale > 0 && finite(p.LRScale)) {
+				t.Fatalf("phase %d: lr_scale %v accepted", i, p.LRScale)
+			}
+			if n := b.Model.NumHiddenLayers; n > 0 {
+				ls := p.TrainedLayers()
+				if !slices.IsSorted(ls) || len(slices.Compact(slices.Clone(ls))) != len(ls) {
+					t.Fatalf("phase %d: layers %v not sorted and unique", i, ls)
+				}
+				for _, l := range ls {
+					if l < 0 || l >= n {
+						t.Fatalf("phase %d: layer %d outside 0-%d", i, l, n-1)
+					}
+				}
+				if len(ls) == 0 && !p.TrainEmbeddings && !p.TrainFinalNorm && !p.TrainHead {
+					t.Fatalf("phase %d trains nothing", i)
+				}
+			}
+			seq, err := ParseInits(p.Init)
+			if err != nil {
+				t.Fatalf("phase %d: init %q accepted but does not parse: %v", i, p.Init, err)
+			}
+			for _, is := range seq {
+				if is.Kind == "scale" && !(is.Alpha > 0 && finite(is.Alpha)) {
+					t.Fatalf("phase %d: scale %v accepted", i, is.Alpha)
+				}
+				if is.Kind == "copy" && b.Model.NumHiddenLayers > 0 && is.Layer >= b.Model.NumHiddenLayers {
+					t.Fatalf("phase %d: copy:%d accepted", i, is.Layer)
+				}
+			}
+		}
+		if total != b.TotalSteps() || total <= 0 || total > MaxSteps {
+			t.Fatalf("total steps %d (TotalSteps %d)", total, b.TotalSteps())
+		}
+		if b.Model.NumHiddenLayers < 0 || b.Model.NumHiddenLayers > MaxLayers {
+			t.Fatalf("num_hidden_layers %d accepted", b.Model.NumHiddenLayers)
+		}
+		o := b.Optim
+		for _, v := range []float64{o.LR, o.MinLR, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.GradClip, b.Data.ValFraction, b.Model.RopeTheta, b.Model.RMSNormEps} {
+			if !finite(v) {
+				t.Fatalf("non-finite float accepted: %+v %+v", o, b.Data)
+			}
+		}
+		if !(o.LR > 0) || o.MinLR < 0 || o.MinLR > o.LR || o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 || !(o.Eps > 0) ||
+			o.WeightDecay < 0 || o.GradClip < 0 || o.Warmup < 0 || o.Warmup > total {
+			t.Fatalf("optimizer settings out of range accepted: %+v", o)
+		}
+		if b.Data.SeqLen < 2 || b.Data.BatchSize < 1 || b.Data.GradAccum < 1 || !(b.Data.ValFraction > 0 && b.Data.ValFraction < 1) {
+			t.Fatalf("data settings out of range accepted: %+v", b.Data)
+		}
+		if dt, err := torch.ParseDType(b.Run.DType); err != nil || !dt.IsFloating() || dt == torch.Float16 {
+			t.Fatalf("dtype %q accepted", b.Run.DType)
+		}
+		// Deterministic: the same source gives the same budget, and validating again changes nothing.
+		again, err := ParseBudget(src, "fuzz.toml")
+		if err != nil || again.Fingerprint() != b.Fingerprint() {
+			t.Fatalf("re-parsing: %v, fingerprint %s vs %s", err, again.Fingerprint(), b.Fingerprint())
+		}
+		if err := b.Validate(); err != nil {
+			t.Fatalf("an accepted budget fails validation again: %v", err)
+		}
+	})
+}
