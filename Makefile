@@ -157,6 +157,7 @@ fuzz: $(LIB)
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./tokenizer/
 	$(GO) test -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME) ./tokenizer/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBudget$$' -fuzztime $(FUZZTIME) ./trainer/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeState$$' -fuzztime $(FUZZTIME) ./trainer/
 
 # Builds everything a GPU host needs (it has PyTorch, cmake and g++ but no Go) into gpu-carry/;
 # scripts/gpu-check.sh then builds the C library there and runs the Go test binaries.

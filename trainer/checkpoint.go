@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -329,20 +330,16 @@ func (r *run) resume() (err error) {
 	if err != nil {
 		return fmt.Errorf("--resume: %w", err)
 	}
-	raw, err := os.ReadFile(filepath.Join(ckpt, "state.json"))
+	statePath := filepath.Join(ckpt, "state.json")
+	raw, err := os.ReadFile(statePath)
 	if err != nil {
 		return fmt.Errorf("--resume: %w", err)
 	}
-	var st checkpointState
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return fmt.Errorf("--resume: %s/state.json: %w", ckpt, err)
-	}
-	if fp := r.fp; st.Fingerprint != fp || st.Mode != r.mode {
-		return fmt.Errorf("--resume: checkpoint %s was made by a different budget (%s run, fingerprint %s; this %s run has %s): "+
-			"resume with the budget that made it, or use another output directory", ckpt, st.Mode, st.Fingerprint, r.mode, fp)
-	}
-	if len(st.LayerSteps) != len(r.layerSteps) || len(st.PhaseTime) != len(r.phaseTime) {
-		return fmt.Errorf("--resume: %s/state.json does not match the budget's layers and phases", ckpt)
+	want := r.stateWant()
+	want.dirStep = stepOf(filepath.Base(ckpt))
+	st, err := decodeState(raw, want)
+	if err != nil {
+		return fmt.Errorf("--resume: %s: %w", statePath, err)
 	}
 	saved, err := model.LoadHF(filepath.Join(ckpt, "model"), model.LoadOptions{})
 	if err != nil {
@@ -369,6 +366,81 @@ func (r *run) resume() (err error) {
 	r.lastLoss, r.lastVal = float64(st.LastLoss), float64(st.LastVal)
 	fmt.Fprintf(r.log, "resumed from %s at step %d\n", ckpt, r.step)
 	return nil
+}
+
+// stateWant is what a run expects of a checkpoint's state.json.
+type stateWant struct {
+	fingerprint, mode string
+	total, phases     int
+	dirStep           int // the step the checkpoint directory's name says
+	// layerSteps returns, per layer, in how many of the budget's first step steps it trains.
+	layerSteps func(step int) []int
+}
+
+func (r *run) stateWant() stateWant {
+	return stateWant{fingerprint: r.fp, mode: r.mode, total: r.b.TotalSteps(), phases: len(r.b.Phases),
+		layerSteps: func(step int) []int { return budgetLayerSteps(r.b, len(r.layerSteps), step) }}
+}
+
+// budgetLayerSteps is the per-layer accounting the budget implies after step steps.
+func budgetLayerSteps(b *Budget, layers, step int) []int {
+	out := make([]int, layers)
+	for _, p := range b.Phases {
+		n := min(p.Steps, step)
+		for _, l := range p.layers {
+			if l >= 0 && l < layers {
+				out[l] += n
+			}
+		}
+		step -= n
+	}
+	return out
+}
+
+// decodeState parses and checks a state.json: nothing in it is trusted. Errors name the field.
+func decodeState(raw []byte, w stateWant) (*checkpointState, error) {
+	var st checkpointState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, err
+	}
+	if st.Fingerprint != w.fingerprint || st.Mode != w.mode {
+		return nil, fmt.Errorf("checkpoint was made by a different budget (%s run, fingerprint %s; this %s run has %s): "+
+			"resume with the budget that made it, or use another output directory", st.Mode, st.Fingerprint, w.mode, w.fingerprint)
+	}
+	if st.Step < 0 || st.Step > w.total {
+		return nil, fmt.Errorf("step %d: want 0 to the budget's %d steps", st.Step, w.total)
+	}
+	if st.Step != w.dirStep {
+		return nil, fmt.Errorf("step %d, but the checkpoint directory is %s", st.Step, checkpointName(w.dirStep))
+	}
+	if want := w.layerSteps(st.Step); !slices.Equal(st.LayerSteps, want) {
+		return nil, fmt.Errorf("layer_steps %v: the budget's first %d steps train the layers %v times", clip(st.LayerSteps), st.Step, want)
+	}
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{"phase_seconds", len(st.PhaseTime)}, {"phase_train_loss", len(st.PhaseLoss)}, {"phase_val_loss", len(st.PhaseVal)}} {
+		if f.n != w.phases {
+			return nil, fmt.Errorf("%s has %d entries, want one per phase (%d)", f.key, f.n, w.phases)
+		}
+	}
+	for i, v := range st.PhaseTime {
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("phase_seconds[%d] %v: want a finite number >= 0", i, v)
+		}
+	}
+	if len(st.Sampler) == 0 {
+		return nil, errors.New("sampler: missing")
+	}
+	return &st, nil
+}
+
+// clip shortens a long list for a message.
+func clip(x []int) []int {
+	if len(x) > 16 {
+		return x[:16]
+	}
+	return x
 }
 
 func (r *run) saveOptimizer(path string) (err error) {

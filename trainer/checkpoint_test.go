@@ -447,3 +447,108 @@ func TestMetricNumbers(t *testing.T) {
 		}
 	}
 }
+
+// A tampered or damaged checkpoint is refused with an error naming the file and the field, never
+// trusted: state.json's step, its arrays and their lengths, and the latest file (which must
+// name a checkpoint directory of the checkpoint dir, not a path).
+func TestTamperedCheckpointRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := tinyBudget(t, dir, twoPhases, "")
+	b, _ := LoadBudget(path)
+	if _, err := Run(b, Options{Log: io.Discard, StopAt: 4}); !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(filepath.Join(dir, "out", "checkpoints", "step-0000004", "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(good, &st); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(key string, v any) []byte {
+		m := map[string]any{}
+		for k, x := range st {
+			m[k] = x
+		}
+		m[key] = v
+		raw, _ := json.Marshal(m)
+		return raw
+	}
+	cases := []struct {
+		name   string
+		state  []byte
+		latest string
+		want   string
+	}{
+		{"negative step", edit("step", -1), "", "state.json: step -1"},
+		{"huge step", edit("step", 1e15), "", "state.json: step 1000000000000000"},
+		{"step beyond the budget", edit("step", 9), "", "state.json: step 9"},
+		{"step other than the directory's", edit("step", 6), "", "state.json: step 6"},
+		{"short layer_steps", edit("layer_steps", []int{0, 4}), "", "state.json: layer_steps"},
+		{"wrong layer_steps", edit("layer_steps", []int{4, 4, 4}), "", "state.json: layer_steps"},
+		{"negative layer_steps", edit("layer_steps", []int{-1, 4, 0}), "", "state.json: layer_steps"},
+		{"short phase_seconds", edit("phase_seconds", []float64{1}), "", "state.json: phase_seconds"},
+		{"negative phase_seconds", edit("phase_seconds", []float64{-1, 0}), "", "state.json: phase_seconds"},
+		{"long phase_train_loss", edit("phase_train_loss", []float64{1, 2, 3}), "", "state.json: phase_train_loss"},
+		{"short phase_val_loss", edit("phase_val_loss", []float64{}), "", "state.json: phase_val_loss"},
+		{"no sampler", edit("sampler", nil), "", "state.json: sampler"},
+		{"not JSON", []byte("{\"step\": 4,"), "", "state.json"},
+		{"latest outside", nil, "../../etc", `latest: names "../../etc"`},
+		{"latest absolute", nil, "/etc", `latest: names "/etc"`},
+		{"latest into a subdirectory", nil, "step-0000004/model", `latest: names "step-0000004/model"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			copyDir(t, filepath.Join(dir, "out"), out)
+			ck := filepath.Join(out, "checkpoints")
+			if tc.state != nil {
+				if err := os.WriteFile(filepath.Join(ck, "step-0000004", "state.json"), tc.state, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.latest != "" {
+				if err := os.WriteFile(filepath.Join(ck, "latest"), []byte(tc.latest+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b, _ := LoadBudget(path)
+			_, err := Run(b, Options{Log: io.Discard, Resume: true, Output: out})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	// The untampered checkpoint still resumes.
+	b, _ = LoadBudget(path)
+	if _, err := Run(b, Options{Log: io.Discard, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyDir copies the regular files and directories under src to dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, raw, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

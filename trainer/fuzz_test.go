@@ -91,3 +91,43 @@ func FuzzParseBudget(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeState: decodeState (what --resume trusts of a state.json) never panics, and a state
+// it accepts is one resume can use: a step within the budget and equal to its directory's, the
+// per-layer accounting the budget implies for that step, one entry per phase in each array,
+// finite non-negative phase times, and a sampler state. Seed corpus:
+// testdata/fuzz/FuzzDecodeState (a real state.json and tampered ones).
+func FuzzDecodeState(f *testing.F) {
+	b, err := ParseBudget([]byte("[model]\nnum_hidden_layers = 3\n"+twoPhases), "fuzz.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, dirStep int) {
+		w := stateWant{fingerprint: "fp", mode: "growth", total: b.TotalSteps(), phases: len(b.Phases), dirStep: dirStep,
+			layerSteps: func(step int) []int { return budgetLayerSteps(b, 3, step) }}
+		st, err := decodeState(raw, w)
+		if err != nil {
+			return
+		}
+		if st.Fingerprint != "fp" || st.Mode != "growth" {
+			t.Fatalf("accepted fingerprint %q, mode %q", st.Fingerprint, st.Mode)
+		}
+		if st.Step < 0 || st.Step > b.TotalSteps() || st.Step != dirStep {
+			t.Fatalf("accepted step %d (directory %d, budget %d)", st.Step, dirStep, b.TotalSteps())
+		}
+		if want := budgetLayerSteps(b, 3, st.Step); !slices.Equal(st.LayerSteps, want) {
+			t.Fatalf("accepted layer_steps %v, want %v", st.LayerSteps, want)
+		}
+		if len(st.PhaseTime) != 2 || len(st.PhaseLoss) != 2 || len(st.PhaseVal) != 2 {
+			t.Fatalf("accepted arrays of %d, %d, %d entries", len(st.PhaseTime), len(st.PhaseLoss), len(st.PhaseVal))
+		}
+		for _, v := range st.PhaseTime {
+			if !(v >= 0) || !finite(v) {
+				t.Fatalf("accepted phase time %v", v)
+			}
+		}
+		if len(st.Sampler) == 0 {
+			t.Fatal("accepted a state without sampler")
+		}
+	})
+}
