@@ -84,8 +84,10 @@ func (t *Tokenizer) JSON() []byte {
 	return b.Bytes()
 }
 
-// SaveDir writes tokenizer.json and, when BOS or EOS is known, a tokenizer_config.json naming
-// them (where transformers and Load look for them) into dir, each atomically.
+// SaveDir writes tokenizer.json and tokenizer_config.json (where transformers and Load look for
+// the tokenizer class and BOS/EOS; those are named when known) into dir, each atomically. The
+// config is written even when neither is known, so that a directory SaveDir made is always a
+// complete HF tokenizer directory (transformers' AutoTokenizer wants the file).
 func (t *Tokenizer) SaveDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("tokenizer: save: %w", err)
@@ -99,9 +101,6 @@ func (t *Tokenizer) SaveDir(dir string) error {
 	}
 	if id, ok := t.EOS(); ok {
 		cfg["eos_token"] = t.tokens[id]
-	}
-	if len(cfg) == 1 {
-		return nil
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -82,11 +82,21 @@ func (r *run) saveCheckpoint() (err error) {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	defer os.RemoveAll(tmp) // gone after the rename; cleans up after a failure
+	// MkdirTemp makes the directory private; a checkpoint is as readable as any output.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	// model/ is a complete HF directory: config.json (with the tokenizer's BOS/EOS ids),
+	// model.safetensors, tokenizer.json, tokenizer_config.json, generation_config.json.
+	r.m.Config.BOSTokenID, r.m.Config.EOSTokenID = tokenID(r.tok.BOS()), tokenID(r.tok.EOS())
 	if err := r.m.SaveHF(filepath.Join(tmp, "model")); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	testHook("checkpoint-model", r.step)
 	if err := r.tok.SaveDir(filepath.Join(tmp, "model")); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", final, err)
+	}
+	if err := writeGenerationConfig(filepath.Join(tmp, "model"), r.m.Config.BOSTokenID, r.m.Config.EOSTokenID); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	testHook("checkpoint-tokenizer", r.step)
@@ -127,6 +137,28 @@ func (r *run) saveCheckpoint() (err error) {
 	}
 	testHook("checkpoint-done", r.step)
 	return nil
+}
+
+// tokenID turns a tokenizer's (id, known) into config.json's optional id.
+func tokenID(id int64, ok bool) *int64 {
+	if !ok {
+		return nil
+	}
+	return &id
+}
+
+// writeGenerationConfig writes the generation_config.json transformers reads beside config.json:
+// the BOS and EOS ids where the tokenizer knows them (growthtrain's tokenizers have no padding
+// token, so pad_token_id is never set).
+func writeGenerationConfig(dir string, bos, eos *int64) error {
+	cfg := map[string]any{"_from_model_config": true}
+	if bos != nil {
+		cfg["bos_token_id"] = *bos
+	}
+	if eos != nil {
+		cfg["eos_token_id"] = *eos
+	}
+	return writeJSONAtomic(filepath.Join(dir, "generation_config.json"), cfg)
 }
 
 // installCheckpoint moves the complete, synced checkpoint tmp into place as dir/name and points

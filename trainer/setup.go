@@ -53,9 +53,11 @@ func resolveTokenizer(b *Budget, train []data.Document, auto string) (*tokenizer
 	}
 	if rest, ok := strings.CutPrefix(spec, "train:"); ok {
 		vocab, _ := strconv.Atoi(rest)
+		// A directory (tokenizer.json and tokenizer_config.json), so the trained tokenizer's
+		// end-of-text token survives the cache: checkpoints name it and it separates documents.
 		cache := b.Resolve(b.Data.CacheDir)
-		path := filepath.Join(cache, fmt.Sprintf("tokenizer-%s-%d.json", data.CorpusHash(train)[:16], vocab))
-		if t, err := tokenizer.Load(path); err == nil {
+		dir := filepath.Join(cache, fmt.Sprintf("tokenizer-%s-%d", data.CorpusHash(train)[:16], vocab))
+		if t, err := tokenizer.Load(filepath.Join(dir, "tokenizer.json")); err == nil {
 			return t, spec, nil
 		}
 		texts := make([]string, len(train))
@@ -66,10 +68,7 @@ func resolveTokenizer(b *Budget, train []data.Document, auto string) (*tokenizer
 		if err != nil {
 			return nil, "", fmt.Errorf("[data] tokenizer %s: %w", spec, err)
 		}
-		if err := os.MkdirAll(cache, 0o755); err != nil {
-			return nil, "", err
-		}
-		if err := t.Save(path); err != nil {
+		if err := t.SaveDir(dir); err != nil {
 			return nil, "", err
 		}
 		return t, spec, nil
@@ -91,6 +90,18 @@ func loadTokenizerFile(p string) (*tokenizer.Tokenizer, error) {
 func fingerprint(b *Budget, tokKey string) string {
 	sum := sha256.Sum256([]byte(b.Fingerprint() + "\ntokenizer " + tokKey))
 	return hex.EncodeToString(sum[:12])
+}
+
+// Separator is the token placed between documents when they are joined into one token stream
+// (training, validation, and the recovery fine-tuning text of analyze, so that all see the
+// same kind of stream): the tokenizer's end-of-sequence token, or, for a tokenizer that has
+// none, id 0 (the first special token of a tokenizer trained with special tokens; otherwise a
+// plain byte token, which then marks document boundaries like any fixed token would).
+func Separator(t *tokenizer.Tokenizer) int64 {
+	if eos, ok := t.EOS(); ok {
+		return eos
+	}
+	return 0
 }
 
 // tokenizerKey identifies a tokenizer for the token cache: a hash of its tokenizer.json.

@@ -194,10 +194,7 @@ func (r *run) setup() error {
 			}
 		}
 	}
-	sep, ok := r.tok.EOS()
-	if !ok {
-		sep = 0
-	}
+	sep := Separator(r.tok)
 	key := tokenizerKey(r.tok)
 	r.fp = fingerprint(b, key)
 	cache := b.Resolve(b.Data.CacheDir)

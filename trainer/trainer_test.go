@@ -414,7 +414,8 @@ func TestKillDuringCheckpointWrite(t *testing.T) {
 	}
 }
 
-// The final checkpoint is an HF directory that transformers loads, with the same loss.
+// The final checkpoint is an HF directory that transformers loads, with the same loss and the
+// tokenizer's end-of-text token in the tokenizer, config.json and generation_config.json.
 func TestCheckpointLoadsInTransformers(t *testing.T) {
 	dir := t.TempDir()
 	b, _ := LoadBudget(tinyBudget(t, dir, twoPhases, ""))
@@ -448,15 +449,19 @@ m = AutoModelForCausalLM.from_pretrained(sys.argv[1]).eval()
 tok = AutoTokenizer.from_pretrained(sys.argv[1])
 ids = torch.tensor([json.loads(sys.argv[2])])
 with torch.no_grad():
-    print(m(ids, labels=ids).loss.item(), len(tok))
+    print(m(ids, labels=ids).loss.item(), len(tok), tok.eos_token, m.config.eos_token_id, m.generation_config.eos_token_id)
 `, ckpt, string(idsJSON))
 	var theirs float64
-	var vocab int
-	if _, err := fmt.Sscan(string(out), &theirs, &vocab); err != nil {
+	var vocab, cfgEOS, genEOS int
+	var eos string
+	if _, err := fmt.Sscan(string(out), &theirs, &vocab, &eos, &cfgEOS, &genEOS); err != nil {
 		t.Fatalf("reference output %q: %v", out, err)
 	}
 	if math.Abs(theirs-ours) > 1e-5 || vocab != 300 {
 		t.Fatalf("transformers: loss %v (ours %v), tokenizer of %d tokens", theirs, ours, vocab)
+	}
+	if eos != "<|endoftext|>" || cfgEOS != 0 || genEOS != 0 {
+		t.Fatalf("transformers: eos token %q, config eos_token_id %d, generation eos_token_id %d", eos, cfgEOS, genEOS)
 	}
 }
 

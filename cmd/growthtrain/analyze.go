@@ -15,6 +15,7 @@ import (
 	"github.com/growthtrain/growthtrain/internal/progress"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/tokenizer"
+	"github.com/growthtrain/growthtrain/trainer"
 	"github.com/urfave/cli/v2"
 )
 
@@ -197,8 +198,8 @@ func recoveryWindows(path string, tok *tokenizer.Tokenizer, opts analysis.RunOpt
 			return nil, "", err
 		}
 	}
-	sep, _ := tok.EOS()
-	tokens := data.Tokenize(docs, tok, sep, 0)
+	// The same separator as the trainer's: a tokenizer without EOS gets id 0 (trainer.Separator).
+	tokens := data.Tokenize(docs, tok, trainer.Separator(tok), 0)
 	s, err := data.NewSampler(tokens, opts.RecoverySeqLen, opts.RecoveryBatch, seed)
 	if err != nil {
 		return nil, "", fmt.Errorf("recovery text: %w", err)
