@@ -16,9 +16,9 @@ func evalCommand() *cli.Command {
 		UsageText: "growthtrain eval -m MODEL --data FILE [--seq-len N] [--batch N]",
 		Flags: append(modelFlags(),
 			&cli.StringFlag{Name: "data", Required: true, Usage: "UTF-8 text file to evaluate on"},
-			&cli.IntFlag{Name: "seq-len", Value: 1024, Usage: "tokens per evaluation window"},
-			&cli.IntFlag{Name: "batch", Value: 1, Usage: "windows per forward pass"},
-			&cli.IntFlag{Name: "max-tokens", Usage: "evaluate only the first N tokens (0: all)"},
+			intIn(&cli.IntFlag{Name: "seq-len", Value: 1024, Usage: "tokens per evaluation window"}, 2, maxSeqLen, "capped at the model's context"),
+			intIn(&cli.IntFlag{Name: "batch", Value: 1, Usage: "windows per forward pass"}, 1, maxBatch, ""),
+			intIn(&cli.IntFlag{Name: "max-tokens", Usage: "evaluate only the first N tokens (0: all)"}, 0, maxTokens, "0: all"),
 		),
 		Action: func(c *cli.Context) error {
 			text, err := data.ReadText(c.String("data"))
@@ -38,6 +38,10 @@ func evalCommand() *cli.Command {
 			fmt.Printf("data %s: %d bytes, %d tokens\n", c.String("data"), len(text), len(ids))
 			seq := min(c.Int("seq-len"), m.Config.MaxPositionEmbeddings)
 			wins := len(data.Windows(ids, seq))
+			if wins == 0 {
+				return fmt.Errorf("%s: %d tokens, too few for one evaluation window (at least 2 tokens, at most --seq-len %d and the model's context of %d)",
+					c.String("data"), len(ids), c.Int("seq-len"), m.Config.MaxPositionEmbeddings)
+			}
 			bar := progress.New(wins, "evaluating")
 			res, err := m.Evaluate(ids, model.EvalOptions{SeqLen: seq, Batch: c.Int("batch"),
 				Progress: func(done, total int) { _ = bar.Set(done) }})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 
@@ -16,9 +17,9 @@ func generateCommand() *cli.Command {
 		UsageText: `growthtrain generate -m MODEL -p "text" [--max-new-tokens N] [--temperature T] [--chat]`,
 		Flags: append(modelFlags(),
 			&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Required: true, Usage: "text to continue"},
-			&cli.IntFlag{Name: "max-new-tokens", Value: 60, Usage: "tokens to generate at most"},
-			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature; 0 is greedy"},
-			&cli.IntFlag{Name: "top-k", Value: 50, Usage: "sample among the k most likely tokens (with --temperature > 0)"},
+			intIn(&cli.IntFlag{Name: "max-new-tokens", Value: 60, Usage: "tokens to generate at most (the model's context length also ends generation)"}, 1, maxNewTokens, ""),
+			floatIn(&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature; 0 is greedy"}, 0, math.Inf(1), false, "0: greedy"),
+			intIn(&cli.IntFlag{Name: "top-k", Value: 50, Usage: "sample among the k most likely tokens (with --temperature > 0; 0: all)"}, 0, math.MaxInt32, "0: no top-k filter"),
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "sampling seed"},
 			&cli.BoolFlag{Name: "chat", Usage: "wrap the prompt in the ChatML turn format of instruct models (<|im_start|>user ...)"},
 		),
@@ -47,11 +48,13 @@ func generateCommand() *cli.Command {
 			}
 			var emitted []int64
 			printed := ""
-			_, err = m.Generate(ids, model.GenerateOptions{
+			stopped := false // by a stop token
+			out, err := m.Generate(ids, model.GenerateOptions{
 				MaxNewTokens: c.Int("max-new-tokens"), Temperature: c.Float64("temperature"),
 				TopK: c.Int("top-k"), Seed: c.Uint64("seed"), StopTokens: stops,
 				OnToken: func(id int64) bool {
 					if slices.Contains(stops, id) {
+						stopped = true
 						return false
 					}
 					// Decode the whole continuation so multi-byte characters split over tokens print whole.
@@ -66,8 +69,13 @@ func generateCommand() *cli.Command {
 			fmt.Println()
 			if err != nil {
 				fmt.Fprintln(os.Stderr)
+				return err
 			}
-			return err
+			if n := m.Config.MaxPositionEmbeddings; !stopped && len(out) < c.Int("max-new-tokens") && len(ids)+len(out) >= n {
+				fmt.Fprintf(c.App.ErrWriter, "generate: stopped after %d new tokens at the model's context length of %d tokens (the prompt has %d)\n",
+					len(out), n, len(ids))
+			}
+			return nil
 		},
 	}
 }

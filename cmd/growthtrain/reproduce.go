@@ -31,10 +31,10 @@ func reproduceCommand() *cli.Command {
 			&cli.StringFlag{Name: "eval", Value: "small", Usage: "small: the paper-sized evaluation (10 sentences; fits a CPU); full: 1M held-out tokens of the embedded corpus (for a GPU)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "results", Usage: "directory for <table>.{json,md,csv,png}"},
 			&cli.StringFlag{Name: "budget", Usage: "growth: the budget to compare (default configs/demo.toml for small, configs/poc.toml for full)"},
-			&cli.IntFlag{Name: "seeds", Value: 3, Usage: "growth: seeds to train each budget with"},
-			&cli.IntFlag{Name: "recovery-steps", Usage: "recovery: step cap (default 200 on a GPU, 50 on the CPU)"},
+			intIn(&cli.IntFlag{Name: "seeds", Value: 3, Usage: "growth: seeds to train each budget with"}, 1, 1000, ""),
+			intIn(&cli.IntFlag{Name: "recovery-steps", Usage: "recovery: step cap (default 200 on a GPU, 50 on the CPU)"}, 0, maxRecovSteps, "0: the default"),
 			&cli.StringFlag{Name: "recovery-layers", Value: "auto", Usage: "recovery: auto, all or a list"},
-			&cli.IntFlag{Name: "bootstrap", Value: 1000, Usage: "bootstrap resamples per interval"},
+			intIn(&cli.IntFlag{Name: "bootstrap", Value: 1000, Usage: "bootstrap resamples per interval"}, 1, maxBootstrap, ""),
 		),
 		Action: reproduceAction,
 	}

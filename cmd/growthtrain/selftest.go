@@ -18,8 +18,8 @@ func selftestCommand() *cli.Command {
 		Name:  "selftest",
 		Usage: "check libtorch on a device: fit a small SwiGLU MLP to a noisy sine, loss falling",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "steps", Value: 1500, Usage: "training steps"},
-			&cli.IntFlag{Name: "hidden", Value: 64, Usage: "hidden width"},
+			intIn(&cli.IntFlag{Name: "steps", Value: 1500, Usage: "training steps"}, 1, 100_000_000, ""),
+			intIn(&cli.IntFlag{Name: "hidden", Value: 64, Usage: "hidden width"}, 1, 1<<16, ""),
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, cuda or cuda:N"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "random seed"},
 		},
@@ -27,9 +27,6 @@ func selftestCommand() *cli.Command {
 			dev, err := torch.ParseDevice(c.String("device"))
 			if err != nil {
 				return err
-			}
-			if c.Int("steps") <= 0 || c.Int("hidden") <= 0 {
-				return fmt.Errorf("--steps and --hidden must be positive")
 			}
 			return runSelftest(c.Int("steps"), c.Int("hidden"), dev, c.Uint64("seed"))
 		},

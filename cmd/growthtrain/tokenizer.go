@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -28,8 +29,8 @@ func tokenizerTrainCommand() *cli.Command {
 		UsageText: "growthtrain tokenizer train --vocab-size N [--min-frequency 2] [--special TOKEN]... " +
 			"[--split-digits] -o tokenizer.json FILE...",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "vocab-size", Required: true, Usage: "total ids: 256 byte tokens + special tokens + merges"},
-			&cli.IntFlag{Name: "min-frequency", Value: 2, Usage: "stop when the most frequent pair occurs fewer times"},
+			intIn(&cli.IntFlag{Name: "vocab-size", Required: true, Usage: "total ids: 256 byte tokens + special tokens + merges"}, 256, 1<<24, "256 byte tokens, the special tokens, and the merges"),
+			intIn(&cli.IntFlag{Name: "min-frequency", Value: 2, Usage: "stop when the most frequent pair occurs fewer times"}, 1, math.MaxInt32, ""),
 			&cli.StringSliceFlag{Name: "special", Usage: "special token, repeatable; ids 0.. in order, the first is BOS/EOS"},
 			&cli.BoolFlag{Name: "split-digits", Usage: "isolate each digit before the GPT-2 split (like SmolLM2)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "tokenizer.json to write"},
@@ -37,9 +38,6 @@ func tokenizerTrainCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return fmt.Errorf("tokenizer train needs at least one text file")
-			}
-			if c.Int("min-frequency") < 1 {
-				return fmt.Errorf("--min-frequency must be at least 1")
 			}
 			var texts []string
 			size := 0

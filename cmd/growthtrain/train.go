@@ -21,7 +21,7 @@ func trainFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "compare", Usage: "train the budget and its uniform baseline, then compare them"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue from the latest checkpoint in the output directory"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output directory (default: [run] output)"},
-		&cli.IntFlag{Name: "stop-at", Usage: "checkpoint and stop after this many steps (continue later with --resume)"},
+		intIn(&cli.IntFlag{Name: "stop-at", Usage: "checkpoint and stop after this many steps (continue later with --resume)"}, 0, trainer.MaxSteps, "0: run to the end"),
 	}
 }
 
