@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"image/color"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/palette/moreland"
@@ -54,17 +56,11 @@ func savePNG(c *vgimg.Canvas, path string) (err error) {
 			return err
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	// Replaced atomically: a kill while encoding never leaves a truncated plot.
+	return fsutil.WriteAtomic(path, func(w *bufio.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
 		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	_, err = vgimg.PngCanvas{Canvas: c}.WriteTo(f)
-	return err
+	})
 }
 
 // drawPlot renders p alone on a new canvas and writes it to path.

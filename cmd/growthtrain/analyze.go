@@ -12,6 +12,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis/paper"
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/data"
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 	"github.com/growthtrain/growthtrain/internal/progress"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/tokenizer"
@@ -277,7 +278,7 @@ func budgetAction(c *cli.Context) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(out, []byte(src), 0o644); err != nil {
+	if err := fsutil.WriteFile(out, []byte(src)); err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s: %d phases, %d steps, cost ratio %.3f (asked %.3f)\n", out, len(d.Phases), d.TotalSteps, d.CostRatio, c.Float64("cost"))

@@ -12,6 +12,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis"
 	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/data"
+	"github.com/growthtrain/growthtrain/internal/fsutil"
 	"github.com/growthtrain/growthtrain/trainer"
 	"github.com/urfave/cli/v2"
 )
@@ -92,7 +93,7 @@ func writeValidationSplit(path string) (string, error) {
 		b.WriteString(d.Text)
 		b.WriteString("\n\n")
 	}
-	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+	return path, fsutil.WriteFile(path, []byte(b.String()))
 }
 
 // writeTable extracts a diagnostic's section into results/<table>.*, with the paper beside it.
@@ -118,23 +119,15 @@ func writeTable(out, table, work string, rep *analysis.Report) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, table+".json"), raw, 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(out, table+".json"), raw); err != nil {
 		return err
 	}
 	md := t.Markdown() + fmt.Sprintf("\nModel %s, evaluation %s (%d windows, %d tokens). All tables and plots: %s/report.md.\n",
 		rep.Model.Path, rep.Data.Eval, rep.Data.Windows, rep.Data.Tokens, filepath.Base(work))
-	if err := os.WriteFile(filepath.Join(out, table+".md"), []byte(md), 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(out, table+".md"), []byte(md)); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(out, table+".csv"))
-	if err != nil {
-		return err
-	}
-	if err := t.WriteCSV(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeCSV(filepath.Join(out, table+".csv"), &t); err != nil {
 		return err
 	}
 	pngs, _ := filepath.Glob(filepath.Join(work, "*.png"))
@@ -149,7 +142,7 @@ func writeTable(out, table, work string, rep *analysis.Report) error {
 				break
 			}
 		}
-		if err := copyFile(main, filepath.Join(out, table+".png")); err != nil {
+		if err := fsutil.CopyFile(main, filepath.Join(out, table+".png")); err != nil {
 			return err
 		}
 	}
@@ -157,21 +150,17 @@ func writeTable(out, table, work string, rep *analysis.Report) error {
 	return nil
 }
 
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+// writeCSV replaces path by the table as CSV, atomically.
+func writeCSV(path string, t *report.Table) error {
+	f, err := fsutil.Create(path)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	o, err := os.Create(dst)
-	if err != nil {
+	defer f.Close()
+	if err := t.WriteCSV(f); err != nil {
 		return err
 	}
-	if _, err := io.Copy(o, in); err != nil {
-		o.Close()
-		return err
-	}
-	return o.Close()
+	return f.Commit()
 }
 
 // reproduceGrowth trains a budget and its uniform baseline over several seeds and reports
@@ -207,21 +196,15 @@ func reproduceGrowth(c *cli.Context, out string) error {
 	}
 	t := report.GrowthTable(path, rows)
 	raw, _ := json.MarshalIndent(map[string]any{"table": "growth", "budget": path, "runs": rows}, "", "  ")
-	if err := os.WriteFile(filepath.Join(out, "growth.json"), raw, 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(out, "growth.json"), raw); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, "growth.md"), []byte(t.Markdown()), 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(out, "growth.md"), []byte(t.Markdown())); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(out, "growth.csv"))
-	if err != nil {
+	if err := writeCSV(filepath.Join(out, "growth.csv"), &t); err != nil {
 		return err
 	}
-	if err := t.WriteCSV(f); err != nil {
-		f.Close()
-		return err
-	}
-	f.Close()
 	// Validation-loss curves of seed 1.
 	var curves []report.GrowthCurve
 	for _, mode := range []string{"growth", "uniform"} {

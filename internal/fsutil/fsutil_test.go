@@ -3,6 +3,7 @@ package fsutil
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,4 +59,51 @@ func TestLock(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	l2.Unlock()
+}
+
+// File streams a replacement: nothing is visible at the path until Commit, Close without
+// Commit leaves the old file, and CopyFile replaces atomically too.
+func TestFileCommitAndDiscard(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.csv")
+	if err := WriteFile(p, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(f, "new,")
+	if got, _ := os.ReadFile(p); string(got) != "old" {
+		t.Fatalf("before Commit the path holds %q", got)
+	}
+	fmt.Fprint(f, "content")
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close after Commit: %v", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "new,content" {
+		t.Fatalf("after Commit: %q", got)
+	}
+	g, err := Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(g, "abandoned")
+	g.Close()
+	if got, _ := os.ReadFile(p); string(got) != "new,content" {
+		t.Fatalf("after Close without Commit: %q", got)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d entries left, want 1", len(ents))
+	}
+	cp := filepath.Join(dir, "copy.csv")
+	if err := CopyFile(p, cp); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(cp); string(got) != "new,content" {
+		t.Fatalf("copy: %q", got)
+	}
 }
