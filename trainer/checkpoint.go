@@ -54,11 +54,23 @@ type checkpointState struct {
 	Saved       string        `json:"saved"`
 }
 
-func (r *run) checkpointDir() string {
-	if r.b.Checkpoint.Dir != "" {
-		return r.b.Resolve(r.b.Checkpoint.Dir)
+func (r *run) checkpointDir() string { return checkpointDir(r.b, r.out) }
+
+// checkpointDir is where a run of b with output directory out keeps its checkpoints.
+func checkpointDir(b *Budget, out string) string {
+	if b.Checkpoint.Dir != "" {
+		return b.Resolve(b.Checkpoint.Dir)
 	}
-	return filepath.Join(r.out, "checkpoints")
+	return filepath.Join(out, "checkpoints")
+}
+
+// HasCheckpoint reports whether a run of b with output directory output (Options.Output; empty:
+// [run] output) has a complete checkpoint to resume from.
+func HasCheckpoint(b *Budget, output string) bool {
+	if output == "" {
+		output = b.Run.Output
+	}
+	return len(listCheckpoints(checkpointDir(b, output))) > 0
 }
 
 // saveCheckpoint writes the checkpoint of the current step, unless this exact state is already

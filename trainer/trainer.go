@@ -255,7 +255,7 @@ func (r *run) setup() error {
 
 // freshOutput refuses to overwrite the checkpoints of an earlier run without --resume.
 func (r *run) freshOutput() error {
-	if _, err := latestCheckpoint(r.checkpointDir()); err == nil {
+	if len(listCheckpoints(r.checkpointDir())) > 0 {
 		return fmt.Errorf("%s already holds checkpoints of a run: pass --resume to continue it, or choose another output directory", r.checkpointDir())
 	}
 	return nil

@@ -25,10 +25,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "growthtrain:", err)
 		os.Exit(1)
 	}
-	if err := newApp().Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "growthtrain:", err)
-		os.Exit(1)
+	os.Exit(runMain(os.Args))
+}
+
+// runMain runs the command line and returns the exit status: 0, 1 for an error (printed once,
+// plainly, on stderr), or the status an error carries (cli.Exit: 130 after Ctrl-C, 143 after
+// SIGTERM, once the checkpoint is saved).
+func runMain(args []string) int {
+	err := newApp().Run(args)
+	if err == nil {
+		return 0
 	}
+	code := 1
+	if ec, ok := err.(cli.ExitCoder); ok {
+		code = ec.ExitCode()
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(os.Stderr, "growthtrain:", msg)
+	}
+	return code
 }
 
 func newApp() *cli.App {
@@ -56,11 +71,8 @@ func newApp() *cli.App {
 			reproduceCommand(),
 			tokenizerCommand(),
 		},
-		// Errors are printed once, plainly; no Go stack trace ever reaches a user.
-		ExitErrHandler: func(c *cli.Context, err error) {
-			if ec, ok := err.(cli.ExitCoder); ok && ec.ExitCode() != 1 {
-				os.Exit(ec.ExitCode()) // Ctrl-C: 130 after the checkpoint
-			}
-		},
+		// Errors are printed once, plainly, by runMain, which also picks the exit status; no Go
+		// stack trace ever reaches a user. (The default handler would exit from inside Run.)
+		ExitErrHandler: func(*cli.Context, error) {},
 	}
 }

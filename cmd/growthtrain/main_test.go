@@ -18,11 +18,19 @@ import (
 	"github.com/growthtrain/growthtrain/tokenizer"
 )
 
+// cliChildEnv, set by a test in a child process it starts from this test binary, holds the
+// command-line arguments (separated by \x1f) to run the CLI with, as main would: the signal
+// and exit-status tests need a process of their own.
+const cliChildEnv = "GROWTHTRAIN_CLI_CHILD"
+
 // The CLI's tests run it in-process, under the runtime its main chooses.
 func TestMain(m *testing.M) {
 	if err := runtimeenv.Init(); err != nil {
 		fmt.Fprintln(os.Stderr, "growthtrain tests:", err)
 		os.Exit(1)
+	}
+	if args, ok := os.LookupEnv(cliChildEnv); ok {
+		os.Exit(runMain(append([]string{"growthtrain"}, strings.Split(args, "\x1f")...)))
 	}
 	os.Exit(m.Run())
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/growthtrain/growthtrain/trainer"
 	"github.com/urfave/cli/v2"
@@ -47,8 +48,8 @@ func trainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// Ctrl-C: the trainer saves a checkpoint at the next step boundary and stops.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Ctrl-C and SIGTERM: the trainer saves a checkpoint at the next step boundary and stops.
+	ctx, stop := notifyContext()
 	defer stop()
 	out := c.String("output")
 	if out == "" {
@@ -59,32 +60,75 @@ func trainAction(c *cli.Context) error {
 	if !c.Bool("compare") {
 		opts.Uniform, opts.Output = c.Bool("uniform"), out
 		_, err := trainer.Run(b, opts)
-		return interrupted(err)
+		return interrupted(ctx, err)
 	}
-	opts.Output = filepath.Join(out, "growth")
-	growth, err := trainer.Run(b, opts)
-	if err != nil {
-		return interrupted(err)
+	// --compare --resume resumes each half that has a checkpoint (a finished one re-finishes
+	// from its final checkpoint at once) and starts a half that has none.
+	var sums [2]*trainer.Summary
+	for i, uniform := range []bool{false, true} {
+		hb, err := trainer.LoadBudget(path) // a fresh copy each time: Run resolves the budget in place
+		if err != nil {
+			return err
+		}
+		o := opts
+		o.Uniform = uniform
+		o.Output = filepath.Join(out, map[bool]string{false: "growth", true: "uniform"}[uniform])
+		o.Resume = opts.Resume && trainer.HasCheckpoint(hb, o.Output)
+		if sums[i], err = trainer.Run(hb, o); err != nil {
+			return interrupted(ctx, err)
+		}
 	}
-	b2, _ := trainer.LoadBudget(path) // a fresh copy: Run resolves the budget in place
-	opts.Uniform, opts.Output = true, filepath.Join(out, "uniform")
-	uniform, err := trainer.Run(b2, opts)
-	if err != nil {
-		return interrupted(err)
-	}
-	cmp := trainer.Compare(growth, uniform)
+	cmp := trainer.Compare(sums[0], sums[1])
 	trainer.PrintComparison(os.Stdout, cmp)
 	return trainer.WriteComparison(filepath.Join(out, "comparison.json"), cmp)
 }
 
-func interrupted(err error) error {
+// signalCause is the context cause of a run stopped by a signal.
+type signalCause struct{ sig os.Signal }
+
+func (s signalCause) Error() string { return "received " + s.sig.String() }
+
+// notifyContext returns a context cancelled by the first SIGINT or SIGTERM, with the signal
+// as its cause. After that first signal the default handling comes back, so a second Ctrl-C
+// ends the process at once (what is on disk is safe at any instant: docs/failure-model.md).
+func notifyContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			signal.Stop(sigs)
+			cancel(signalCause{s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// interrupted turns the trainer's stop errors into the command's outcome: --stop-at is a normal
+// end; a signal exits with 128 + its number (130 for Ctrl-C, 143 for SIGTERM) after the
+// checkpoint.
+func interrupted(ctx context.Context, err error) error {
 	if errors.Is(err, trainer.ErrStopped) {
 		fmt.Println(err)
 		return nil
 	}
 	if errors.Is(err, trainer.ErrInterrupted) {
-		fmt.Fprintln(os.Stderr, "growthtrain:", err)
-		return cli.Exit("", 130)
+		code := 130
+		var sc signalCause
+		if errors.As(context.Cause(ctx), &sc) {
+			if s, ok := sc.sig.(syscall.Signal); ok {
+				code = 128 + int(s)
+			}
+			return cli.Exit(fmt.Sprintf("%s: %v", sc.sig, err), code)
+		}
+		return cli.Exit(err.Error(), code)
 	}
 	return err
 }
