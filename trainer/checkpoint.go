@@ -78,10 +78,19 @@ func HasCheckpoint(b *Budget, output string) bool {
 // [checkpoint] every, Ctrl-C right after a periodic checkpoint and --resume of a finished run
 // would otherwise write the same step twice.
 func (r *run) saveCheckpoint() (err error) {
+	dir := r.checkpointDir()
+	keep := r.b.Checkpoint.Keep
+	if keep <= 0 {
+		keep = 2
+	}
 	if r.savedStep == r.step {
+		// Still prune: a process killed between installing its checkpoint and pruning left
+		// one too many.
+		if err := pruneCheckpoints(dir, keep); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
 		return nil
 	}
-	dir := r.checkpointDir()
 	name := checkpointName(r.step)
 	final := filepath.Join(dir, name)
 	// Everything metrics.jsonl says up to this step is on disk before the checkpoint that
@@ -140,10 +149,6 @@ func (r *run) saveCheckpoint() (err error) {
 	}
 	r.saved++
 	r.savedStep = r.step
-	keep := r.b.Checkpoint.Keep
-	if keep <= 0 {
-		keep = 2
-	}
 	if err := pruneCheckpoints(dir, keep); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}

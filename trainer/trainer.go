@@ -309,10 +309,12 @@ func (r *run) train() error {
 				r.phaseTime[current] += time.Since(phaseStart).Seconds()
 			}
 			current = pi
+			testHook("phase-start", pi+1)
 			if inPhase == 0 {
 				if err := r.applyInit(pi); err != nil {
 					return err
 				}
+				testHook("init-applied", pi+1)
 			}
 			var err error
 			if params, err = r.setTrainable(p); err != nil {

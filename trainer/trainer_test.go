@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,22 +21,27 @@ import (
 	"github.com/growthtrain/growthtrain/model/safetensors"
 )
 
-// The crash test re-runs this test binary as a trainer process. GROWTHTRAIN_TRAINER_PAUSE=point:n
+// The crash tests re-run this test binary as a trainer process. GROWTHTRAIN_TRAINER_PAUSE=point:n
 // makes that process stop for a minute where testHook is called with that point and number
-// (for the checkpoint points, the step being checkpointed), so the test can kill it there.
+// (for the checkpoint points, the step being checkpointed), so the test can act meanwhile;
+// GROWTHTRAIN_TRAINER_KILL=point:n makes it kill itself there with SIGKILL.
 func TestMain(m *testing.M) {
 	testref.InitCommandRuntime() // the trainer runs as the CLI runs it
 	if path := os.Getenv("GROWTHTRAIN_TRAINER_CHILD"); path != "" {
-		if pause := os.Getenv("GROWTHTRAIN_TRAINER_PAUSE"); pause != "" {
-			testHook = func(point string, n int) {
-				if pause == fmt.Sprintf("%s:%d", point, n) {
-					time.Sleep(60 * time.Second)
-				}
+		pause, kill := os.Getenv("GROWTHTRAIN_TRAINER_PAUSE"), os.Getenv("GROWTHTRAIN_TRAINER_KILL")
+		testHook = func(point string, n int) {
+			at := fmt.Sprintf("%s:%d", point, n)
+			if at == kill {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL) // kill -9, exactly here
+			}
+			if at == pause {
+				time.Sleep(60 * time.Second)
 			}
 		}
 		b, err := LoadBudget(path)
 		if err == nil {
-			_, err = Run(b, Options{Log: io.Discard, Resume: os.Getenv("GROWTHTRAIN_TRAINER_RESUME") == "1"})
+			resume := os.Getenv("GROWTHTRAIN_TRAINER_RESUME")
+			_, err = Run(b, Options{Log: io.Discard, Resume: resume == "1" || resume == "auto" && HasCheckpoint(b, "")})
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -357,60 +361,6 @@ func TestResumeRefusesAnotherBudget(t *testing.T) {
 	_, err = Run(b, Options{Log: io.Discard, Resume: true})
 	if err == nil || !strings.Contains(err.Error(), "was made by a different budget") {
 		t.Fatalf("resume under a changed budget: %v", err)
-	}
-}
-
-// A kill -9 in the middle of writing a checkpoint leaves the previous one intact: it loads, and
-// a resumed run finishes from it.
-func TestKillDuringCheckpointWrite(t *testing.T) {
-	dir := t.TempDir()
-	path := tinyBudget(t, dir, twoPhases, "[checkpoint]\nevery = 2\nkeep = 3\n")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "GROWTHTRAIN_TRAINER_CHILD="+path, "GROWTHTRAIN_TRAINER_PAUSE=checkpoint-written:4")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ckdir := filepath.Join(dir, "out", "checkpoints")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ents, _ := os.ReadDir(ckdir)
-		half := false
-		for _, e := range ents {
-			half = half || strings.HasPrefix(e.Name(), ".tmp-step-0000004")
-		}
-		if half {
-			// Let the pause begin (state.json written last), then kill.
-			time.Sleep(200 * time.Millisecond)
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("the second checkpoint never started: %s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	latest, err := latestCheckpoint(ckdir)
-	if err != nil || filepath.Base(latest) != "step-0000002" {
-		t.Fatalf("latest after the crash: %q, %v", latest, err)
-	}
-	m, err := model.LoadHF(filepath.Join(latest, "model"), model.LoadOptions{})
-	if err != nil {
-		t.Fatalf("the last good checkpoint does not load: %v", err)
-	}
-	m.Close()
-	resume := exec.Command(os.Args[0], "-test.run=^$")
-	resume.Env = append(os.Environ(), "GROWTHTRAIN_TRAINER_CHILD="+path, "GROWTHTRAIN_TRAINER_RESUME=1")
-	if out, err := resume.CombinedOutput(); err != nil {
-		t.Fatalf("resume after the crash: %v\n%s", err, out)
-	}
-	if latest, _ := latestCheckpoint(ckdir); filepath.Base(latest) != "step-0000008" {
-		t.Fatalf("after resuming, latest is %s", latest)
 	}
 }
 
