@@ -34,7 +34,7 @@ GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps lib install uninstall build test demo bench-ops bench-model fuzz smollm2 gpu-check fmt vet clean help
+.PHONY: deps lib install uninstall build test demo bench-ops bench-model bench-train fuzz smollm2 gpu-check fmt vet clean help
 
 help:
 	@echo "make demo       set up and run the main job on the embedded default"
@@ -47,6 +47,7 @@ help:
 	@echo "make smollm2    fetch SmolLM2-135M-Instruct (Q4_1 GGUF) into .cache/"
 	@echo "make bench-ops  Go-vs-C++ overhead benchmark of small ops"
 	@echo "make bench-model SmolLM2 load / tokenizer / CPU eval speed vs HF"
+	@echo "make bench-train CPU training step vs PyTorch eager (all, top 6, top 2 of 12 layers)"
 	@echo "make fuzz       fuzz the weight and tokenizer parsers (FUZZTIME=60s each)"
 	@echo "make gpu-check  prepare gpu-carry/ for scripts/gpu-check.sh on a GPU host"
 
@@ -148,6 +149,11 @@ bench-ops: $(LIB) $(BENCHLIB)
 # SmolLM2 load time, tokenizer throughput and CPU eval speed against HF tokenizers/transformers.
 bench-model: $(LIB) $(GGUF)
 	$(GO) run ./cmd/bench-model
+
+# One training step vs PyTorch eager (transformers, same config and batch, AdamW, clipping), all
+# layers and the top 6 and 2 of 12 trainable, in alternating rounds (docs/performance.md).
+bench-train: $(LIB) $(DEPSSTAMP)
+	$(GO) run ./cmd/bench-train
 
 # Longer fuzzing of the file parsers than `make test` does (it runs only the seed corpora).
 FUZZTIME ?= 60s
