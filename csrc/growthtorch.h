@@ -35,7 +35,7 @@ extern "C" {
 /* Bumped whenever anything in this header changes for a caller: a signature, an enum value, a
    struct layout, the meaning or default of an entry point, and also an entry point added or
    removed (docs/bindings.md, "ABI rule"). */
-#define GT_ABI_VERSION 5
+#define GT_ABI_VERSION 6
 
 /* A tensor handle: a slot number (bits 0-31) and a generation (bits 32-61); 0 is "no tensor".
    A released handle's generation no longer matches its slot, so using it is a clean
@@ -257,6 +257,17 @@ gt_error gt_grad_set_none(gt_tensor t);
 gt_error gt_grad_zero(gt_tensor t);
 int gt_set_grad_enabled(int on); /* for this thread; returns the previous setting */
 int gt_is_grad_enabled(void);
+
+/* ---- autocast (mixed precision), per thread like grad mode ---- */
+/* Enters an autocast region for dev_type (GT_CPU or GT_CUDA) on this thread: libtorch's
+   lower-precision operations (matrix products, attention) compute in dtype (GT_BFLOAT16 or
+   GT_FLOAT16) while float32 parameters, and the gradients they receive, stay float32. Regions
+   nest; each enter must be matched by gt_autocast_exit on the same thread, which restores the
+   previous setting and, when the outermost region ends, drops the cached casts of the weights. */
+gt_error gt_autocast_enter(int dev_type, int dtype);
+gt_error gt_autocast_exit(int dev_type);
+/* Writes whether autocast is on for dev_type on this thread, and its dtype (our code). */
+gt_error gt_autocast_state(int dev_type, int *enabled, int *dtype);
 
 /* ---- fused training helpers (one call for a whole parameter list) ---- */
 /* AdamW over params[i] using params[i].grad; params without a gradient are skipped. step is the
