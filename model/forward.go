@@ -19,11 +19,18 @@ func (m *Model) Embed(ids *torch.Tensor) *torch.Tensor {
 
 // Block applies decoder layer i (its controls included) to hidden state h at positions
 // [0, T): h + attn(norm(h)), then + mlp(norm(.)).
+//
+// The layer's intermediates live in a scope of its own: only its output survives the call, and
+// what backward needs stays alive through the autograd graph alone, so a training step's memory
+// holds one layer's temporaries at a time instead of every layer's.
 func (m *Model) Block(i int, h *torch.Tensor) (out *torch.Tensor) {
 	if m.Layers[i].Skip {
 		return h // the identity: gradients flow straight through to the layers below
 	}
-	m.compute(func() { out = m.block(i, h) })
+	torch.WithScope(func(s *torch.Scope) {
+		m.compute(func() { out = m.block(i, h) })
+		s.Keep(out)
+	})
 	return out
 }
 
