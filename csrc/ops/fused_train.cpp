@@ -10,9 +10,14 @@
 // Its own translation unit: the autograd headers are heavy.
 
 #include "internal.h"
+#include "kernels/cpu/fused.h"
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/add.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/neg.h>
+#include <ATen/ops/silu.h>
+#include <ATen/ops/silu_backward.h>
 #include <ATen/ops/copy.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/exp.h>
@@ -96,7 +101,56 @@ struct HeadCrossEntropy : public torch::autograd::Function<HeadCrossEntropy> {
   }
 };
 
+// Rotary embedding y = x*cos + rotate_half(x)*sin. The CPU backend's kernel may run the
+// forward (grad mode is off inside an autograd function); the backward is the transpose,
+// dx = g*cos + rotate_half^T(g*sin) with rotate_half^T(v) = cat(v[..., d/2:], -v[..., :d/2]):
+// the values autograd gets from the composite formula, bit for bit.
+struct Rope : public torch::autograd::Function<Rope> {
+  static at::Tensor forward(AutogradContext *ctx, const at::Tensor &x, const at::Tensor &cos,
+                            const at::Tensor &sin) {
+    ctx->save_for_backward({cos, sin});
+    at::Tensor y;
+    if (gt::cpu::try_rope(x, cos, sin, &y)) return y;
+    return gt::rope_composite(x, cos, sin);
+  }
+  static variable_list backward(AutogradContext *ctx, variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const auto &g = grad_out[0];
+    const int64_t d = g.size(-1);
+    auto v = g * saved[1];
+    auto dx = g * saved[0] + at::cat({v.slice(-1, d / 2, d), v.slice(-1, 0, d / 2).neg()}, -1);
+    return {dx, at::Tensor(), at::Tensor()};
+  }
+};
+
+// SwiGLU silu(gate) * up, keeping gate and up for backward (the composite formula also keeps
+// silu(gate), a third tensor of the MLP's width) and recomputing silu(gate) there.
+struct SwiGLU : public torch::autograd::Function<SwiGLU> {
+  static at::Tensor forward(AutogradContext *ctx, const at::Tensor &gate, const at::Tensor &up) {
+    ctx->save_for_backward({gate, up});
+    return at::silu(gate) * up;
+  }
+  static variable_list backward(AutogradContext *ctx, variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const auto &g = grad_out[0];
+    const auto &gate = saved[0], &up = saved[1];
+    return {at::silu_backward(g * up, gate), g * at::silu(gate)};
+  }
+};
+
 }  // namespace
+
+namespace gt {
+
+at::Tensor rope_autograd(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin) {
+  return Rope::apply(x, cos, sin);
+}
+
+at::Tensor swiglu_autograd(const at::Tensor &gate, const at::Tensor &up) {
+  return SwiGLU::apply(gate, up);
+}
+
+}  // namespace gt
 
 extern "C" {
 

@@ -8,6 +8,8 @@
 
 #include "internal.h"
 
+#include <c10/core/GradMode.h>
+
 #include <ATen/ops/rms_norm.h>
 #include "kernels/cpu/fused.h"
 
@@ -124,8 +126,14 @@ gt_error gt_rms_norm(gt_tensor x, gt_tensor weight, double eps, gt_tensor *out) 
 
 gt_error gt_swiglu(gt_tensor gate, gt_tensor up, gt_tensor *out) {
   return guard([&] {
+    const auto &g = get(gate, "swiglu gate");
+    const auto &u = get(up, "swiglu up");
+    if (at::GradMode::is_enabled() && (g.requires_grad() || u.requires_grad())) {
+      *out = wrap(gt::swiglu_autograd(g, u));  // keeps gate and up only for backward
+      return;
+    }
     // One call for the pair; on CPU ATen's two vectorised passes were as fast as a fused one.
-    *out = wrap(at::silu(get(gate, "swiglu gate")) * get(up, "swiglu up"));
+    *out = wrap(at::silu(g) * u);
   });
 }
 
@@ -143,11 +151,28 @@ gt_error gt_rope(gt_tensor x, gt_tensor cos, gt_tensor sin, gt_tensor *out) {
       *out = wrap(std::move(y));
       return;
     }
-    // HF's formula: x*cos + rotate_half(x)*sin, rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]).
-    const int64_t d = a.size(-1);
-    auto rot = at::cat({a.slice(-1, d / 2, d).neg(), a.slice(-1, 0, d / 2)}, -1);
-    *out = wrap(a * c + rot * s);
+    // The autograd function differentiates x only (the tables are constants).
+    if (at::GradMode::is_enabled() && a.requires_grad() && !c.requires_grad() && !s.requires_grad()) {
+      *out = wrap(gt::rope_autograd(a, c, s));
+      return;
+    }
+    *out = wrap(gt::rope_composite(a, c, s));
   });
 }
+
+}  // extern "C"
+
+namespace gt {
+
+at::Tensor rope_composite(const at::Tensor &a, const at::Tensor &c, const at::Tensor &s) {
+  // HF's formula: x*cos + rotate_half(x)*sin, rotate_half(x) = cat(-x[..., d/2:], x[..., :d/2]).
+  const int64_t d = a.size(-1);
+  auto rot = at::cat({a.slice(-1, d / 2, d).neg(), a.slice(-1, 0, d / 2)}, -1);
+  return a * c + rot * s;
+}
+
+}  // namespace gt
+
+extern "C" {
 
 }  // extern "C"
