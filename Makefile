@@ -165,11 +165,16 @@ fuzz: $(LIB)
 
 # Builds everything a GPU host needs (it has PyTorch, cmake and g++ but no Go) into gpu-carry/;
 # scripts/gpu-check.sh then builds the C library there and runs the Go test binaries.
+# The Go test binaries of the packages with CUDA tests (scripts/gpu-check.sh runs their tests
+# named *CUDA* only), the CLI and bench-train (scripts/bench-gpu.sh).
+GPU_TEST_PKGS := bindings/torch model optim
 gpu-check: $(LIB)
 	@rm -rf gpu-carry && mkdir -p gpu-carry
 	$(GO) build -o gpu-carry/growthtrain ./cmd/growthtrain
-	$(GO) test -c -o gpu-carry/torch.test ./bindings/torch && echo bindings/torch > gpu-carry/torch.dir
-	@echo "gpu-carry/ ready: on the GPU host run  bash scripts/gpu-check.sh  (carry gpu-carry)"
+	$(GO) build -o gpu-carry/bench-train ./cmd/bench-train
+	@set -e; for p in $(GPU_TEST_PKGS); do n=$$(basename $$p); \
+		$(GO) test -c -o gpu-carry/$$n.test ./$$p; echo $$p > gpu-carry/$$n.dir; done
+	@echo "gpu-carry/ ready: on the GPU host run  bash scripts/gpu-check.sh  and  bash scripts/bench-gpu.sh  (carry gpu-carry)"
 
 clean:
 	rm -rf $(BUILD) $(BIN) gpu-carry
