@@ -34,7 +34,7 @@ GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps lib install uninstall build test demo bench-ops bench-model fuzz smollm2 gpu-check fmt vet clean help
+.PHONY: deps lib install uninstall build test demo bench-ops bench-model bench-train fuzz smollm2 gpu-check fmt vet clean help
 
 help:
 	@echo "make demo       set up and run the main job on the embedded default"
@@ -47,6 +47,7 @@ help:
 	@echo "make smollm2    fetch SmolLM2-135M-Instruct (Q4_1 GGUF) into .cache/"
 	@echo "make bench-ops  Go-vs-C++ overhead benchmark of small ops"
 	@echo "make bench-model SmolLM2 load / tokenizer / CPU eval speed vs HF"
+	@echo "make bench-train CPU training step vs PyTorch eager (all, top 6, top 2 of 12 layers)"
 	@echo "make fuzz       fuzz the weight, tokenizer, budget and checkpoint-state parsers (FUZZTIME=60s each)"
 	@echo "make gpu-check  prepare gpu-carry/ for scripts/gpu-check.sh on a GPU host"
 
@@ -149,6 +150,11 @@ bench-ops: $(LIB) $(BENCHLIB)
 bench-model: $(LIB) $(GGUF)
 	$(GO) run ./cmd/bench-model
 
+# One training step vs PyTorch eager (transformers, same config and batch, AdamW, clipping), all
+# layers and the top 6 and 2 of 12 trainable, in alternating rounds (docs/performance.md).
+bench-train: $(LIB) $(DEPSSTAMP)
+	$(GO) run ./cmd/bench-train
+
 # Longer fuzzing of the file parsers than `make test` does (it runs only the seed corpora).
 FUZZTIME ?= 60s
 fuzz: $(LIB)
@@ -161,11 +167,16 @@ fuzz: $(LIB)
 
 # Builds everything a GPU host needs (it has PyTorch, cmake and g++ but no Go) into gpu-carry/;
 # scripts/gpu-check.sh then builds the C library there and runs the Go test binaries.
+# The Go test binaries of the packages with CUDA tests (scripts/gpu-check.sh runs their tests
+# named *CUDA* only), the CLI and bench-train (scripts/bench-gpu.sh).
+GPU_TEST_PKGS := bindings/torch model optim
 gpu-check: $(LIB)
 	@rm -rf gpu-carry && mkdir -p gpu-carry
 	$(GO) build -o gpu-carry/growthtrain ./cmd/growthtrain
-	$(GO) test -c -o gpu-carry/torch.test ./bindings/torch && echo bindings/torch > gpu-carry/torch.dir
-	@echo "gpu-carry/ ready: on the GPU host run  bash scripts/gpu-check.sh  (carry gpu-carry)"
+	$(GO) build -o gpu-carry/bench-train ./cmd/bench-train
+	@set -e; for p in $(GPU_TEST_PKGS); do n=$$(basename $$p); \
+		$(GO) test -c -o gpu-carry/$$n.test ./$$p; echo $$p > gpu-carry/$$n.dir; done
+	@echo "gpu-carry/ ready: on the GPU host run  bash scripts/gpu-check.sh  and  bash scripts/bench-gpu.sh  (carry gpu-carry)"
 
 clean:
 	rm -rf $(BUILD) $(BIN) gpu-carry

@@ -90,8 +90,10 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 					h = e.M.Block(l, h)
 					hidden[l+1] = h
 				}
-				copy(base[start:], windowNLL(e.M, h, b.Targets))
-				for mi, md := range mods {
+				// Every result stays on the device until the batch is done: one read per batch
+				// instead of one per modification (each read waits for a GPU to finish).
+				rows := []*torch.Tensor{windowNLL(e.M, h, b.Targets)}
+				for _, md := range mods {
 					undo, err := md.Apply(e.M)
 					if err != nil {
 						berr = fmt.Errorf("modification %q: %w", md.Name, err)
@@ -102,9 +104,15 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 						for l := md.From; l < L; l++ {
 							h = e.M.Block(l, h)
 						}
-						copy(out[mi][start:], windowNLL(e.M, h, b.Targets))
+						rows = append(rows, s2.Keep(windowNLL(e.M, h, b.Targets)))
 					})
 					undo()
+				}
+				all := torch.Stack(rows, 0).Float64s() // [1 + mods, windows of the batch]
+				n := len(wins)
+				copy(base[start:], all[:n])
+				for mi := range mods {
+					copy(out[mi][start:], all[(mi+1)*n:(mi+2)*n])
 				}
 			})
 		})
@@ -118,9 +126,10 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 	return base, out, nil
 }
 
-// windowNLL is the summed next-token NLL of each window (row) from the last layer's output h.
-func windowNLL(m *model.Model, h, targets *torch.Tensor) []float64 {
-	return m.HeadLoss(h, targets, model.LossOptions{Reduction: model.LossPerRow}).Float64s()
+// windowNLL is the summed next-token NLL of each window (row) from the last layer's output h: a
+// [B] float64 tensor on the device.
+func windowNLL(m *model.Model, h, targets *torch.Tensor) *torch.Tensor {
+	return m.HeadLoss(h, targets, model.LossOptions{Reduction: model.LossPerRow})
 }
 
 // LayerWeights is a saved copy of one layer's parameters, for modifications that change

@@ -35,7 +35,7 @@ extern "C" {
 /* Bumped whenever anything in this header changes for a caller: a signature, an enum value, a
    struct layout, the meaning or default of an entry point, and also an entry point added or
    removed (docs/bindings.md, "ABI rule"). */
-#define GT_ABI_VERSION 5
+#define GT_ABI_VERSION 6
 
 /* A tensor handle: a slot number (bits 0-31) and a generation (bits 32-61); 0 is "no tensor".
    A released handle's generation no longer matches its slot, so using it is a clean
@@ -225,6 +225,10 @@ gt_error gt_cross_entropy(gt_tensor logits, gt_tensor target, int64_t ignore_ind
 gt_error gt_sdpa(gt_tensor q, gt_tensor k, gt_tensor v, gt_tensor mask, double dropout,
                  int causal, double scale, int enable_gqa, gt_tensor *out);
 gt_error gt_rms_norm(gt_tensor x, gt_tensor weight /* nullable */, double eps, gt_tensor *out);
+/* gt_rms_norm through libtorch's at::rms_norm on every device (what gt_rms_norm uses on CUDA,
+   where it is a fused kernel; on the CPU the composite formula is faster). */
+gt_error gt_rms_norm_native(gt_tensor x, gt_tensor weight /* nullable */, double eps,
+                            gt_tensor *out);
 
 /* ---- views and indexing ---- */
 enum { GT_SHAPE_VIEW = 0, GT_SHAPE_RESHAPE, GT_SHAPE_PERMUTE, GT_SHAPE_EXPAND };
@@ -258,6 +262,17 @@ gt_error gt_grad_zero(gt_tensor t);
 int gt_set_grad_enabled(int on); /* for this thread; returns the previous setting */
 int gt_is_grad_enabled(void);
 
+/* ---- autocast (mixed precision), per thread like grad mode ---- */
+/* Enters an autocast region for dev_type (GT_CPU or GT_CUDA) on this thread: libtorch's
+   lower-precision operations (matrix products, attention) compute in dtype (GT_BFLOAT16 or
+   GT_FLOAT16) while float32 parameters, and the gradients they receive, stay float32. Regions
+   nest; each enter must be matched by gt_autocast_exit on the same thread, which restores the
+   previous setting and, when the outermost region ends, drops the cached casts of the weights. */
+gt_error gt_autocast_enter(int dev_type, int dtype);
+gt_error gt_autocast_exit(int dev_type);
+/* Writes whether autocast is on for dev_type on this thread, and its dtype (our code). */
+gt_error gt_autocast_state(int dev_type, int *enabled, int *dtype);
+
 /* ---- fused training helpers (one call for a whole parameter list) ---- */
 /* AdamW over params[i] using params[i].grad; params without a gradient are skipped. step is the
    1-based step count shared by all (kept per parameter by the caller via `steps`, float32 CPU
@@ -265,6 +280,16 @@ int gt_is_grad_enabled(void);
 gt_error gt_adamw(const gt_tensor *params, const gt_tensor *exp_avg, const gt_tensor *exp_avg_sq,
                   const gt_tensor *steps, int64_t n, double lr, double beta1, double beta2,
                   double eps, double weight_decay);
+/* The LM head and the next-token cross-entropy in one differentiable call: for x [N, H] (the
+   final norm's outputs), weight [V, H] and int64 targets [N] (ignore_index left out), the mean
+   (GT_REDUCTION_MEAN, over the counted targets) or sum (GT_REDUCTION_SUM) of
+   -log softmax(x weight^T)[target], a float32 scalar. Rows go through in chunks of `chunk`; with
+   gradients recorded, each chunk's logit gradient is computed in the forward pass and folded into
+   the gradients of x and weight at once, so the [N, V] logits never exist whole. The products run
+   in compute_dtype (< 0: x's dtype; e.g. GT_BFLOAT16 for mixed precision), the loss in float32. */
+gt_error gt_head_cross_entropy(gt_tensor x, gt_tensor weight, gt_tensor targets,
+                               int64_t ignore_index, int reduction, int64_t chunk,
+                               int compute_dtype, gt_tensor *out);
 /* Clips the gradients of params to a total 2-norm of max_norm (if max_norm > 0) and returns the
    total norm before clipping (0 when no parameter has a gradient). Reading the norm waits for
    the device. */

@@ -154,4 +154,13 @@ inline at::Scalar scalar(double v, at::ScalarType st) {
   return at::Scalar(v);
 }
 
+// ---- differentiable fused operations (ops/fused_train.cpp) ----
+// Rotary embedding and SwiGLU as autograd functions, used when gradients are recorded: the
+// forward may take the CPU backend's kernel, the backward is written out (and, for SwiGLU,
+// recomputes silu(gate) instead of keeping it), with the composite formulas' numerics.
+at::Tensor rope_autograd(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin);
+at::Tensor swiglu_autograd(const at::Tensor &gate, const at::Tensor &up);
+// HF's rotary formula, x*cos + rotate_half(x)*sin (ops/nn.cpp).
+at::Tensor rope_composite(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin);
+
 }  // namespace gt

@@ -19,11 +19,23 @@ func (m *Model) Embed(ids *torch.Tensor) *torch.Tensor {
 
 // Block applies decoder layer i (its controls included) to hidden state h at positions
 // [0, T): h + attn(norm(h)), then + mlp(norm(.)).
-func (m *Model) Block(i int, h *torch.Tensor) *torch.Tensor {
-	ctl := m.Layers[i]
-	if ctl.Skip {
+//
+// The layer's intermediates live in a scope of its own: only its output survives the call, and
+// what backward needs stays alive through the autograd graph alone, so a training step's memory
+// holds one layer's temporaries at a time instead of every layer's.
+func (m *Model) Block(i int, h *torch.Tensor) (out *torch.Tensor) {
+	if m.Layers[i].Skip {
 		return h // the identity: gradients flow straight through to the layers below
 	}
+	torch.WithScope(func(s *torch.Scope) {
+		m.compute(func() { out = m.block(i, h) })
+		s.Keep(out)
+	})
+	return out
+}
+
+func (m *Model) block(i int, h *torch.Tensor) *torch.Tensor {
+	ctl := m.Layers[i]
 	p := LayerPrefix(i)
 	if !ctl.SkipAttn {
 		a := m.attention(p, m.norm(h, m.params[p+"input_layernorm.weight"]))
@@ -46,10 +58,12 @@ func (m *Model) Block(i int, h *torch.Tensor) *torch.Tensor {
 }
 
 // Head applies the final norm and the LM head, returning float32 logits.
-func (m *Model) Head(h *torch.Tensor) *torch.Tensor {
-	x := m.norm(h, m.params["model.norm.weight"])
-	logits := torch.Linear(x, m.Param("lm_head.weight"), nil)
-	if m.DType != torch.Float32 {
+func (m *Model) Head(h *torch.Tensor) (logits *torch.Tensor) {
+	m.compute(func() {
+		x := m.norm(h, m.params["model.norm.weight"])
+		logits = torch.Linear(x, m.Param("lm_head.weight"), nil)
+	})
+	if logits.DType() != torch.Float32 {
 		logits = logits.To(torch.Float32)
 	}
 	return logits

@@ -27,15 +27,25 @@ type LossOptions struct {
 	// Chunk > 0 runs the head and the loss over chunks of that many positions, so the full
 	// [B, T, vocab] logits never exist at once (100 MB for one 512-token window of a 49k
 	// vocabulary). Each position's loss is the same. It saves memory, not time: on a 2-core
-	// CPU, chunks of 128 were 18% slower than all at once (smaller matrix products).
+	// CPU, chunks of 128 were 18% slower than all at once (smaller matrix products). With
+	// gradients recorded (training) and LossMean or LossSum, chunking goes through the fused
+	// head and loss (torch.HeadCrossEntropy), whose backward keeps no logits at all; on CUDA
+	// training always does, in chunks of cudaHeadRows rows when Chunk is 0.
 	Chunk int
 }
+
+// cudaHeadRows is the fused head's chunk on CUDA when LossOptions.Chunk is 0: 4096 rows of a
+// 49k vocabulary are 0.8 GB of float32 logits at a time, instead of 6.4 GB for 16 x 2048 tokens.
+const cudaHeadRows = 4096
 
 // HeadLoss applies the final norm and the LM head to hidden states h [B, T, hidden] and returns
 // the next-token cross-entropy of those logits against targets [B, T] (positions whose target
 // is IgnoreIndex are left out). With chunks, LossSum and LossPerRow add the chunks' float64
 // sums; LossMean divides the chunks' summed losses by the number of counted targets.
 func (m *Model) HeadLoss(h, targets *torch.Tensor, opts LossOptions) *torch.Tensor {
+	if rows, ok := m.fusedHeadRows(h, opts); ok {
+		return m.fusedHeadLoss(h, targets, opts.Reduction, rows)
+	}
 	t := h.Size(1)
 	chunk := int64(opts.Chunk)
 	if chunk <= 0 || chunk >= t {
@@ -60,6 +70,40 @@ func (m *Model) HeadLoss(h, targets *torch.Tensor, opts LossOptions) *torch.Tens
 		return acc.Div(counted)
 	}
 	return acc
+}
+
+// fusedHeadRows says whether HeadLoss goes through the fused head and loss, and in chunks of
+// how many rows (flattened positions).
+func (m *Model) fusedHeadRows(h *torch.Tensor, opts LossOptions) (int64, bool) {
+	if !torch.GradEnabled() || opts.Reduction == LossPerRow {
+		return 0, false
+	}
+	if opts.Chunk > 0 {
+		return int64(opts.Chunk) * h.Size(0), true
+	}
+	if m.Device.IsCUDA() {
+		return cudaHeadRows, true
+	}
+	return 0, false
+}
+
+// fusedHeadLoss is HeadLoss through torch.HeadCrossEntropy: the final norm, then the head and
+// the loss in chunks of rows, the products in the model's compute precision.
+func (m *Model) fusedHeadLoss(h, targets *torch.Tensor, red Reduction, rows int64) *torch.Tensor {
+	x := m.norm(h, m.params["model.norm.weight"])
+	d := x.Size(-1)
+	opts := torch.HeadCrossEntropyOptions{IgnoreIndex: IgnoreIndex, HasIgnoreIndex: true, Chunk: rows}
+	if red == LossSum {
+		opts.Reduction = torch.ReduceSum
+	}
+	if m.Mixed() {
+		opts.Compute, opts.HasCompute = m.Compute, true
+	}
+	loss := torch.HeadCrossEntropy(x.Reshape(-1, d), m.Param("lm_head.weight"), targets.Reshape(-1), opts)
+	if red == LossSum {
+		return loss.To(torch.Float64)
+	}
+	return loss
 }
 
 // lossSumRaw is the sum in the logits' dtype (the parts of a chunked mean).

@@ -156,3 +156,86 @@ func TestLossInputErrors(t *testing.T) {
 		})
 	}
 }
+
+// With gradients recorded, a chunked loss goes through the fused head (no logits kept for
+// backward): the same loss and gradients as the composite head, in float32 and in mixed
+// precision.
+func TestFusedHeadLossMatchesComposite(t *testing.T) {
+	m := tinyLossModel(t)
+	wins := [][]int64{{1, 7, 9, 200, 13, 4, 5, 6, 7, 8, 9}, {8, 8, 3, 299, 4, 4, 4, 4, 4, 4, 4}}
+	names := []string{"model.embed_tokens.weight", "model.norm.weight", "model.layers.1.mlp.down_proj.weight"}
+	run := func(chunk int, compute torch.DType) (loss float64, grads [][]float32) {
+		m.Compute = compute
+		defer func() { m.Compute = torch.Float32 }()
+		torch.WithScope(func(s *torch.Scope) {
+			b, err := Pack(wins, Shifted, torch.CPU)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := m.Loss(b, LossOptions{Chunk: chunk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Backward()
+			loss = l.Item()
+			for _, n := range names {
+				grads = append(grads, m.Param(n).Grad().Float32s())
+			}
+			for _, n := range m.Names() {
+				m.Param(n).SetGradNone()
+			}
+		})
+		return loss, grads
+	}
+	for _, compute := range []torch.DType{torch.Float32, torch.BFloat16} {
+		tol := 1e-5
+		if compute == torch.BFloat16 {
+			tol = 3e-2
+		}
+		want, wantGrads := run(0, compute)
+		for _, chunk := range []int{1, 4, 10} {
+			got, grads := run(chunk, compute)
+			if math.Abs(got-want) > tol*want {
+				t.Errorf("%v chunk %d: loss %v, composite %v", compute, chunk, got, want)
+			}
+			for i, n := range names {
+				var d, scale float64
+				for j := range grads[i] {
+					d = math.Max(d, math.Abs(float64(grads[i][j]-wantGrads[i][j])))
+					scale = math.Max(scale, math.Abs(float64(wantGrads[i][j])))
+				}
+				if d > tol*scale {
+					t.Errorf("%v chunk %d: gradient of %s differs by %.2g (scale %.2g)", compute, chunk, n, d, scale)
+				}
+			}
+		}
+	}
+}
+
+// A forward pass keeps one tensor handle per layer (its output), not every intermediate: the
+// layers' temporaries are released as soon as each layer is done, and backward still works.
+func TestForwardReleasesLayerIntermediates(t *testing.T) {
+	m := tinyLossModel(t)
+	torch.WithScope(func(s *torch.Scope) {
+		b, err := Pack([][]int64{{1, 2, 3, 4, 5, 6, 7, 8}}, Shifted, torch.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := torch.LiveTensors()
+		h, err := m.Hidden(b.Inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The embedding output and one output per layer (rotary tables are cached once).
+		if grown := torch.LiveTensors() - before; grown > int64(m.Config.NumHiddenLayers)+3 {
+			t.Fatalf("%d tensors alive after the forward pass of %d layers", grown, m.Config.NumHiddenLayers)
+		}
+		m.HeadLoss(h, b.Targets, LossOptions{}).Backward()
+		if g := m.Param("model.layers.0.self_attn.q_proj.weight").Grad(); g == nil {
+			t.Fatal("no gradient reached layer 0")
+		}
+	})
+	for _, n := range m.Names() {
+		m.Param(n).SetGradNone()
+	}
+}

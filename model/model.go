@@ -16,7 +16,12 @@ import (
 type Model struct {
 	Config Config
 	Device torch.Device
-	DType  torch.DType
+	DType  torch.DType // of the parameters
+	// Compute, when it is bfloat16 or float16 and the parameters are float32, is mixed
+	// precision: the matrix products and attention of the layers and the head run in Compute
+	// (libtorch's autocast), while the parameters, their gradients and the residual stream stay
+	// float32, as torch.autocast does for HF models. Any other value: compute in DType.
+	Compute torch.DType
 
 	params map[string]*torch.Tensor
 	names  []string // HF order: embeddings, layers in order, final norm, head
@@ -283,6 +288,20 @@ func (m *Model) ropeTables(n int64) (cos, sin *torch.Tensor) {
 		})
 	})
 	return m.rope.cos.Narrow(0, 0, n), m.rope.sin.Narrow(0, 0, n)
+}
+
+// Mixed reports whether the model computes in a lower precision than its parameters (Compute).
+func (m *Model) Mixed() bool {
+	return m.DType == torch.Float32 && (m.Compute == torch.BFloat16 || m.Compute == torch.Float16)
+}
+
+// compute runs f under the model's compute precision: inside an autocast region when Mixed.
+func (m *Model) compute(f func()) {
+	if m.Mixed() {
+		torch.Autocast(m.Device, m.Compute, f)
+		return
+	}
+	f()
 }
 
 // attnScale is the softmax scale 1/sqrt(head_dim).

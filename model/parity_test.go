@@ -41,6 +41,15 @@ for case in cases:
     t = {"ids": ids, "logits": r.logits.float().contiguous(), "loss": r.loss.float().reshape(1)}
     for i, h in enumerate(r.hidden_states):
         t["hidden_%d" % i] = h.float().contiguous()
+    # Mixed precision as PyTorch users train: float32 parameters, bfloat16 autocast.
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        r = model(ids, labels=ids)
+    r.loss.backward()
+    t["bf16_logits"] = r.logits.float().contiguous()
+    t["bf16_loss"] = r.loss.float().reshape(1)
+    for n, p in model.named_parameters():
+        if n in ("model.embed_tokens.weight", "model.layers.0.mlp.down_proj.weight", "model.norm.weight"):
+            t["bf16_grad." + n] = p.grad.float().contiguous()
     save_file(t, d + "/ref.safetensors")
 `
 
@@ -75,6 +84,7 @@ func TestParityWithTransformers(t *testing.T) {
 			defer closeAll(ref)
 			// With gradients recorded (training: the composite ATen ops) and without (inference:
 			// the fused CPU kernels for RMSNorm, rotary embeddings and the loss).
+			t.Run("bfloat16-autocast", func(t *testing.T) { checkMixedParity(t, m, ref) })
 			for _, mode := range []string{"recording-gradients", "no-grad"} {
 				run := func(f func()) { f() }
 				if mode == "no-grad" {
@@ -305,4 +315,55 @@ func nextTokenLoss(m *Model, ids *torch.Tensor) (*torch.Tensor, error) {
 		return nil, err
 	}
 	return m.Loss(b, LossOptions{})
+}
+
+// checkMixedParity runs m in mixed precision (float32 parameters, bfloat16 compute) against
+// transformers under torch.autocast: logits, loss and gradients.
+func checkMixedParity(t *testing.T, m *Model, ref map[string]*torch.Tensor) {
+	m.Compute = torch.BFloat16
+	defer func() { m.Compute = torch.Float32 }()
+	torch.WithScope(func(s *torch.Scope) {
+		out, err := m.Forward(ref["ids"], ForwardOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The bfloat16 products must have changed something, or this compares float32 with itself.
+		if maxAbsDiff(out.Logits, ref["logits"]) == 0 {
+			t.Fatal("mixed-precision logits equal the float32 ones: autocast did not run")
+		}
+		// bfloat16 keeps 8 significant bits: the logits agree to its rounding, not to float32's
+		// (on the CPU they come out equal: the same kernels in the same order).
+		scale := ref["bf16_logits"].Abs().Amax(false).Item()
+		if d := maxAbsDiff(out.Logits, ref["bf16_logits"]); d > 1e-2*scale {
+			t.Errorf("logits differ by %g (scale %g)", d, scale)
+		} else {
+			t.Logf("max |logit difference| %.2g (max |logit| %.2g)", d, scale)
+		}
+		loss, err := nextTokenLoss(m, ref["ids"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := math.Abs(loss.Item() - ref["bf16_loss"].Item()); d > 1e-3*ref["bf16_loss"].Item() {
+			t.Errorf("loss %v vs transformers %v", loss.Item(), ref["bf16_loss"].Item())
+		}
+		loss.Backward()
+		defer func() {
+			for _, n := range m.Names() {
+				m.Param(n).SetGradNone()
+			}
+		}()
+		for _, n := range []string{"model.embed_tokens.weight", "model.layers.0.mlp.down_proj.weight", "model.norm.weight"} {
+			g := m.Param(n).Grad()
+			if g == nil || g.DType() != torch.Float32 {
+				t.Fatalf("%s: gradient %v, want float32", n, g)
+			}
+			want := ref["bf16_grad."+n]
+			scale := want.Abs().Amax(false).Item()
+			if d := maxAbsDiff(g, want); d > 2e-2*scale {
+				t.Errorf("%s: gradient differs by %g (scale %g)", n, d, scale)
+			} else {
+				t.Logf("%s: max |gradient difference| %.2g (scale %.2g)", n, d, scale)
+			}
+		}
+	})
 }

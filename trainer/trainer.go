@@ -219,11 +219,23 @@ func (r *run) setup() error {
 	if r.m, err = initModel(b, cfg); err != nil {
 		return err
 	}
-	if err := r.m.To(r.dev, r.dtype); err != nil {
+	// Parameters and optimizer state are float32 (float64 when asked); a lower [run] dtype is
+	// the compute precision (mixed precision through autocast): in bfloat16 itself, weight
+	// decay and updates smaller than half a bfloat16 step would be lost (docs/budget.md).
+	params := torch.Float32
+	if r.dtype == torch.Float64 {
+		params = torch.Float64
+	}
+	if err := r.m.To(r.dev, params); err != nil {
 		return err
 	}
-	fmt.Fprintf(r.log, "model: %d layers, hidden %d, %.2fM parameters on %v %v\n",
-		cfg.NumHiddenLayers, cfg.HiddenSize, float64(r.m.NumParams())/1e6, r.dev, r.dtype)
+	r.m.Compute = r.dtype
+	precision := params.String()
+	if r.m.Mixed() {
+		precision = fmt.Sprintf("float32 parameters, %v compute", r.dtype)
+	}
+	fmt.Fprintf(r.log, "model: %d layers, hidden %d, %.2fM parameters on %v, %s\n",
+		cfg.NumHiddenLayers, cfg.HiddenSize, float64(r.m.NumParams())/1e6, r.dev, precision)
 	o := b.Optim
 	r.opt = optim.NewAdamW(torch.AdamWConfig{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay})
 	r.stepper = optim.Step{Optimizer: r.opt, GradClip: o.GradClip, CheckFinite: true}

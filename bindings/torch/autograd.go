@@ -88,3 +88,25 @@ func NoGrad(f func()) {
 // GradEnabled reports whether gradient recording is on for the calling goroutine's thread. It is
 // meaningful inside NoGrad or a pinned goroutine.
 func GradEnabled() bool { return C.gt_is_grad_enabled() != 0 }
+
+// Autocast runs f with lower-precision compute on the calling goroutine's thread for device
+// type dev (CPU or CUDA; the index is ignored): libtorch's matrix products and attention compute
+// in dtype (BFloat16 or Float16), the way torch.autocast does, while float32 parameters and the
+// gradients they receive stay float32. It pins the goroutine while f runs; regions nest. The
+// backward pass needs no region of its own: it runs in the dtypes the forward pass chose. Do not
+// nest regions of different dtypes: libtorch caches each weight's cast once per outermost region.
+func Autocast(dev Device, dtype DType, f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	check(C.gt_autocast_enter(C.int(dev.Type), C.int(dtype)), "Autocast")
+	defer func() { check(C.gt_autocast_exit(C.int(dev.Type)), "Autocast") }()
+	f()
+}
+
+// AutocastDType reports the compute dtype of the autocast region open on the calling
+// goroutine's thread for dev's type, and false when there is none.
+func AutocastDType(dev Device) (DType, bool) {
+	var on, dt C.int
+	check(C.gt_autocast_state(C.int(dev.Type), &on, &dt), "AutocastDType")
+	return DType(dt), on != 0
+}

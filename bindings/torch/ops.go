@@ -406,6 +406,49 @@ func CrossEntropy(logits, target *Tensor, opts CrossEntropyOptions) *Tensor {
 	return result(err, "CrossEntropy", out)
 }
 
+// HeadCrossEntropyOptions configures HeadCrossEntropy.
+type HeadCrossEntropyOptions struct {
+	Reduction      Reduction // ReduceMean (the zero value) or ReduceSum
+	IgnoreIndex    int64     // targets equal to it contribute nothing (when HasIgnoreIndex)
+	HasIgnoreIndex bool
+	Chunk          int64 // rows per chunk (0: 1024)
+	// Compute is the dtype of the matrix products when HasCompute (e.g. BFloat16 for mixed
+	// precision); otherwise x's dtype. The loss is accumulated in float32 either way.
+	Compute    DType
+	HasCompute bool
+}
+
+// HeadCrossEntropy is CrossEntropy(Linear(x, weight), targets) for x [N, H], weight [V, H] and
+// targets [N], computed over chunks of rows so that the [N, V] logits never exist whole: with
+// gradients recorded, each chunk's logit gradient is computed in the forward pass and folded
+// into the gradients of x and weight at once (as llm.c does), and backward only scales them.
+// The result is a float32 scalar. Use it for training with large vocabularies or batches, where
+// the logits and their gradient would dominate memory.
+func HeadCrossEntropy(x, weight, targets *Tensor, opts HeadCrossEntropyOptions) *Tensor {
+	ignore := int64(math.MinInt64)
+	if opts.HasIgnoreIndex {
+		ignore = opts.IgnoreIndex
+	}
+	if opts.Reduction == ReduceNone {
+		fail("HeadCrossEntropy", "the reduction must be mean or sum")
+	}
+	chunk := opts.Chunk
+	if chunk <= 0 {
+		chunk = 1024
+	}
+	compute := C.int(-1)
+	if opts.HasCompute {
+		compute = C.int(opts.Compute)
+	}
+	var out C.gt_tensor
+	err := C.gt_head_cross_entropy(x.c("HeadCrossEntropy"), weight.c("HeadCrossEntropy"), targets.c("HeadCrossEntropy"),
+		C.int64_t(ignore), opts.Reduction.c(), C.int64_t(chunk), compute, &out)
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(weight)
+	runtime.KeepAlive(targets)
+	return result(err, "HeadCrossEntropy", out)
+}
+
 // AttentionOptions configures ScaledDotProductAttention.
 type AttentionOptions struct {
 	Mask      *Tensor // optional bool (true = attend) or additive float mask
@@ -447,6 +490,21 @@ func RMSNorm(x, weight *Tensor, eps float64) *Tensor {
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(weight)
 	return result(err, "RMSNorm", out)
+}
+
+// RMSNormNative is RMSNorm through libtorch's at::rms_norm, on every device. RMSNorm itself uses
+// it on CUDA, where it is one fused kernel forward and backward; on the CPU the composite formula
+// (HF's, op for op) is faster. Tests compare the two there.
+func RMSNormNative(x, weight *Tensor, eps float64) *Tensor {
+	var wh C.gt_tensor // 0: no weight
+	if weight != nil {
+		wh = weight.c("RMSNormNative")
+	}
+	var out C.gt_tensor
+	err := C.gt_rms_norm_native(x.c("RMSNormNative"), wh, C.double(eps), &out)
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(weight)
+	return result(err, "RMSNormNative", out)
 }
 
 // SwiGLU returns silu(gate) * up elementwise (the inner product of a SwiGLU MLP); gate and up

@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/cmd/internal/pyref"
 	"github.com/growthtrain/growthtrain/cmd/internal/runtimeenv"
 	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/model"
@@ -100,23 +99,6 @@ func goEval(m *model.Model, ids []int64, seqLen int) (evalRound, error) {
 	return evalRound{Seconds: res.Seconds, Tokens: res.Tokens, NLL: res.NLL}, err
 }
 
-// reference is the running Python server.
-type reference struct {
-	in  io.WriteCloser
-	out *json.Decoder
-}
-
-func (r *reference) eval(what string) (evalRound, error) {
-	var e evalRound
-	if _, err := fmt.Fprintln(r.in, what); err != nil {
-		return e, fmt.Errorf("reference script: %w", err)
-	}
-	if err := r.out.Decode(&e); err != nil {
-		return e, fmt.Errorf("reference script output: %w", err)
-	}
-	return e, nil
-}
-
 func run(gguf, textPath, python string, threads, evalTokens, seqLen, rounds int) (err error) {
 	defer torch.Recover(&err)
 	torch.SetNumThreads(threads)
@@ -160,37 +142,23 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen, rounds int)
 	if err := os.WriteFile(winFile, wj, 0o644); err != nil {
 		return err
 	}
-	cmd := exec.Command(python, "-c", pyScript, gguf, filepath.Join(dir, "tokenizer.json"), textFile, winFile, fmt.Sprint(threads))
-	cmd.Env = append(os.Environ(), "HF_HUB_OFFLINE=1", "TOKENIZERS_PARALLELISM=false")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+	ref, err := pyref.Start(python, pyScript, gguf, filepath.Join(dir, "tokenizer.json"), textFile, winFile, fmt.Sprint(threads))
 	if err != nil {
 		return err
 	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("reference script: %w", err)
-	}
-	ref := &reference{in: in, out: json.NewDecoder(outPipe)}
-	defer func() {
-		fmt.Fprintln(in, "quit")
-		in.Close()
-		cmd.Wait()
-	}()
+	defer ref.Close()
 	var py struct {
 		TokSeconds  float64 `json:"tok_seconds"`
 		TokCount    int     `json:"tok_count"`
 		LoadSeconds float64 `json:"load_seconds"`
 	}
-	if err := ref.out.Decode(&py); err != nil {
-		return fmt.Errorf("reference script output: %w", err)
+	if err := ref.Read(&py); err != nil {
+		return err
 	}
 
 	// Rounds alternate: growthtrain (fused kernels), transformers, growthtrain (composite ops).
-	if _, err := ref.eval("warmup"); err != nil {
+	var warm evalRound
+	if err := ref.Call("warmup", &warm); err != nil {
 		return err
 	}
 	m.Evaluate(wins[0], model.EvalOptions{SeqLen: seqLen})
@@ -201,8 +169,8 @@ func run(gguf, textPath, python string, threads, evalTokens, seqLen, rounds int)
 		if err != nil {
 			return err
 		}
-		p, err := ref.eval("eval")
-		if err != nil {
+		var p evalRound
+		if err := ref.Call("eval", &p); err != nil {
 			return err
 		}
 		torch.SetFusedKernels(false)

@@ -5,6 +5,7 @@
 
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/_foreach_add.h>
+#include <ATen/ops/_foreach_mul.h>
 #include <ATen/ops/_foreach_norm.h>
 #include <ATen/ops/_fused_adamw.h>
 #include <ATen/ops/clamp_max.h>
@@ -36,18 +37,27 @@ at::Tensor clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm) {
     if (p.grad().defined()) grads.push_back(p.grad());
   }
   if (grads.empty()) return at::Tensor();
-  auto norms = at::_foreach_norm(grads, 2);
-  auto dev = grads[0].device();
-  // Accumulate in float64 when any gradient is float64, else float32 (as torch does).
+  // Norms in float32 (float64 when any gradient is float64), whatever the gradients' dtype: a
+  // bfloat16 sum of squares would lose the small gradients. One foreach call each for the norms
+  // and the scaling, so the kernel count does not grow with the number of parameters.
   auto acc = at::kFloat;
   for (const auto &g : grads) {
     if (g.scalar_type() == at::kDouble) acc = at::kDouble;
   }
-  for (auto &x : norms) x = x.to(dev, acc);
+  auto norms = at::_foreach_norm(grads, 2, acc);
+  auto dev = grads[0].device();
+  for (auto &x : norms) {
+    if (x.device() != dev) x = x.to(dev);
+  }
   auto total = at::linalg_vector_norm(at::stack(norms), 2);
   if (max_norm > 0) {
     auto coef = at::clamp_max(max_norm / (total + 1e-6), 1.0);
-    for (auto &g : grads) g.mul_(coef.to(g.device(), g.scalar_type()));
+    // _foreach_mul_ wants its tensor scalar on the lists' device: group by device.
+    std::map<std::string, std::vector<at::Tensor>> by_device;
+    for (auto &g : grads) by_device[g.device().str()].push_back(g);
+    for (auto &[name, gs] : by_device) {
+      at::_foreach_mul_(gs, gs[0].device() == dev ? coef : coef.to(gs[0].device()));
+    }
   }
   return total;
 }

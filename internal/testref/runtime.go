@@ -27,3 +27,17 @@ func InitCommandRuntime() {
 		os.Exit(1)
 	}
 }
+
+// RequireCUDA returns cuda:0, or skips the test on a machine without a GPU, unless
+// GROWTHTRAIN_REQUIRE_CUDA=1 (scripts/gpu-check.sh sets it on GPU hosts), where a missing GPU
+// fails the test instead: there every CUDA test must run.
+func RequireCUDA(tb testing.TB) torch.Device {
+	tb.Helper()
+	if !torch.CUDAAvailable() {
+		if os.Getenv("GROWTHTRAIN_REQUIRE_CUDA") == "1" {
+			tb.Fatalf("GROWTHTRAIN_REQUIRE_CUDA=1 but CUDA is not available (library linked with CUDA kernels: %v)", torch.CUDACompiled())
+		}
+		tb.Skip("no CUDA device here; scripts/gpu-check.sh runs this on a GPU host")
+	}
+	return torch.CUDA(0)
+}

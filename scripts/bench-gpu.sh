@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The GPU benchmark (issue targets: training and evaluation tokens/s against PyTorch eager and
+# torch.compile, MFU, peak memory, and the growth phases' step times for the top k of 30 layers),
+# run on a GPU host from the repository root after `make gpu-check` here (carry gpu-carry/):
+#
+#   bash scripts/bench-gpu.sh [OUTDIR]
+#
+# SmolLM2-135M's shape (30 layers, vocabulary 49152), batch 16 x 2048 tokens, bfloat16 mixed
+# precision on both sides (float32 weights, autocast), fused AdamW, transformers' sdpa. It
+# builds the library unless scripts/gpu-check.sh already did (build-gpu/). Under 10 minutes on an
+# H200, torch.compile's warm-up (~100 s) included.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-${OUT:-$root/gpu-out}}
+mkdir -p "$out"
+exec > >(tee "$out/bench-gpu.log") 2>&1
+bench="$root/gpu-carry/bench-train"
+[ -x "$bench" ] || { echo "bench-gpu: $bench is missing: run 'make gpu-check' on a development machine and carry gpu-carry/"; exit 2; }
+py=${GROWTHTRAIN_PYTHON:-python3}
+if [ ! -e "$root/build-gpu/libgrowthtorch.so" ]; then
+  torch_dir=$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))') || exit 1
+  cmake -S "$root" -B "$root/build-gpu" -DLIBTORCH="$torch_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
+  cmake --build "$root/build-gpu" -j"$(nproc)" 2>&1 | tail -2
+fi
+export LD_LIBRARY_PATH="$root/build-gpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+cd "$root"
+"$bench" --python "$py" --device cuda --dtype bfloat16 --layers 30 --vocab 49152 --batch 16 --seq-len 2048 \
+  --top 30,15,8,2 --rounds 3 --steps 5 --eval --reference eager,compile

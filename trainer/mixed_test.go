@@ -1,0 +1,126 @@
+package trainer
+
+import (
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/model"
+	"github.com/growthtrain/growthtrain/model/safetensors"
+	"github.com/growthtrain/growthtrain/optim"
+)
+
+// Weight decay moves weights at the SmolLM2 settings' floor (lr 3e-3 x wd 0.1 = 3e-4 of the
+// weight per step) in mixed precision, where the parameters are float32. In pure bfloat16 the
+// same update is below half a bfloat16 step and is lost: the second case shows the failure the
+// mixed mode exists to avoid.
+func TestWeightDecayMovesWeightsInMixedPrecision(t *testing.T) {
+	cfg := model.Config{VocabSize: 64, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 1, NumAttentionHeads: 2,
+		NumKeyValueHeads: 1, HeadDim: 16, MaxPositionEmbeddings: 32, RMSNormEps: 1e-5, RopeTheta: 1e4, HiddenAct: "silu"}
+	const lr, wd, unused = 3e-3, 0.1, 63 // token 63 is not in the batch: its embedding row gets a zero gradient
+	windows := [][]int64{{1, 2, 3, 4, 5, 6, 7, 8}, {9, 10, 11, 12, 13, 14, 15, 16}}
+	for _, tc := range []struct {
+		name        string
+		params      torch.DType
+		compute     torch.DType
+		wantDecayed bool
+	}{
+		{"mixed: float32 parameters, bfloat16 compute", torch.Float32, torch.BFloat16, true},
+		{"pure bfloat16", torch.BFloat16, torch.BFloat16, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gen := torch.NewGenerator(3, torch.CPU)
+			defer gen.Close()
+			m, err := model.New(cfg, gen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if err := m.To(torch.CPU, tc.params); err != nil {
+				t.Fatal(err)
+			}
+			m.Compute = tc.compute
+			emb := m.Param("model.embed_tokens.weight")
+			before := emb.Narrow(0, unused, 1).To(torch.Float64).Float64s()
+			opt := optim.NewAdamW(torch.AdamWConfig{LR: lr, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: wd})
+			defer opt.Close()
+			step := optim.Step{Optimizer: opt, GradClip: 1}
+			res, err := step.Run(optim.Params(m.Names(), m.Param), lr, 1, func(int) (*torch.Tensor, error) {
+				b, err := model.Pack(windows, model.Shifted, torch.CPU)
+				if err != nil {
+					return nil, err
+				}
+				return m.Loss(b, model.LossOptions{})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Close()
+			after := emb.Narrow(0, unused, 1).To(torch.Float64).Float64s()
+			moved := 0
+			for i := range before {
+				if after[i] != before[i] {
+					moved++
+				}
+				if tc.wantDecayed {
+					if want := before[i] * (1 - lr*wd); math.Abs(after[i]-want) > 1e-7*math.Abs(before[i]) {
+						t.Fatalf("element %d: %v -> %v, want the decayed %v", i, before[i], after[i], want)
+					}
+				}
+			}
+			if tc.wantDecayed && moved == 0 || !tc.wantDecayed && moved > 0 {
+				t.Fatalf("%d of %d elements moved", moved, len(before))
+			}
+		})
+	}
+}
+
+// A bfloat16 budget trains in mixed precision: float32 weights and optimizer state in the
+// checkpoint, and a validation loss close to the float32 run's.
+func TestMixedPrecisionBudget(t *testing.T) {
+	val := map[string]float64{}
+	for _, dtype := range []string{"float32", "bfloat16"} {
+		dir := t.TempDir()
+		path := tinyBudget(t, dir, twoPhases, "")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := strings.Replace(string(raw), "seed = 7", "seed = 7\ndtype = \""+dtype+"\"", 1)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := LoadBudget(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := Run(b, Options{Log: io.Discard})
+		if err != nil {
+			t.Fatalf("%s: %v", dtype, err)
+		}
+		val[dtype] = sum.FinalValLoss
+		ckpt := filepath.Join(dir, "out", "checkpoints", "step-0000008")
+		for _, f := range []string{"model/model.safetensors", "optimizer.safetensors"} {
+			st, err := safetensors.Open(filepath.Join(ckpt, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range st.Names() {
+				info, _ := st.Info(n)
+				if !slices.Contains([]safetensors.DType{safetensors.F32}, info.DType) {
+					t.Errorf("%s: %s %s is %s, want F32", dtype, f, n, info.DType)
+				}
+			}
+			st.Close()
+		}
+	}
+	if d := math.Abs(val["bfloat16"] - val["float32"]); d > 0.02*val["float32"] {
+		t.Fatalf("validation loss: bfloat16 %v, float32 %v", val["bfloat16"], val["float32"])
+	}
+	t.Logf("validation loss: float32 %.5f, bfloat16 mixed %.5f", val["float32"], val["bfloat16"])
+}
