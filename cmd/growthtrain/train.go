@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/trainer"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -55,11 +56,14 @@ func trainAction(c *cli.Context) error {
 	if out == "" {
 		out = b.Run.Output
 	}
-	opts := trainer.Options{Resume: c.Bool("resume"), Log: os.Stdout, Context: ctx, StopAt: c.Int("stop-at"),
+	// Stage messages, the progress bars and the run's summary go to stderr; stdout gets the paths
+	// of the results (summary.json, the loss curve) and --compare's comparison.
+	opts := trainer.Options{Resume: c.Bool("resume"), Log: os.Stderr, Context: ctx, StopAt: c.Int("stop-at"),
 		Progress: term.IsTerminal(int(os.Stderr.Fd())), AutoTokenizer: autoTokenizer()}
 	if !c.Bool("compare") {
 		opts.Uniform, opts.Output = c.Bool("uniform"), out
 		_, err := trainer.Run(b, opts)
+		finishRun(out, b.Run.Name, err)
 		return interrupted(ctx, err)
 	}
 	// --compare --resume resumes each half that has a checkpoint (a finished one re-finishes
@@ -74,13 +78,61 @@ func trainAction(c *cli.Context) error {
 		o.Uniform = uniform
 		o.Output = filepath.Join(out, map[bool]string{false: "growth", true: "uniform"}[uniform])
 		o.Resume = opts.Resume && trainer.HasCheckpoint(hb, o.Output)
-		if sums[i], err = trainer.Run(hb, o); err != nil {
+		sums[i], err = trainer.Run(hb, o)
+		finishRun(o.Output, hb.Run.Name+" ("+map[bool]string{false: "growth", true: "uniform"}[uniform]+")", err)
+		if err != nil {
 			return interrupted(ctx, err)
 		}
 	}
 	cmp := trainer.Compare(sums[0], sums[1])
 	trainer.PrintComparison(os.Stdout, cmp)
 	return trainer.WriteComparison(filepath.Join(out, "comparison.json"), cmp)
+}
+
+// finishRun writes the loss curve beside dir's metrics.jsonl, once the trainer has returned
+// (finished, stopped at --stop-at, interrupted or diverged: whatever steps were logged), and
+// prints the paths of the run's results. A figure that cannot be drawn is a warning, not a
+// failed run.
+func finishRun(dir, name string, runErr error) {
+	metrics := filepath.Join(dir, "metrics.jsonl")
+	if _, err := os.Stat(metrics); err != nil {
+		return // the run failed before its first step
+	}
+	fig := filepath.Join(dir, "loss.png")
+	if err := writeLossCurve(metrics, fig, name); err != nil {
+		fmt.Fprintf(os.Stderr, "growthtrain: warning: loss curve: %v\n", err)
+	} else {
+		fmt.Println(fig)
+	}
+	if runErr == nil {
+		fmt.Println(filepath.Join(dir, "summary.json"))
+	}
+}
+
+// writeLossCurve draws the training loss of every step in metrics and the validation loss where
+// it was measured into path (PNG).
+func writeLossCurve(metrics, path, name string) error {
+	loss, err := trainer.ReadMetrics(metrics)
+	if err != nil {
+		return err
+	}
+	x := make([]float64, len(loss))
+	for i := range x {
+		x[i] = float64(i + 1)
+	}
+	series := []report.Series{{Name: "training loss", X: x, Y: loss}}
+	vs, vl, err := trainer.ReadValLoss(metrics)
+	if err != nil {
+		return err
+	}
+	if len(vs) > 0 {
+		vx := make([]float64, len(vs))
+		for i, s := range vs {
+			vx[i] = float64(s)
+		}
+		series = append(series, report.Series{Name: "validation loss", X: vx, Y: vl})
+	}
+	return report.Lines(path, "Loss of "+name, "step", "loss (nats/token)", series, report.LinesOptions{IntegerX: true})
 }
 
 // signalCause is the context cause of a run stopped by a signal.
