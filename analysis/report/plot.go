@@ -857,7 +857,7 @@ func Heatmap(path, title string, m [][]float64, xlabels, ylabels []string, opt H
 // Series is one named line for Lines. Lo and Hi (optional, both or neither, as long as X) are
 // its confidence band, drawn as a translucent area. A Reference series (a target, a null model,
 // a baseline) is drawn thin and grey-dashed, and does not count as data for the degeneracy
-// check.
+// check. A series without a Name has no legend entry (more lines of one named reference).
 type Series struct {
 	Name      string
 	X, Y      []float64
@@ -1019,6 +1019,9 @@ func Lines(path, title, xlabel, ylabel string, series []Series, opt LinesOptions
 		thumbs := []plot.Thumbnailer{&plotter.Line{LineStyle: ls}}
 		if markers {
 			thumbs = append(thumbs, &plotter.Scatter{GlyphStyle: gs})
+		}
+		if s.Name == "" { // an unnamed series (another line of a named one) has no legend entry
+			continue
 		}
 		leg.Add(s.Name, thumbs...)
 		if s.Lo != nil {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -63,7 +66,7 @@ func trainAction(c *cli.Context) error {
 	if !c.Bool("compare") {
 		opts.Uniform, opts.Output = c.Bool("uniform"), out
 		_, err := trainer.Run(b, opts)
-		finishRun(out, b.Run.Name, err)
+		finishRun(out, runName(b.Run.Name, out), err)
 		return interrupted(ctx, err)
 	}
 	// --compare --resume resumes each half that has a checkpoint (a finished one re-finishes
@@ -79,7 +82,7 @@ func trainAction(c *cli.Context) error {
 		o.Output = filepath.Join(out, map[bool]string{false: "growth", true: "uniform"}[uniform])
 		o.Resume = opts.Resume && trainer.HasCheckpoint(hb, o.Output)
 		sums[i], err = trainer.Run(hb, o)
-		finishRun(o.Output, hb.Run.Name+" ("+map[bool]string{false: "growth", true: "uniform"}[uniform]+")", err)
+		finishRun(o.Output, runName(hb.Run.Name, out)+" ("+map[bool]string{false: "growth", true: "uniform"}[uniform]+")", err)
 		if err != nil {
 			return interrupted(ctx, err)
 		}
@@ -109,30 +112,73 @@ func finishRun(dir, name string, runErr error) {
 	}
 }
 
-// writeLossCurve draws the training loss of every step in metrics and the validation loss where
-// it was measured into path (PNG).
+// runName is how the loss curve names a run: the budget's [run] name, or its output folder's.
+func runName(name, out string) string {
+	if name == "" || name == "run" {
+		return filepath.Base(filepath.Clean(out))
+	}
+	return name
+}
+
+// writeLossCurve draws the training loss of every step in metrics, the validation loss where it
+// was measured and the steps where a phase begins into path (PNG).
 func writeLossCurve(metrics, path, name string) error {
-	loss, err := trainer.ReadMetrics(metrics)
+	raw, err := os.ReadFile(metrics)
 	if err != nil {
 		return err
 	}
-	x := make([]float64, len(loss))
-	for i := range x {
-		x[i] = float64(i + 1)
-	}
-	series := []report.Series{{Name: "training loss", X: x, Y: loss}}
-	vs, vl, err := trainer.ReadValLoss(metrics)
-	if err != nil {
-		return err
-	}
-	if len(vs) > 0 {
-		vx := make([]float64, len(vs))
-		for i, s := range vs {
-			vx[i] = float64(s)
+	var train, val report.Series
+	train.Name, val.Name = "training loss", "validation loss"
+	var starts []float64 // first step of every phase after the first
+	phase := ""
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, line := range bytes.Split(raw, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
 		}
-		series = append(series, report.Series{Name: "validation loss", X: vx, Y: vl})
+		var m struct {
+			Step    int      `json:"step"`
+			Phase   string   `json:"phase"`
+			Loss    *float64 `json:"loss"` // null: not finite
+			ValLoss *float64 `json:"val_loss"`
+		}
+		if err := json.Unmarshal(line, &m); err != nil {
+			return fmt.Errorf("%s line %d: %w", metrics, i+1, err)
+		}
+		x := float64(m.Step)
+		if phase != "" && m.Phase != phase {
+			starts = append(starts, x)
+		}
+		phase = m.Phase
+		for _, v := range []*float64{m.Loss, m.ValLoss} {
+			if v != nil {
+				lo, hi = math.Min(lo, *v), math.Max(hi, *v)
+			}
+		}
+		train.X, train.Y = append(train.X, x), append(train.Y, orNaN(m.Loss))
+		if m.ValLoss != nil {
+			val.X, val.Y = append(val.X, x), append(val.Y, *m.ValLoss)
+		}
+	}
+	series := []report.Series{train}
+	if len(val.X) > 0 {
+		series = append(series, val)
+	}
+	for i, s := range starts {
+		ref := report.Series{Name: "phase start", X: []float64{s, s}, Y: []float64{lo, hi}, Reference: true}
+		if i > 0 {
+			ref.Name = "" // one legend entry
+		}
+		series = append(series, ref)
 	}
 	return report.Lines(path, "Loss of "+name, "step", "loss (nats/token)", series, report.LinesOptions{IntegerX: true})
+}
+
+func orNaN(v *float64) float64 {
+	if v == nil {
+		return math.NaN()
+	}
+	return *v
 }
 
 // signalCause is the context cause of a run stopped by a signal.
