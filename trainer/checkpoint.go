@@ -432,7 +432,9 @@ func (r *run) stateWant() stateWant {
 }
 
 // budgetLayerSteps is the per-layer accounting the budget implies after step steps.
-func budgetLayerSteps(b *Budget, layers, step int) []int { return newPlanner(b, layers).layerSteps(step) }
+func budgetLayerSteps(b *Budget, layers, step int) []int {
+	return newPlanner(b, layers).layerSteps(step)
+}
 
 // decodeState parses and checks a state.json: nothing in it is trusted. Errors name the field.
 func decodeState(raw []byte, w stateWant) (*checkpointState, error) {

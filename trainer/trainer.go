@@ -110,7 +110,7 @@ type run struct {
 	layerSteps []int
 	plan       *planner
 	flops      flopModel
-	flopsDone  float64 // estimated FLOPs of the steps done (metrics.jsonl's cumulative flops)
+	flopsDone  float64   // estimated FLOPs of the steps done (metrics.jsonl's cumulative flops)
 	phaseTime  []float64 // seconds spent per phase (restored on resume)
 	lastLoss   float64
 	lastVal    float64
