@@ -112,9 +112,10 @@ $(GGUF): | $(DEPSSTAMP)
 build: $(LIB)
 	$(GO) build -o $(BIN)/growthtrain ./cmd/growthtrain
 
-# The main job: growth budget vs uniform training on the embedded corpus (configs/demo.toml).
+# The main job: growth budget vs uniform training on the embedded corpus (configs/demo.toml), the
+# baseline at equal steps and at equal estimated FLOPs.
 demo: build
-	$(BIN)/growthtrain -c configs/demo.toml --compare --output runs/demo-$$(date +%Y%m%d-%H%M%S)
+	$(BIN)/growthtrain -c configs/demo.toml --compare --match steps,flops --output runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
