@@ -68,6 +68,9 @@ type DataConfig struct {
 	GradAccum   int      `toml:"grad_accum"`
 	ValFraction float64  `toml:"val_fraction"`
 	CacheDir    string   `toml:"cache_dir"`
+	// TrainTokens > 0 keeps only the first that many tokens of the training split: a small-data
+	// regime (e.g. 250000 tokens, about 1 MB of English text), trained for many epochs.
+	TrainTokens int `toml:"train_tokens,omitempty"`
 }
 
 // OptimConfig is the [optim] table: AdamW and the learning-rate schedule.
@@ -257,6 +260,8 @@ func (b *Budget) Validate() error {
 		return fmt.Errorf("[data] grad_accum %d: want at least 1", d.GradAccum)
 	case !(d.ValFraction > 0 && d.ValFraction < 1):
 		return fmt.Errorf("[data] val_fraction %g: want a fraction in (0, 1)", d.ValFraction)
+	case d.TrainTokens < 0 || (d.TrainTokens > 0 && d.TrainTokens < d.SeqLen+1):
+		return fmt.Errorf("[data] train_tokens %d: want 0 (all) or at least seq_len + 1 = %d", d.TrainTokens, d.SeqLen+1)
 	}
 	if err := checkTokenizerSpec(d.Tokenizer); err != nil {
 		return fmt.Errorf("[data] tokenizer: %w", err)

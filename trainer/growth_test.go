@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -190,5 +191,31 @@ func TestCopyFromAbsentLayerRefused(t *testing.T) {
 	path := tinyBudget(t, dir, src, "")
 	if _, err := LoadBudget(path); err == nil || !strings.Contains(err.Error(), "absent") {
 		t.Fatalf("copy of absent layers: %v", err)
+	}
+}
+
+// [data] train_tokens keeps a prefix of the training split (the small-data regime).
+func TestTrainTokensCap(t *testing.T) {
+	dir := t.TempDir()
+	path := tinyBudget(t, dir, twoPhases, "")
+	raw, _ := os.ReadFile(path)
+	src := strings.Replace(string(raw), "cache_dir =", "train_tokens = 200\ncache_dir =", 1)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBudget(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	if _, err := Run(b, Options{Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), " 200 train / ") {
+		t.Fatalf("the log does not show a 200-token training split:\n%s", log.String())
+	}
+	bad := strings.Replace(src, "train_tokens = 200", "train_tokens = 5", 1)
+	if _, err := ParseBudget([]byte(bad), "b.toml"); err == nil || !strings.Contains(err.Error(), "train_tokens") {
+		t.Fatalf("train_tokens below one window: %v", err)
 	}
 }

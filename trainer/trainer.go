@@ -209,6 +209,9 @@ func (r *run) setup() error {
 	if err != nil {
 		return err
 	}
+	if n := b.Data.TrainTokens; n > 0 && n < len(trainTok) {
+		trainTok = trainTok[:n] // the small-data regime: a prefix of the training split
+	}
 	if r.sampler, err = data.NewSampler(trainTok, b.Data.SeqLen, b.Data.BatchSize, b.Run.Seed); err != nil {
 		return fmt.Errorf("training split: %w", err)
 	}
