@@ -34,7 +34,7 @@ GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps lib install uninstall build test demo bench-ops bench-model bench-train fuzz smollm2 gpu-check fmt vet clean help
+.PHONY: deps lib install uninstall build test demo bench-ops bench-model bench-train curves fuzz smollm2 gpu-check fmt vet clean help
 
 help:
 	@echo "make demo       set up and run the main job on the embedded default"
@@ -49,6 +49,7 @@ help:
 	@echo "make bench-model SmolLM2 load / tokenizer / CPU eval speed vs HF"
 	@echo "make bench-train CPU training step vs PyTorch eager (all, top 6, top 2 of 12 layers)"
 	@echo "make fuzz       fuzz the weight, tokenizer, budget and checkpoint-state parsers (FUZZTIME=60s each)"
+	@echo "make curves     loss-vs-compute sweep of growth methods at demo scale (~30 min)"
 	@echo "make gpu-check  prepare gpu-carry/ for scripts/gpu-check.sh on a GPU host"
 
 # ---- set-up -----------------------------------------------------------------------------------
@@ -116,6 +117,11 @@ build: $(LIB)
 # baseline at equal steps and at equal estimated FLOPs.
 demo: build
 	$(BIN)/growthtrain -c configs/demo.toml --compare --match steps,flops --output runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+# Loss-versus-compute curves at demo scale (docs/REPRODUCTION.md): five methods, four compute
+# levels, three seeds; about half an hour on 2 CPU cores.
+curves: build
+	$(BIN)/growthtrain sweep -c configs/demo.toml --methods uniform,budget,budget-absent,stack,subnets -o runs/curves-demo --resume
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
