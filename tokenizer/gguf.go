@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"github.com/dlclark/regexp2"
 )
 
 // GGUFVocab is the tokenizer described by a GGUF file's tokenizer.ggml.* metadata.
@@ -139,7 +137,7 @@ func FromGGUF(v GGUFVocab) (*Tokenizer, error) {
 
 	var pre any
 	if pat, ok := ggufSplits[v.Pre]; ok {
-		re, err := regexp2.Compile(pat, regexp2.None)
+		re, err := compileSplit(pat)
 		if err != nil {
 			return fail("split regex for pre %q: %v", v.Pre, err)
 		}

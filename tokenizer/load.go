@@ -309,9 +309,9 @@ func parsePre(raw json.RawMessage) ([]preStep, error) {
 			} else {
 				return errors.New("Split pattern is neither Regex nor String")
 			}
-			re, err := regexp2.Compile(pat, regexp2.None)
+			re, err := compileSplit(pat)
 			if err != nil {
-				return fmt.Errorf("Split regex %q: %w", pat, err)
+				return err
 			}
 			steps = append(steps, regexSplitStep{re: re, behavior: beh, invert: p.Invert})
 		default:
