@@ -9,7 +9,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
+
+	"github.com/growthtrain/growthtrain/internal/inputfile"
 )
 
 // Config holds the hyper-parameters of a LLaMA-style decoder in HF's config.json vocabulary.
@@ -57,9 +58,12 @@ type rawConfig struct {
 	TieWordEmbeddings *bool `json:"tie_word_embeddings"`
 }
 
+// MaxConfigSize bounds config.json (real ones are a few kilobytes).
+const MaxConfigSize = 16 << 20
+
 // LoadConfig reads and validates an HF config.json.
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(path, MaxConfigSize, "config.json")
 	if err != nil {
 		return Config{}, fmt.Errorf("model config: %w", err)
 	}

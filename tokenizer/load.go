@@ -5,12 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/dlclark/regexp2"
+
+	"github.com/growthtrain/growthtrain/internal/inputfile"
+)
+
+// Size limits on the files Load reads (docs/limits.md): far above real files (the largest
+// tokenizer.json files on the hub are ~35 MB; tokenizer_config.json files are kilobytes, a few
+// MB with long chat templates), small enough that a hostile file cannot exhaust memory.
+const (
+	MaxJSONSize       = 128 << 20 // tokenizer.json
+	MaxConfigJSONSize = 16 << 20  // tokenizer_config.json
 )
 
 // spec is everything needed to build a Tokenizer, gathered from tokenizer.json or GGUF metadata
@@ -40,7 +49,7 @@ type spec struct {
 //
 // If a tokenizer_config.json sits next to the file, its bos_token and eos_token give BOS/EOS.
 func Load(path string) (*Tokenizer, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(path, MaxJSONSize, "tokenizer.json")
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
@@ -56,10 +65,11 @@ func Load(path string) (*Tokenizer, error) {
 	return t, nil
 }
 
-// readConfig picks BOS/EOS out of a tokenizer_config.json; a missing or odd file just leaves
-// them unknown, since tokenizer.json alone is a complete tokenizer.
+// readConfig picks BOS/EOS out of a tokenizer_config.json; a missing or odd file (not a
+// regular file, over MaxConfigJSONSize, not JSON) just leaves them unknown, since
+// tokenizer.json alone is a complete tokenizer.
 func (t *Tokenizer) readConfig(path string) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(path, MaxConfigJSONSize, "tokenizer_config.json")
 	if err != nil {
 		return
 	}

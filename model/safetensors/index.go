@@ -9,7 +9,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/growthtrain/growthtrain/internal/inputfile"
 )
+
+// MaxIndexSize bounds model.safetensors.index.json (real ones list one line per tensor: well
+// under a megabyte even for models with tens of thousands of tensors).
+const MaxIndexSize = 64 << 20
 
 // Sharded is a checkpoint split over several safetensors files and described by a Hugging Face
 // index (model.safetensors.index.json). It has the same accessors as File.
@@ -43,7 +49,7 @@ func OpenDir(dir string) (Reader, error) {
 // from its shard, a shard holds a tensor the index does not list, or a tensor appears in two
 // shards.
 func OpenIndex(path string) (*Sharded, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := inputfile.ReadFile(path, MaxIndexSize, "safetensors index")
 	if err != nil {
 		return nil, err
 	}
