@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/growthtrain/growthtrain/internal/inputfile"
+	"github.com/growthtrain/growthtrain/internal/jsonx"
 )
 
 // MaxIndexSize bounds model.safetensors.index.json (real ones list one line per tensor: well
@@ -62,7 +63,7 @@ func OpenIndex(path string) (*Sharded, error) {
 	if err := dec.Decode(&idx); err != nil {
 		return nil, fmt.Errorf("%s: bad index JSON: %w", path, err)
 	}
-	if err := checkDuplicateWeightMapKeys(raw); err != nil {
+	if err := jsonx.CheckDuplicateKeys(raw, "weight_map"); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(idx.WeightMap) == 0 {
@@ -127,32 +128,6 @@ func OpenIndex(path string) (*Sharded, error) {
 	}
 	sort.Strings(s.names)
 	return s, nil
-}
-
-// checkDuplicateWeightMapKeys rejects an index whose weight_map names a tensor twice (which
-// encoding/json would silently collapse).
-func checkDuplicateWeightMapKeys(raw []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		k, err := readKey(dec)
-		if err != nil {
-			return err
-		}
-		if k != "weight_map" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return fmt.Errorf("bad JSON: %w", err)
-			}
-			continue
-		}
-		if _, err := readStringMap(dec); err != nil {
-			return fmt.Errorf("weight_map: %w", err)
-		}
-	}
-	return nil
 }
 
 // Path returns the index file name.
