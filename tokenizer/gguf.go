@@ -80,6 +80,9 @@ func FromGGUF(v GGUFVocab) (*Tokenizer, error) {
 	if len(v.Tokens) == 0 {
 		return fail("no tokens")
 	}
+	if len(v.Tokens) > maxVocab || len(v.Merges) > maxVocab {
+		return fail("%d tokens and %d merges: more than the limit of %d", len(v.Tokens), len(v.Merges), maxVocab)
+	}
 	if len(v.TokenTypes) != 0 && len(v.TokenTypes) != len(v.Tokens) {
 		return fail("%d token types for %d tokens", len(v.TokenTypes), len(v.Tokens))
 	}

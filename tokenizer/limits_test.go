@@ -185,3 +185,97 @@ json.dump(out, sys.stdout)
 		}
 	}
 }
+
+// TestVocabLimit: more tokens or merges than the limit are refused before the tokenizer's maps
+// are built (the limit is lowered here; the real one is MaxVocabSize).
+func TestVocabLimit(t *testing.T) {
+	saved := maxVocab
+	t.Cleanup(func() { maxVocab = saved })
+	maxVocab = 260 // tinyJSON has 267 tokens and 11 merges
+	path := writeJSON(t, tinyJSON())
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "more than 260 tokens") {
+		t.Errorf("Load: %v, want too many tokens", err)
+	}
+	maxVocab = 300
+	j := tinyJSON()
+	var merges [][]string
+	for range 301 {
+		merges = append(merges, []string{"h", "e"})
+	}
+	j["model"].(map[string]any)["merges"] = merges
+	path = writeJSON(t, j)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "301 merges, more than 300") {
+		t.Errorf("Load: %v, want too many merges", err)
+	}
+	maxVocab = 256
+	var toks []string
+	for b := range 256 {
+		toks = append(toks, string(byteRune[b]))
+	}
+	v := GGUFVocab{Model: "gpt2", Tokens: append(toks, "he"), Merges: []string{"h e"}, BOS: -1, EOS: -1, UNK: -1, PAD: -1}
+	if _, err := FromGGUF(v); err == nil || !strings.Contains(err.Error(), "more than the limit of 256") {
+		t.Errorf("FromGGUF: %v, want too many tokens", err)
+	}
+}
+
+// TestMissingByteTokens: a byte-level vocabulary lacking some of the 256 byte tokens would drop
+// the characters holding those bytes. Without an unk_token such a file is refused; with one,
+// those bytes encode to unk exactly as in HF tokenizers.
+func TestMissingByteTokens(t *testing.T) {
+	lacking := func(unk bool) map[string]any {
+		j := tinyJSON()
+		m := j["model"].(map[string]any)
+		vocab := m["vocab"].(map[string]any)
+		// Drop 'z' and 'é''s first byte (0xC3): renumber so the ids stay contiguous.
+		drop := map[string]bool{"z": true, string(byteRune[0xC3]): true}
+		next := map[string]any{}
+		type kv struct {
+			k  string
+			id int
+		}
+		var all []kv
+		for k, v := range vocab {
+			if !drop[k] {
+				all = append(all, kv{k, v.(int)})
+			}
+		}
+		slices.SortFunc(all, func(a, b kv) int { return a.id - b.id })
+		for i, e := range all {
+			next[e.k] = i
+		}
+		if unk {
+			next["<unk>"] = len(all)
+			m["unk_token"] = "<unk>"
+		}
+		m["vocab"] = next
+		j["added_tokens"] = []any{}
+		return j
+	}
+	path := writeJSON(t, lacking(false))
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "byte") || !strings.Contains(err.Error(), "0xC3") {
+		t.Fatalf("Load: %v, want an error naming %s and the missing bytes", err, path)
+	}
+	path = writeJSON(t, lacking(true))
+	tok, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"hazy", "café zz", "the zebra"}
+	in, _ := json.Marshal(texts)
+	const script = `
+import json, sys
+from tokenizers import Tokenizer
+tok = Tokenizer.from_file(sys.argv[1])
+json.dump([tok.encode(s, add_special_tokens=False).ids for s in json.loads(sys.argv[2])], sys.stdout)
+`
+	var want [][]int64
+	if err := json.Unmarshal(testref.RunPython(t, script, path, string(in)), &want); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range texts {
+		if got := tok.Encode(s); !slices.Equal(got, want[i]) {
+			t.Errorf("Encode(%q) = %v, HF %v", s, got, want[i])
+		}
+	}
+}

@@ -22,6 +22,14 @@ const (
 	MaxConfigJSONSize = 16 << 20  // tokenizer_config.json
 )
 
+// MaxVocabSize bounds the number of tokens, and of merges, a tokenizer may have (the largest
+// real vocabularies have ~260K tokens). A GGUF file can list far more strings than that in a
+// few gigabytes, and each token costs ~100 bytes of maps once built.
+const MaxVocabSize = 1 << 24
+
+// maxVocab is the limit in force; tests lower it.
+var maxVocab = MaxVocabSize
+
 // spec is everything needed to build a Tokenizer, gathered from tokenizer.json or GGUF metadata
 // before the cross-checks in build.
 type spec struct {
@@ -220,6 +228,9 @@ func parseVocab(raw json.RawMessage) (map[string]int32, error) {
 	}
 	vocab := make(map[string]int32)
 	for dec.More() {
+		if len(vocab) >= maxVocab {
+			return nil, fmt.Errorf("more than %d tokens", maxVocab)
+		}
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, err
@@ -245,8 +256,12 @@ func parseMerges(raw json.RawMessage) ([][2]string, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
+	// The file's size limit bounds what decoding costs; the count is checked after.
 	var strs []string
 	if err := json.Unmarshal(raw, &strs); err == nil {
+		if len(strs) > maxVocab {
+			return nil, fmt.Errorf("%d merges, more than %d", len(strs), maxVocab)
+		}
 		out := make([][2]string, len(strs))
 		for i, s := range strs {
 			a, b, ok := strings.Cut(s, " ")
@@ -260,6 +275,9 @@ func parseMerges(raw json.RawMessage) ([][2]string, error) {
 	var pairs [][]string
 	if err := json.Unmarshal(raw, &pairs); err != nil {
 		return nil, errors.New(`neither a list of "a b" strings nor a list of [a, b] pairs`)
+	}
+	if len(pairs) > maxVocab {
+		return nil, fmt.Errorf("%d merges, more than %d", len(pairs), maxVocab)
 	}
 	out := make([][2]string, len(pairs))
 	for i, p := range pairs {
@@ -482,11 +500,23 @@ func build(sp spec) (*Tokenizer, error) {
 		}
 		t.unk = id
 	}
+	var missing []string
 	for b := range 256 {
 		t.byteTok[b] = -1
 		if id, ok := sp.vocab[string(byteRune[b])]; ok {
 			t.byteTok[b] = id
+		} else {
+			missing = append(missing, fmt.Sprintf("0x%02X", b))
 		}
+	}
+	// HF drops a byte that has no token and no unk to stand for it: text would lose characters
+	// without a word. With an unk_token those bytes encode to it, as in HF.
+	if len(missing) > 0 && t.unk < 0 {
+		if len(missing) > 8 {
+			missing = append(missing[:8], fmt.Sprintf("and %d more", len(missing)-8))
+		}
+		return fail("the vocab lacks the byte-level tokens of %s and there is no unk_token: "+
+			"text holding those bytes would lose characters", strings.Join(missing, ", "))
 	}
 	for rank, m := range sp.merges {
 		a, ok := sp.vocab[m[0]]
