@@ -421,6 +421,15 @@ func parsePost(raw json.RawMessage) (prefix, suffix []int64, err error) {
 	return nil, nil, fmt.Errorf("unsupported post-processor %q (supported: null, ByteLevel, TemplateProcessing, Sequence)", p.Type)
 }
 
+// isTextByte reports bytes of ordinary UTF-8 text: printable ASCII, tab, newline, carriage
+// return, and the bytes of assigned multi-byte characters: continuations 0x80-0xBF and the
+// leads 0xC2-0xF0, 0xF3 (plane 14: tags, variation selectors) and 0xF4 (plane 16). 0xF1 and
+// 0xF2 lead only planes 4-11, where Unicode 16 assigns nothing.
+func isTextByte(b byte) bool {
+	return b == '\t' || b == '\n' || b == '\r' || b >= 0x20 && b < 0x7F || b >= 0x80 && b <= 0xBF ||
+		b >= 0xC2 && b <= 0xF0 || b == 0xF3 || b == 0xF4
+}
+
 // build cross-checks the parts and assembles the Tokenizer.
 func build(sp spec) (*Tokenizer, error) {
 	fail := func(format string, args ...any) (*Tokenizer, error) {
@@ -500,18 +509,22 @@ func build(sp spec) (*Tokenizer, error) {
 		}
 		t.unk = id
 	}
+	// HF drops a byte that has no token and no unk to stand for it, so text loses characters
+	// without a word. A vocab lacking a byte of ordinary text (isTextByte) with no unk_token is
+	// refused. Real vocabularies do lack rare control characters and bytes no assigned
+	// character uses (SmolLM2 lacks 21: 0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1,
+	// 0xF2, 0xF5-0xFF); those are dropped exactly as HF drops them (UnencodableBytes lists
+	// them). With an unk_token, missing bytes encode to it, as in HF.
 	var missing []string
 	for b := range 256 {
 		t.byteTok[b] = -1
 		if id, ok := sp.vocab[string(byteRune[b])]; ok {
 			t.byteTok[b] = id
-		} else {
+		} else if t.unk < 0 && isTextByte(byte(b)) {
 			missing = append(missing, fmt.Sprintf("0x%02X", b))
 		}
 	}
-	// HF drops a byte that has no token and no unk to stand for it: text would lose characters
-	// without a word. With an unk_token those bytes encode to it, as in HF.
-	if len(missing) > 0 && t.unk < 0 {
+	if len(missing) > 0 {
 		if len(missing) > 8 {
 			missing = append(missing[:8], fmt.Sprintf("and %d more", len(missing)-8))
 		}

@@ -90,6 +90,23 @@ func (t *Tokenizer) BOS() (int64, bool) { return t.bos, t.bos >= 0 }
 // EOS returns the end-of-sequence id, when known (see BOS).
 func (t *Tokenizer) EOS() (int64, bool) { return t.eos, t.eos >= 0 }
 
+// UnencodableBytes returns the bytes that have no token and no unk_token to stand for them, in
+// increasing order: Encode drops them, as HF does. Load refuses a vocab where one of them can
+// occur in ordinary text (see isTextByte), so these are rare control characters and bytes that
+// never occur in UTF-8.
+func (t *Tokenizer) UnencodableBytes() []byte {
+	var out []byte
+	if t.unk >= 0 {
+		return nil
+	}
+	for b, id := range t.byteTok {
+		if id < 0 {
+			out = append(out, byte(b))
+		}
+	}
+	return out
+}
+
 // AddedTokens returns a copy of the added tokens, sorted by id.
 func (t *Tokenizer) AddedTokens() []AddedToken { return append([]AddedToken(nil), t.added...) }
 
