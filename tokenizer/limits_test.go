@@ -262,7 +262,7 @@ func TestMissingByteTokens(t *testing.T) {
 	}
 	hf := func(path string, texts []string) [][]int64 {
 		in, _ := json.Marshal(texts)
-	const script = `
+		const script = `
 import json, sys
 from tokenizers import Tokenizer
 tok = Tokenizer.from_file(sys.argv[1])
