@@ -3,13 +3,16 @@ package tokenizer
 import (
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/growthtrain/growthtrain/internal/inputtest"
 	"github.com/growthtrain/growthtrain/internal/testref"
 )
 
@@ -296,5 +299,39 @@ json.dump([tok.encode(s, add_special_tokens=False).ids for s in json.loads(sys.a
 				t.Errorf("Encode(%q) = %v, HF %v", s, got, want[i])
 			}
 		}
+	}
+}
+
+// TestGiantWordMemory: a text that is one long pre-token (no spaces) costs memory for its ids,
+// not ~75 bytes of BPE scratch per byte: pieces longer than MaxBPEPiece are merged a chunk at a
+// time. (HF merges the whole piece; ids can differ from HF only around the chunk boundaries of
+// such pieces, see docs/tokenizer.md.)
+func TestGiantWordMemory(t *testing.T) {
+	tok := benchTokenizer(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, 4<<20)
+	for i := range b {
+		b[i] = byte('a' + r.IntN(26))
+	}
+	text := string(b)
+	b = nil
+	runtime.GC()
+	base := inputtest.Heap()
+	stop := inputtest.Guard(t, 2<<30)
+	ids, err := tok.TryEncode(text)
+	peak := stop() - min(base, stop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The ids themselves (8 bytes each, with append's growth and the copy it makes) plus a
+	// constant for the scratch space of one chunk.
+	bound := uint64(2.5*8*float64(len(ids))) + 16<<20
+	t.Logf("%d bytes, %d ids: peak heap %.1f MB over the text (%.1fx the text); bound %.1f MB",
+		len(text), len(ids), float64(peak)/1e6, float64(peak)/float64(len(text)), float64(bound)/1e6)
+	if peak > bound {
+		t.Errorf("peak heap %d bytes exceeds %d", peak, bound)
+	}
+	if got, _ := tok.Decode(ids); got != text {
+		t.Error("Decode(Encode(text)) != text")
 	}
 }

@@ -248,6 +248,10 @@ type encState struct {
 	ranks  []uint64
 	buf    []byte
 	err    error // the first pre-tokenizer error; the rest of the text is then skipped
+	// mergeLong's scratch space, at most MaxBPEPiece symbols long.
+	next, prev []int32
+	alive      []bool
+	heap       []heapEntry
 }
 
 func (t *Tokenizer) state() *encState {
@@ -296,8 +300,29 @@ func (st *encState) run(level int, s string) {
 	}
 }
 
-// bpe appends the ids of one pre-token.
+// MaxBPEPiece is the longest pre-token merged in one go. A longer one (a text of hundreds of
+// megabytes without a space is one pre-token) is merged in consecutive chunks of at most this
+// many bytes, cut between UTF-8 characters: BPE's scratch space costs ~75 bytes per byte of the
+// piece, so this keeps it at a few megabytes whatever the input. Real pre-tokens (words, runs of
+// spaces or punctuation, indentation) are far shorter, so their ids are exactly HF's; HF merges
+// a longer piece whole, and ids may differ from HF's around the cuts.
+const MaxBPEPiece = 64 << 10
+
+// bpe appends the ids of one pre-token, chunk by chunk when it is longer than MaxBPEPiece.
 func (st *encState) bpe(p string) {
+	for len(p) > MaxBPEPiece {
+		cut := MaxBPEPiece
+		for k := 0; k < utf8.UTFMax && cut > 1 && !utf8.RuneStart(p[cut]); k++ {
+			cut--
+		}
+		st.bpePiece(p[:cut])
+		p = p[cut:]
+	}
+	st.bpePiece(p)
+}
+
+// bpePiece appends the ids of one pre-token of at most MaxBPEPiece bytes.
+func (st *encState) bpePiece(p string) {
 	if p == "" {
 		return
 	}
