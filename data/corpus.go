@@ -23,6 +23,7 @@ import (
 
 	"github.com/growthtrain/growthtrain/data/internal/corpusarchive"
 	"github.com/growthtrain/growthtrain/internal/inputfile"
+	"github.com/growthtrain/growthtrain/internal/mmap"
 )
 
 // Document is one text of a corpus. Name identifies it (it decides the train/validation split
@@ -143,13 +144,17 @@ func LoadFiles(paths ...string) ([]Document, error) {
 // ReadText reads a UTF-8 text file; an error names the file and, for invalid UTF-8, the offset
 // of the first bad byte. Only regular files are read: a named pipe or a device (/dev/zero) is
 // refused without blocking. The text is read straight into the returned string (one copy of
-// the file in memory, not two).
+// the file in memory, not two), after checking that the system can give that much memory
+// (a file larger than that is an error, not the Go runtime's fatal out-of-memory).
 func ReadText(path string) (string, error) {
 	f, st, err := inputfile.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
+	if err := mmap.CheckAlloc(st.Size()); err != nil {
+		return "", fmt.Errorf("data: %s: %d bytes: cannot have the memory to read it: %w", path, st.Size(), err)
+	}
 	var b strings.Builder
 	b.Grow(int(st.Size()))
 	// Read at most one byte more than the size, to notice a file that grows while being read.

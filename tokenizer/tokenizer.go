@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/growthtrain/growthtrain/internal/mmap"
 )
 
 // Tokenizer encodes text to token ids and back. It is immutable after construction and safe for
@@ -124,9 +126,20 @@ func (t *Tokenizer) SpecialTokensAdded() (prefix, suffix []int64) {
 // RegexTimeBase; errors.Is(err, ErrRegexTimeout)); it names the tokenizer file and the pattern.
 // Tokenizers without a Split pre-tokenizer (GPT-2 split, Digits: both hand-written and linear)
 // never fail. Use TryEncode for text a user supplies.
+//
+// The ids get len(text)/4 slots up front (8 bytes each, two bytes per byte of text). Above
+// 64 MiB that allocation is first checked against the memory the system can give, so a text too
+// large for the process is an error, not the Go runtime's fatal out-of-memory.
 func (t *Tokenizer) TryEncode(text string) ([]int64, error) {
+	want := len(text)/4 + 8
+	if n := int64(want) * 8; n > 64<<20 {
+		if err := mmap.CheckAlloc(n); err != nil {
+			return nil, fmt.Errorf("tokenizer: %s: a %d-byte text needs %d bytes for its ids, which cannot be had: %w",
+				t.source, len(text), n, err)
+		}
+	}
 	st := t.state()
-	st.out = make([]int64, 0, len(text)/4+8)
+	st.out = make([]int64, 0, want)
 	st.encode(text)
 	out, err := st.out, st.err
 	st.out, st.err = nil, nil

@@ -36,3 +36,23 @@ func File(f *os.File, size int64) ([]byte, func() error, error) {
 	}
 	return b, func() error { return syscall.Munmap(b) }, nil
 }
+
+// CheckAlloc returns an error if n bytes of memory cannot be had now. It maps n bytes of
+// anonymous memory and unmaps them at once, touching nothing: that fails with ENOMEM under an
+// address-space limit (ulimit -v) or when n exceeds what the kernel's overcommit accounting
+// allows. It is a check before a large Go allocation, which the Go runtime cannot fail with an
+// error (it ends the process with a trace). A success promises nothing about later
+// allocations, and a cgroup memory limit is not seen (the kernel kills the process instead).
+func CheckAlloc(n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if int64(int(n)) != n {
+		return syscall.ENOMEM
+	}
+	b, err := syscall.Mmap(-1, 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return err
+	}
+	return syscall.Munmap(b)
+}
