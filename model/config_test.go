@@ -109,3 +109,61 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// FuzzParseConfig fuzzes config.json. Invariants of an accepted config: it validates, its sizes
+// are positive and within the sanity limits, its parameter count is positive, and it survives
+// JSON -> ParseConfig unchanged.
+func FuzzParseConfig(f *testing.F) {
+	smol, err := SmolLM2_135M().JSON()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(smol)
+	f.Add([]byte(`{"vocab_size": 8, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}`))
+	f.Add([]byte(`{"rope_theta": 0, "rms_norm_eps": -1}`))
+	f.Add([]byte(`{"rope_theta": 1e999}`))
+	f.Add([]byte(`{"hidden_size": 8, "hidden_size": 9}`))
+	f.Add([]byte(`{"num_hidden_layers": 1000000000, "vocab_size": 1099511627776}`))
+	f.Add([]byte(`{"rope_parameters": {"rope_type": "default", "rope_theta": 5}, "rope_scaling": null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseConfig accepted a config Validate refuses: %v", err)
+		}
+		for _, v := range []int{c.VocabSize, c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers, c.NumAttentionHeads,
+			c.NumKeyValueHeads, c.HeadDim, c.MaxPositionEmbeddings} {
+			if v <= 0 {
+				t.Fatalf("accepted a non-positive size: %+v", c)
+			}
+		}
+		if c.NumHiddenLayers > MaxLayers || c.VocabSize > MaxVocabSize || c.HiddenSize > MaxHiddenSize {
+			t.Fatalf("accepted sizes beyond the limits: %+v", c)
+		}
+		if n := c.NumParams(); n <= 0 || n > MaxParams {
+			t.Fatalf("%d parameters for %+v", n, c)
+		}
+		out, err := c.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseConfig(out)
+		if err != nil {
+			t.Fatalf("the config written back is refused: %v\n%s", err, out)
+		}
+		if !sameConfig(c, back) {
+			t.Fatalf("round trip changed the config:\n%+v\n%+v", c, back)
+		}
+	})
+}
+
+func sameConfig(a, b Config) bool {
+	eq := func(x, y *int64) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }
+	if !eq(a.BOSTokenID, b.BOSTokenID) || !eq(a.EOSTokenID, b.EOSTokenID) {
+		return false
+	}
+	a.BOSTokenID, a.EOSTokenID, b.BOSTokenID, b.EOSTokenID = nil, nil, nil, nil
+	return a == b
+}
