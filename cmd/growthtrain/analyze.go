@@ -85,7 +85,10 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		ids := tok.Encode(text)
+		ids, err := tok.TryEncode(text)
+		if err != nil {
+			return nil, err
+		}
 		if p.EvalTokens > 0 && p.EvalTokens < len(ids) {
 			ids = ids[:p.EvalTokens]
 		}
@@ -94,7 +97,11 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 		info.Eval, info.SeqLen, info.MaxEvalTokens = p.Data, seq, p.EvalTokens
 	} else {
 		for _, s := range analysis.PaperSentences {
-			e.Windows = append(e.Windows, tok.Encode(s))
+			ids, err := tok.TryEncode(s)
+			if err != nil {
+				return nil, err
+			}
+			e.Windows = append(e.Windows, ids)
 		}
 		info.Eval = "paper-10-sentences"
 	}
@@ -200,7 +207,10 @@ func recoveryWindows(path string, tok *tokenizer.Tokenizer, opts analysis.RunOpt
 		}
 	}
 	// The same separator as the trainer's: a tokenizer without EOS gets id 0 (trainer.Separator).
-	tokens := data.Tokenize(docs, tok, trainer.Separator(tok), 0)
+	tokens, err := data.Tokenize(docs, tok, trainer.Separator(tok), 0)
+	if err != nil {
+		return nil, "", err
+	}
 	s, err := data.NewSampler(tokens, opts.RecoverySeqLen, opts.RecoveryBatch, seed)
 	if err != nil {
 		return nil, "", fmt.Errorf("recovery text: %w", err)
