@@ -34,7 +34,7 @@ GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps lib install uninstall build test demo bench-ops bench-model bench-train curves fuzz smollm2 gpu-check fmt vet clean help
+.PHONY: deps lib install uninstall build test demo bench-ops bench-model bench-train bench-gpu curves fuzz smollm2 gpu-check fmt vet clean help
 
 help:
 	@echo "make demo       set up and run the main job on the embedded default"
@@ -51,6 +51,7 @@ help:
 	@echo "make fuzz       fuzz the weight, config, tokenizer, budget and checkpoint-state parsers (FUZZTIME=60s each)"
 	@echo "make curves     loss-vs-compute sweep of growth methods at demo scale (~30 min)"
 	@echo "make gpu-check  prepare gpu-carry/ for scripts/gpu-check.sh on a GPU host"
+	@echo "make bench-gpu  on a GPU host: growthtrain vs PyTorch eager and torch.compile (scripts/bench-gpu.sh)"
 
 # ---- set-up -----------------------------------------------------------------------------------
 
@@ -191,6 +192,13 @@ gpu-check: $(LIB)
 	@set -e; for p in $(GPU_TEST_PKGS); do n=$$(basename $$p); \
 		$(GO) test -c -o gpu-carry/$$n.test ./$$p; echo $$p > gpu-carry/$$n.dir; done
 	@echo "gpu-carry/ ready: on the GPU host run  bash scripts/gpu-check.sh  and  bash scripts/bench-gpu.sh  (carry gpu-carry)"
+
+# The GPU benchmark, run on the GPU host from the repository root (it needs gpu-carry/ from
+# `make gpu-check` on a machine with Go, and nvidia-smi): scripts/bench-gpu.sh, log in OUT.
+OUT ?= gpu-out
+bench-gpu:
+	@command -v nvidia-smi >/dev/null || { echo "bench-gpu: no nvidia-smi here: run it on a GPU host after 'make gpu-check' (docs/gpu.md)" >&2; exit 2; }
+	bash scripts/bench-gpu.sh $(OUT)
 
 clean:
 	rm -rf $(BUILD) $(BIN) gpu-carry
