@@ -35,7 +35,7 @@ func TestBudgetTokenizerPathResolves(t *testing.T) {
 	for _, tc := range cases {
 		rep := &analysis.Report{Model: analysis.ModelInfo{Path: tc.model}}
 		rep.Model.Config.NumHiddenLayers = 2
-		head := defaultBudgetHead(rep, from)
+		head := defaultBudgetHead(rep, from, 0)
 		i := strings.Index(head, "tokenizer = ")
 		if i < 0 {
 			t.Fatalf("%s: no tokenizer in\n%s", tc.model, head)
