@@ -37,8 +37,8 @@ func LensTables(r *analysis.LensResult) []Table {
 	return []Table{t}
 }
 
-// LensPlots writes "lens_loss" (next-token loss per depth, with its bootstrap band and the final
-// loss as a reference) and "lens_kl" (KL to the final distribution per depth, log axis) into dir
+// LensPlots writes "lens_loss" (next-token loss per depth on a log axis, with its bootstrap band
+// and the final loss as a reference) and "lens_kl" (KL to the final distribution per depth, log axis) into dir
 // in each format (default png) and returns the paths of the first format.
 func LensPlots(dir string, r *analysis.LensResult, formats ...string) ([]string, error) {
 	figs := newFigures(dir, formats)
@@ -53,7 +53,7 @@ func LensPlots(dir string, r *analysis.LensResult, formats ...string) ([]string,
 		return Lines(p, "Logit lens: next-token loss of each depth (0 = embeddings, d = output of layer d-1)", "depth", "loss (nats/token)",
 			[]Series{{Name: "logit lens", X: x, Y: loss, Lo: lo, Hi: hi},
 				{Name: "model output", X: []float64{0, x[n-1]}, Y: []float64{final, final}, Reference: true}},
-			LinesOptions{LayerX: true})
+			LinesOptions{LayerX: true, LogY: true}) // the embeddings' loss is often tens of times the output's
 	}); err != nil {
 		return figs.paths, err
 	}

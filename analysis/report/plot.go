@@ -64,8 +64,8 @@ const PNGDPI = 200
 
 // Colours.
 var (
-	// okabeIto are Okabe and Ito's eight colours, reordered so that neighbours differ in
-	// lightness too; the yellow comes last (weak on white).
+	// okabeIto are Okabe and Ito's colours, reordered so that neighbours differ in lightness
+	// too, with their yellow (unreadable as a thin line on white) replaced by Tol's wine.
 	okabeIto = []color.Color{
 		color.RGBA{0, 114, 178, 255},   // blue
 		color.RGBA{213, 94, 0, 255},    // vermillion
@@ -74,7 +74,7 @@ var (
 		color.RGBA{0, 0, 0, 255},       // black
 		color.RGBA{230, 159, 0, 255},   // orange
 		color.RGBA{86, 180, 233, 255},  // sky blue
-		color.RGBA{240, 228, 66, 255},  // yellow
+		color.RGBA{136, 34, 85, 255},   // wine (Tol), for Okabe-Ito's yellow, which vanishes on white
 	}
 	ColorDefault   = color.RGBA{R: 190, G: 200, B: 212, A: 255} // unhighlighted bars: light (luminance ~0.57)
 	ColorCritical  = color.RGBA{R: 178, G: 24, B: 43, A: 255}   // "critical": dark red (~0.10)
@@ -672,13 +672,18 @@ func (g heatGrid) X(c int) float64 { return float64(c) }
 func (g heatGrid) Y(r int) float64 { return float64(r) }
 
 func labelTicks(n int, labels []string, pos func(i int) float64) []plot.Tick {
+	// Up to 32 labels, every step-th, step a round number (1, 2, 5, 10, 20, 50, ...); an
+	// unlabelled tick marks every other cell only while that is not a ruler's worth (≤ 64).
 	step := 1
-	if n > 32 {
-		step = (n + 31) / 32
+	for k := 1; n > 32*step; k++ {
+		step = []int{1, 2, 5}[k%3] * int(math.Pow(10, float64(k/3)))
 	}
 	var ticks []plot.Tick
 	for i := 0; i < n; i++ {
 		t := plot.Tick{Value: pos(i)}
+		if i%step != 0 && n > 64 {
+			continue
+		}
 		if i%step == 0 {
 			if i < len(labels) {
 				t.Label = labels[i]
@@ -822,15 +827,24 @@ func Heatmap(path, title string, m [][]float64, xlabels, ylabels []string, opt H
 	if aspect >= 1 {
 		dataH = dataW / vg.Length(aspect)
 	} else {
-		dataW = side * vg.Length(math.Max(0.6, aspect))
+		dataW = side * vg.Length(aspect)
 	}
 	const barWidth = 14 // points
 	w, hgt := dataW+2.1*vg.Inch, dataH+0.9*vg.Inch
+	// A tall matrix (30 layers x 9 heads) makes a narrow figure: wide enough for the title.
+	w = max(w, p.Title.TextStyle.Width(title)+0.4*vg.Inch)
+	hgt += p.Title.TextStyle.Height(title) + p.Title.Padding
 	if rotated {
 		hgt += 0.4 * vg.Inch
 	}
+	// The title is drawn over the whole figure, not only the cropped plot (it would be clipped
+	// above a narrow matrix), centred on the data where it fits.
+	titleStyle := p.Title.TextStyle
+	titleW, titleH := titleStyle.Width(title), titleStyle.Height(title)+p.Title.Padding
+	p.Title.Text = ""
 	return render(path, w, hgt, func(dc draw.Canvas) {
-		main := draw.Crop(dc, 0, -vg.Points(80), 0, 0) // room for the colour bar, its ticks and label
+		// Room for the title, and on the right for the colour bar, its ticks and label.
+		main := draw.Crop(dc, 0, -vg.Points(80), 0, -titleH)
 		da := p.DataCanvas(main)
 		dw, dh := da.Max.X-da.Min.X, da.Max.Y-da.Min.Y
 		want := vg.Length(aspect)
@@ -849,6 +863,10 @@ func Heatmap(path, title string, m [][]float64, xlabels, ylabels []string, opt H
 		}}
 		cbc.Max.X = cb.DataCanvas(cbc).Min.X + vg.Points(barWidth)
 		cb.Draw(cbc)
+		x := (da.Min.X + da.Max.X) / 2
+		x = max(x, dc.Min.X+titleW/2+vg.Points(4))
+		x = min(x, dc.Max.X-titleW/2-vg.Points(4))
+		dc.FillText(titleStyle, vg.Point{X: x, Y: dc.Max.Y - vg.Points(2)}, title)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -317,6 +318,26 @@ func TestTicks(t *testing.T) {
 	for _, tc := range cases {
 		if got := labels(tc.ticker.Ticks(tc.lo, tc.hi)); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// Heatmap axes label at most 32 cells at a round step, and leave out the unlabelled ticks of a
+// long axis (576 singular values drew a ruler).
+func TestLabelTicks(t *testing.T) {
+	for _, tc := range []struct{ n, ticks, labels, step int }{{9, 9, 9, 1}, {30, 30, 30, 1}, {60, 60, 30, 2}, {576, 29, 29, 20}} {
+		ts := labelTicks(tc.n, nil, func(i int) float64 { return float64(i) })
+		labels := 0
+		for _, tk := range ts {
+			if tk.Label != "" {
+				labels++
+				if int(tk.Value)%tc.step != 0 || tk.Label != strconv.Itoa(int(tk.Value)) {
+					t.Errorf("n=%d: label %q at %v", tc.n, tk.Label, tk.Value)
+				}
+			}
+		}
+		if len(ts) != tc.ticks || labels != tc.labels {
+			t.Errorf("n=%d: %d ticks, %d labelled; want %d, %d", tc.n, len(ts), labels, tc.ticks, tc.labels)
 		}
 	}
 }
