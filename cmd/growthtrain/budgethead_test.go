@@ -53,3 +53,49 @@ func TestBudgetTokenizerPathResolves(t *testing.T) {
 		}
 	}
 }
+
+// On the CPU, recovery that would not fit --recovery-budget is skipped unless --metrics names
+// it, and analyze says so; analysis.json records the model path absolute.
+func TestAnalyzeSkipsSlowRecoveryOnCPU(t *testing.T) {
+	dir := tinyModelDir(t, 4)
+	rel, err := filepath.Rel(mustGetwd(t), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args         []string
+		wantRecovery bool
+	}{
+		{[]string{"--recovery-budget", "1ns"}, false},
+		{[]string{"--recovery-budget", "1ns", "--metrics", "recovery"}, true},
+	} {
+		out := t.TempDir()
+		code, stdout, stderr := runStreams(t, append([]string{"analyze", "-m", rel, "--bootstrap", "10", "--recovery-steps", "2",
+			"--recovery-layers", "0", "-o", out}, tc.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", tc.args, code, stderr)
+		}
+		if !strings.Contains(stdout, filepath.Join(out, "analysis.json")) || strings.Contains(stdout, "estimated") {
+			t.Errorf("%v: stdout %q (want the paths of the results only)", tc.args, stdout)
+		}
+		if skipped := strings.Contains(stderr, "recovery skipped"); skipped == tc.wantRecovery {
+			t.Errorf("%v: stderr says skipped %v:\n%s", tc.args, skipped, stderr)
+		}
+		rep, err := analysis.ReadReport(filepath.Join(out, "analysis.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (rep.Recovery != nil) != tc.wantRecovery || !filepath.IsAbs(rep.Model.Path) {
+			t.Errorf("%v: recovery run %v, model path %q", tc.args, rep.Recovery != nil, rep.Model.Path)
+		}
+	}
+}
+
+func mustGetwd(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}

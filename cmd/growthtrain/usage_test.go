@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,25 +10,31 @@ import (
 	"github.com/growthtrain/growthtrain/internal/testref"
 )
 
-// runStreams runs the CLI as main does and returns its exit status, stdout and stderr.
+// runStreams runs the CLI as main does and returns its exit status, stdout and stderr (what the
+// command writes to os.Stdout and os.Stderr, and runMain's error report).
 func runStreams(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
+	capture := func(f **os.File) (restore func() string) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := *f
+		*f = w
+		done := make(chan string)
+		go func() {
+			b, _ := io.ReadAll(r)
+			done <- string(b)
+		}()
+		return func() string {
+			*f = saved
+			w.Close()
+			return <-done
+		}
 	}
-	saved := os.Stdout
-	os.Stdout = w
-	outc := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		outc <- string(b)
-	}()
-	var stderr bytes.Buffer
-	code := runMainTo(&stderr, append([]string{"growthtrain"}, args...))
-	os.Stdout = saved
-	w.Close()
-	return code, <-outc, stderr.String()
+	stdout, stderr := capture(&os.Stdout), capture(&os.Stderr)
+	code := runMainTo(os.Stderr, append([]string{"growthtrain"}, args...))
+	return code, stdout(), stderr()
 }
 
 // Every class of usage error exits with 2 and prints the error and the usage line on stderr,
