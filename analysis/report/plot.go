@@ -442,15 +442,17 @@ func (s symlog) all(x []float64) []float64 {
 
 // apply sets ticks on ax (whose Min/Max already hold the transformed data range) at 0 and
 // ±10^k for 10^k ≥ c, labelled with the untransformed values in the decade style of logTicks, at
-// most 7 per side. The range is widened, if needed, so that each side holding data shows at
-// least one labelled power of ten.
+// most 7 per side. The range is widened, if needed, so that each side holding data beyond a
+// third of the first power shows at least one labelled power of ten.
 func (s symlog) apply(ax *plot.Axis) {
 	kmin := int(math.Ceil(math.Log10(s.c) - 1e-9))
 	first := s.f(math.Pow(10, float64(kmin)))
-	if ax.Max > 1e-12 && ax.Max < first {
+	// A side whose data reach less than a third of the way to the first power (a whisker just
+	// below 0) is not widened: it would leave a band of empty plot.
+	if ax.Max > first/3 && ax.Max < first {
 		ax.Max = first
 	}
-	if ax.Min < -1e-12 && ax.Min > -first {
+	if ax.Min < -first/3 && ax.Min > -first {
 		ax.Min = -first
 	}
 	extent := math.Max(math.Abs(ax.Min), math.Abs(ax.Max))

@@ -342,6 +342,19 @@ func TestLabelTicks(t *testing.T) {
 	}
 }
 
+// A symlog axis is widened to show a power of ten on a side whose data reach a third of the way
+// to it, not for a whisker just below 0 (it left a band of empty plot under the bars).
+func TestSymlogRange(t *testing.T) {
+	s := newSymlog([]float64{12.7, 5e5}) // c = 12.7: the first power is 100
+	for _, tc := range []struct{ min, wantMin float64 }{{-3, -3}, {-60, -100}, {-500, -500}} {
+		ax := plot.Axis{Min: s.f(tc.min), Max: s.f(5e5)}
+		s.apply(&ax)
+		if math.Abs(ax.Min-s.f(tc.wantMin)) > 1e-12 {
+			t.Errorf("data down to %g: axis from %g, want %g", tc.min, ax.Min, s.f(tc.wantMin))
+		}
+	}
+}
+
 func TestSymlog(t *testing.T) {
 	s := newSymlog([]float64{0, -0.006, 634.19, math.NaN()})
 	if s.c != 0.006 {
