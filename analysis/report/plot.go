@@ -195,6 +195,14 @@ func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
 			major = append(major, t.Value)
 		}
 	}
+	if len(major) < 3 && len(ticks) >= 3 { // two labels ("0", "-25") say little: label every tick
+		major = major[:0]
+		for i := range ticks {
+			ticks[i].Label = "x" // relabelled below
+			major = append(major, ticks[i].Value)
+		}
+	}
+	slices.Sort(major) // gonum lists the labelled ticks first
 	step := math.Inf(1)
 	for i := 1; i < len(major); i++ {
 		step = math.Min(step, major[i]-major[i-1])
@@ -231,7 +239,7 @@ func grid() *plotter.Grid {
 // drawWithLegend draws p with leg beside it, to the right of the plot (legends never cover data).
 func drawWithLegend(dc draw.Canvas, p *plot.Plot, leg *plot.Legend) {
 	if leg == nil || leg.Rectangle(dc).Size().X == 0 {
-		p.Draw(dc)
+		p.Draw(draw.Crop(dc, 0, -vg.Points(10), 0, 0)) // a margin for the last bar and tick label
 		return
 	}
 	width := leg.Rectangle(dc).Size().X + vg.Points(14)

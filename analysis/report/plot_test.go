@@ -314,6 +314,7 @@ func TestTicks(t *testing.T) {
 		{"linear, narrow range", linearTicks{}, 10.79, 10.851, []string{"10.79", "10.82", "10.85"}}, // not "11, 11, 11"
 		{"linear, integers", linearTicks{}, 0, 40, []string{"0", "20", "40"}},
 		{"linear, around zero", linearTicks{}, -0.03, 0.021, []string{"-0.02", "0.00", "0.02"}},
+		{"linear, two majors only", linearTicks{}, -39, 2, []string{"-30", "0", "-20", "-10"}}, // gonum labels -30 and 0 only
 	}
 	for _, tc := range cases {
 		if got := labels(tc.ticker.Ticks(tc.lo, tc.hi)); !slices.Equal(got, tc.want) {
