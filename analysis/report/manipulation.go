@@ -42,8 +42,9 @@ func ManipulationTables(r *analysis.ManipulationResult) []Table { return []Table
 
 // ManipulationPlots writes into dir, in each format (default png), "manipulation_scale"
 // (perplexity on a log axis against alpha, with its bootstrap band, every other strategy and the
-// baseline as labelled reference lines) and "manipulation_strategies" (one labelled point per
-// result), and returns the paths of the first format.
+// baseline as labelled reference lines) and "manipulation_strategies" (one bar per result with
+// its interval, symmetric-log axis, the paper's setting highlighted), and returns the paths of
+// the first format.
 func ManipulationPlots(dir string, r *analysis.ManipulationResult, formats ...string) ([]string, error) {
 	figs := newFigures(dir, formats)
 	base := float64(r.BaselinePPL)
@@ -75,21 +76,24 @@ func ManipulationPlots(dir string, r *analysis.ManipulationResult, formats ...st
 			return figs.paths, err
 		}
 	}
-	var x, y []float64
+	var y, lo, hi []float64
 	var labels []string
+	paper := map[int]string{}
 	for i, res := range r.Results {
-		x = append(x, float64(i))
 		y = append(y, 100*float64(res.Change))
+		lo, hi = append(lo, 100*float64(res.CILo)), append(hi, 100*float64(res.CIHi))
 		lbl := res.Strategy
 		if res.Alpha != nil {
 			lbl += " " + strconv.FormatFloat(*res.Alpha, 'g', -1, 64)
 		}
+		if res.Paper {
+			paper[i] = "the paper's setting"
+		}
 		labels = append(labels, lbl)
 	}
-	if len(x) > 0 {
+	if len(y) > 0 {
 		if err := figs.add("manipulation_strategies", func(p string) error {
-			return ScatterWith(p, title+": all strategies", "result (table row)", "PPL change (%)", x, y, labels,
-				ScatterOptions{SymlogY: true, IntegerX: true})
+			return CategoryBars(p, title+": every strategy", "strategy", "PPL change (%)", labels, y, lo, hi, paper, true)
 		}); err != nil {
 			return figs.paths, err
 		}

@@ -257,6 +257,7 @@ func newLegend() *plot.Legend {
 	l.Top, l.Left = true, true
 	l.TextStyle.Font.Size = vg.Points(8.5)
 	l.ThumbnailWidth = vg.Points(22)
+	l.Padding = vg.Points(2.5) // between entries: swatches and whiskers must not touch
 	return &l
 }
 
@@ -616,6 +617,20 @@ func categoryColors(highlight map[int]string) (names []string, colors map[string
 //     with the original values; bars and whiskers are transformed the same way. The y label
 //     gets a "(symlog)" suffix.
 func LayerBars(path, title, ylabel string, values, lo, hi []float64, highlight map[int]string, logScale bool) (err error) {
+	return bars(path, title, "layer", ylabel, nil, values, lo, hi, highlight, logScale)
+}
+
+// CategoryBars is LayerBars over named categories (labels, one per value) instead of layers:
+// the x axis is titled xlabel and labelled with the names, turned upright when they are long.
+func CategoryBars(path, title, xlabel, ylabel string, labels []string, values, lo, hi []float64, highlight map[int]string, logScale bool) error {
+	if len(labels) != len(values) {
+		return fmt.Errorf("%w: %d labels, %d values", errLen, len(labels), len(values))
+	}
+	return bars(path, title, xlabel, ylabel, labels, values, lo, hi, highlight, logScale)
+}
+
+func bars(path, title, xlabel, ylabel string, labels []string, values, lo, hi []float64, highlight map[int]string, logScale bool) (err error) {
+	defer recoverPanic(&err)
 	n := len(values)
 	if (lo == nil) != (hi == nil) || (lo != nil && (len(lo) != n || len(hi) != n)) {
 		return fmt.Errorf("%w: values %d, lo %d, hi %d", errLen, n, len(lo), len(hi))
@@ -631,7 +646,7 @@ func LayerBars(path, title, ylabel string, values, lo, hi []float64, highlight m
 			b.colors[i] = colors[name]
 		}
 	}
-	p := newPlot(title, "layer", ylabel)
+	p := newPlot(title, xlabel, ylabel)
 	var sl symlog
 	if logScale {
 		sl = newSymlog(values)
@@ -643,7 +658,22 @@ func LayerBars(path, title, ylabel string, values, lo, hi []float64, highlight m
 	if logScale {
 		sl.apply(&p.Y)
 	}
-	p.X.Tick.Marker = plot.ConstantTicks(layerTicks(n))
+	if labels == nil {
+		p.X.Tick.Marker = plot.ConstantTicks(layerTicks(n))
+	} else {
+		var ticks []plot.Tick
+		long := false
+		for i, l := range labels {
+			ticks = append(ticks, plot.Tick{Value: float64(i), Label: l})
+			long = long || len(l) > 4
+		}
+		p.X.Tick.Marker = plot.ConstantTicks(ticks)
+		if long {
+			p.X.Tick.Label.Rotation = math.Pi / 2
+			p.X.Tick.Label.XAlign = draw.XRight
+			p.X.Tick.Label.YAlign = draw.YCenter
+		}
+	}
 	leg := newLegend()
 	if len(names) > 0 {
 		leg.Add("other", swatch{ColorDefault})
