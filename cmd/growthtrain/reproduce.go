@@ -189,7 +189,7 @@ func reproduceGrowth(c *cli.Context, out string) error {
 				return err
 			}
 			res[mode] = sum
-			fmt.Printf("seed %d %s: val loss %.4f, %.1fs\n", s, mode, sum.FinalValLoss, sum.Seconds)
+			fmt.Fprintf(os.Stderr, "seed %d %s: val loss %.4f, %.1fs\n", s, mode, sum.FinalValLoss, sum.Seconds)
 		}
 		g, u := res["growth"], res["uniform"]
 		rows = append(rows, report.GrowthRun{Seed: uint64(s), GrowthVal: g.FinalValLoss, UniformVal: u.FinalValLoss, GrowthSec: g.Seconds,

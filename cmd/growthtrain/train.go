@@ -217,7 +217,7 @@ func notifyContext() (context.Context, func()) {
 // checkpoint.
 func interrupted(ctx context.Context, err error) error {
 	if errors.Is(err, trainer.ErrStopped) {
-		fmt.Println(err)
+		fmt.Fprintln(os.Stderr, err) // a stage message: where the run stopped
 		return nil
 	}
 	if errors.Is(err, trainer.ErrInterrupted) {
