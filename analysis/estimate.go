@@ -26,7 +26,7 @@ type Calibration struct {
 }
 
 // Calibrate measures c on the first batch of e's windows and, when train is given, one recovery
-// step on them (the model is restored bitwise, as after Recovery).
+// fine-tuning step (the model is restored bitwise, as after Recovery).
 func Calibrate(e *Evaluator, train [][]int64, opts RunOptions) (c Calibration, err error) {
 	defer torch.Recover(&err)
 	m := e.M
@@ -83,15 +83,25 @@ func Calibrate(e *Evaluator, train [][]int64, opts RunOptions) (c Calibration, e
 	_ = dot
 	c.Dot = time.Since(t).Seconds()
 	if len(train) > 0 {
-		steps := min(2, opts.RecoverySteps)
-		t = time.Now()
-		rl, err := Recovery(m, &Evaluator{M: m, Windows: wins[:1], Batch: 1}, train, []int{L / 2},
-			RecoveryOptions{Seed: opts.Seed, MaxSteps: steps, EvalEvery: steps, BatchSize: opts.RecoveryBatch, SeqLen: opts.RecoverySeqLen})
-		if err != nil {
+		// Two fine-tuning steps, timed between the first's end and the second's: the
+		// perturbation and the evaluations are left out. Threshold -1 (a target perplexity of
+		// 0) keeps a layer the noise does not hurt from "recovering" before any step.
+		var t1, t2 time.Time
+		ro := RecoveryOptions{Seed: opts.Seed, MaxSteps: 2, EvalEvery: 2, Threshold: -1,
+			BatchSize: opts.RecoveryBatch, SeqLen: opts.RecoverySeqLen,
+			Progress: func(step int) {
+				switch step {
+				case 1:
+					t1 = time.Now()
+				case 2:
+					t2 = time.Now()
+				}
+			}}
+		if _, err := Recovery(m, &Evaluator{M: m, Windows: wins[:1], Batch: 1}, train, []int{L / 2}, ro); err != nil {
 			return c, fmt.Errorf("calibration: %w", err)
 		}
-		if n := rl.Layers[0].Curve[len(rl.Layers[0].Curve)-1].Step; n > 0 {
-			c.TrainStep = time.Since(t).Seconds() / float64(n)
+		if !t1.IsZero() && !t2.IsZero() {
+			c.TrainStep = t2.Sub(t1).Seconds()
 		}
 	}
 	return c, nil
