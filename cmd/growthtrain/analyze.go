@@ -159,7 +159,10 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 		metrics = slices.Clone(analysis.Metrics)
 	}
 	opts := analysis.RunOptions{Seed: p.Seed, Bootstrap: p.Bootstrap,
-		RecoverySteps: p.RecoverySteps, RecoveryBatch: 4, RecoverySeqLen: 64, Log: os.Stderr,
+		RecoverySteps: p.RecoverySteps, RecoveryBatch: 4,
+		// 64-token fine-tuning windows, shorter for a model whose context is not longer (a
+		// window is seq_len+1 tokens).
+		RecoverySeqLen: min(64, m.Config.MaxPositionEmbeddings-1), Log: os.Stderr,
 		ProgressFactory: func(total int, desc, unit string) func(int, int) {
 			bar := progress.NewUnits(total, desc, unit)
 			return func(done, _ int) { _ = bar.Set(done) }
