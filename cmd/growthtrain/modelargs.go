@@ -42,8 +42,8 @@ func loadModelFrom(path, tokPath, device, dtype string) (*model.Model, *tokenize
 	if !dt.IsFloating() {
 		return nil, nil, fmt.Errorf("--dtype %s: weights need a floating-point type", dt)
 	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, nil, fmt.Errorf("model: %w", err)
+	if err := checkModelPath(path); err != nil {
+		return nil, nil, err
 	}
 	if tokPath == "" {
 		tokPath = defaultTokenizerPath(path)
@@ -81,4 +81,26 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 		return nil, fmt.Errorf("no tokenizer: %s (pass --tokenizer)", path)
 	}
 	return tokenizer.Load(path)
+}
+
+// checkModelPath says what is wrong with a model path before anything is loaded from it (the
+// tokenizer is looked for beside the model, so a wrong path would otherwise be reported as a
+// missing tokenizer).
+func checkModelPath(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	const want = "want an HF model directory with config.json, a .safetensors file or a .gguf file"
+	if st.IsDir() {
+		if _, err := os.Stat(filepath.Join(path, "config.json")); err != nil {
+			return fmt.Errorf("model %s: a directory without config.json (%s)", path, want)
+		}
+		return nil
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".safetensors", ".gguf":
+		return nil
+	}
+	return fmt.Errorf("model %s: not a model file (%s)", path, want)
 }
