@@ -73,7 +73,7 @@ func TestProcessGroupGloo(t *testing.T) {
 		f32 := torch.FromSlice([]float32{1 + float32(r), 2, 3}, 3)
 		f64 := torch.FromSlice([]float64{10 * (r + 1), 0.5}, 2)
 		big := torch.Arange(0, 40, 1).MulScalar(r + 1) // float32, 160 bytes
-		nc := torch.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3).MulScalar(r + 1).Transpose(0, 1)
+		nc := torch.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3).MulScalar(r+1).Transpose(0, 1)
 		i64 := torch.FromSlice([]int64{int64(rank), 7}, 2)
 		if n, err = g.AllReduce([]*torch.Tensor{f32, f64, big, nc, i64}, torch.Sum); err != nil {
 			t.Fatal(err)

@@ -11,6 +11,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// argv is the command line without the program name, which --nproc gives its workers.
+var argv []string
+
 // version is the growthtrain release; the libtorch and ABI versions are reported beside it.
 const version = "0.1.0-dev"
 
@@ -32,6 +35,7 @@ func main() {
 // plainly, on stderr), or the status an error carries (cli.Exit: 130 after Ctrl-C, 143 after
 // SIGTERM, once the checkpoint is saved).
 func runMain(args []string) int {
+	argv = args[1:]
 	err := newApp().Run(args)
 	if err == nil {
 		return 0

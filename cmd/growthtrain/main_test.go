@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 
 // run executes the CLI in-process and returns its error.
 func run(args ...string) error {
+	argv = args
 	return newApp().Run(append([]string{"growthtrain"}, args...))
 }
 

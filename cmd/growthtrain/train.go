@@ -16,21 +16,21 @@ import (
 
 // trainFlags are accepted both at the top level (growthtrain -c budget.toml) and by `train`.
 func trainFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "budget TOML file (see docs/budget.md)"},
 		&cli.BoolFlag{Name: "uniform", Usage: "train the uniform baseline of the budget (same model, data order and steps, every layer every step)"},
 		&cli.BoolFlag{Name: "compare", Usage: "train the budget and its uniform baseline, then compare them"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue from the latest checkpoint in the output directory"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output directory (default: [run] output)"},
 		intIn(&cli.IntFlag{Name: "stop-at", Usage: "checkpoint and stop after this many steps (continue later with --resume)"}, 0, trainer.MaxSteps, "0: run to the end"),
-	}
+	}, distFlags()...)
 }
 
 func trainCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "train",
 		Usage:     "train with per-layer budgets (same as growthtrain -c FILE)",
-		UsageText: "growthtrain train -c budget.toml [--uniform | --compare] [--resume] [-o DIR]",
+		UsageText: "growthtrain train -c budget.toml [--uniform | --compare] [--resume] [-o DIR] [--nproc N]",
 		Flags:     trainFlags(),
 		Action:    trainAction,
 	}
@@ -48,6 +48,9 @@ func trainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if launching(c) {
+		return launch(argv, c.Int("nproc"))
+	}
 	// Ctrl-C and SIGTERM: the trainer saves a checkpoint at the next step boundary and stops.
 	ctx, stop := notifyContext()
 	defer stop()
@@ -57,6 +60,18 @@ func trainAction(c *cli.Context) error {
 	}
 	opts := trainer.Options{Resume: c.Bool("resume"), Log: os.Stdout, Context: ctx, StopAt: c.Int("stop-at"),
 		Progress: term.IsTerminal(int(os.Stderr.Fd())), AutoTokenizer: autoTokenizer()}
+	// A rank of a data-parallel run (launched by --nproc, torchrun or SLURM).
+	root := true
+	if e, ok, err := readRankEnv(); err != nil {
+		return err
+	} else if ok {
+		g, dev, err := joinGroup(e, b.Run.Device, c.Duration("dist-timeout"))
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		opts.Group, opts.Device, root = g, dev, e.rank == 0
+	}
 	if !c.Bool("compare") {
 		opts.Uniform, opts.Output = c.Bool("uniform"), out
 		_, err := trainer.Run(b, opts)
@@ -77,6 +92,9 @@ func trainAction(c *cli.Context) error {
 		if sums[i], err = trainer.Run(hb, o); err != nil {
 			return interrupted(ctx, err)
 		}
+	}
+	if !root {
+		return nil
 	}
 	cmp := trainer.Compare(sums[0], sums[1])
 	trainer.PrintComparison(os.Stdout, cmp)
@@ -116,7 +134,7 @@ func notifyContext() (context.Context, func()) {
 // checkpoint.
 func interrupted(ctx context.Context, err error) error {
 	if errors.Is(err, trainer.ErrStopped) {
-		fmt.Println(err)
+		fmt.Println(err) // on every rank: it is the outcome of each
 		return nil
 	}
 	if errors.Is(err, trainer.ErrInterrupted) {

@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/growthtrain/growthtrain/bindings/torch"
 )
 
 // Marker is set to the test's name in a rank process.
@@ -51,6 +53,29 @@ func Rank(t *testing.T) (int, bool) {
 // InRank reports whether this process is a rank of any test (TestMain uses it to choose the
 // ranks' runtime).
 func InRank() bool { return os.Getenv(Marker) != "" }
+
+// Group joins the Gloo process group of a rank started by Start (one intra-op thread), failing
+// t when the library was built without Gloo support or the rendezvous fails.
+func Group(t *testing.T, timeout time.Duration) *torch.ProcessGroup {
+	t.Helper()
+	torch.SetNumThreads(1)
+	if !torch.DistAvailable(torch.Gloo) {
+		t.Fatal("libgrowthtorch was built without c10d Gloo support: run `make gloo` (installs libgloo-dev) and `make lib`")
+	}
+	atoi := func(k string) int {
+		v, err := strconv.Atoi(os.Getenv(k))
+		if err != nil {
+			t.Fatalf("%s=%q", k, os.Getenv(k))
+		}
+		return v
+	}
+	g, err := torch.NewProcessGroup(torch.GroupOptions{Backend: torch.Gloo, Rank: atoi("RANK"), WorldSize: atoi("WORLD_SIZE"),
+		MasterAddr: os.Getenv("MASTER_ADDR"), MasterPort: atoi("MASTER_PORT"), Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(tb testing.TB) int {

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/growthtrain/growthtrain/trainer"
+)
+
+// childCommand makes --nproc start this test binary as the growthtrain command (see TestMain).
+func childCommand(t *testing.T) {
+	t.Helper()
+	prev := selfCommand
+	selfCommand = func(args []string) (*exec.Cmd, error) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), cliChildEnv+"="+strings.Join(args, "\x1f"))
+		return cmd, nil
+	}
+	t.Cleanup(func() { selfCommand = prev })
+}
+
+func readSummary(t *testing.T, out string) trainer.Summary {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s trainer.Summary
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// --nproc 2 trains the budget's global batch over 2 workers to the losses of one process.
+func TestTrainNproc(t *testing.T) {
+	childCommand(t)
+	budget := tinyTrainBudget(t, tinyCorpus(t), "train:300", "")
+	one, two := filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two")
+	if err := run("-c", budget, "-o", one); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("-c", budget, "-o", two, "--nproc", "2", "--dist-timeout", "30s"); err != nil {
+		t.Fatal(err)
+	}
+	s1, s2 := readSummary(t, one), readSummary(t, two)
+	if s2.WorldSize != 2 || s1.WorldSize != 0 {
+		t.Fatalf("world sizes %d and %d", s1.WorldSize, s2.WorldSize)
+	}
+	for i := range s1.Phases {
+		a, b := s1.Phases[i], s2.Phases[i]
+		if math.Abs(a.TrainLoss-b.TrainLoss) > 1e-5*a.TrainLoss || math.Abs(a.ValLoss-b.ValLoss) > 1e-5*a.ValLoss {
+			t.Errorf("phase %d: 2 workers train loss %v val %v, one process %v %v", i+1, b.TrainLoss, b.ValLoss, a.TrainLoss, a.ValLoss)
+		}
+		if b.AllReduceBytes <= 0 {
+			t.Errorf("phase %d: all-reduce bytes %d", i+1, b.AllReduceBytes)
+		}
+	}
+	if !(s2.Phases[0].AllReduceBytes < s2.Phases[1].AllReduceBytes) {
+		t.Errorf("one trained layer reduces %d bytes per step, all of them %d", s2.Phases[0].AllReduceBytes, s2.Phases[1].AllReduceBytes)
+	}
+}
+
+// Launcher variables that do not make sense are refused before any work.
+func TestRankEnvErrors(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"RANK": "0"}, "WORLD_SIZE is not"},
+		{map[string]string{"WORLD_SIZE": "2", "RANK": "2"}, "want 0 <= RANK < WORLD_SIZE"},
+		{map[string]string{"WORLD_SIZE": "x", "RANK": "0"}, `WORLD_SIZE="x"`},
+		{map[string]string{"WORLD_SIZE": "2"}, `RANK=""`},
+	} {
+		for _, k := range []string{"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT"} {
+			t.Setenv(k, tc.env[k])
+		}
+		_, _, err := readRankEnv()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.env, err, tc.want)
+		}
+	}
+	t.Setenv("WORLD_SIZE", "2")
+	if err := run("-c", tinyTrainBudget(t, tinyCorpus(t), "train:300", ""), "--nproc", "2"); err == nil || !strings.Contains(err.Error(), "leave it out") {
+		t.Errorf("--nproc under a launcher: %v", err)
+	}
+}
