@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis"
 	"github.com/growthtrain/growthtrain/analysis/paper"
 	"github.com/growthtrain/growthtrain/analysis/report"
+	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/internal/fsutil"
 	"github.com/growthtrain/growthtrain/internal/progress"
@@ -24,8 +26,8 @@ func analyzeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "analyze",
 		Usage:     "the paper's layer diagnostics: ablation, predictability, recovery, manipulation, structure",
-		UsageText: "growthtrain analyze -m MODEL [--data FILE] [--metrics LIST] [--eval-tokens N] -o DIR",
-		Flags: append(modelFlags(),
+		UsageText: "growthtrain analyze -m MODEL [--data FILE] [--metrics LIST] [--eval-tokens N] -o DIR [--nproc N]",
+		Flags: append(append(modelFlags(),
 			&cli.StringFlag{Name: "data", Usage: "evaluation text (default: the paper-sized set of 10 short sentences)"},
 			intIn(&cli.IntFlag{Name: "eval-tokens", Value: 16384, Usage: "with --data: evaluate at most this many tokens (0: all)"}, 0, maxTokens, "0: all"),
 			intIn(&cli.IntFlag{Name: "seq-len", Value: 256, Usage: "with --data: tokens per evaluation window"}, 2, maxSeqLen, "capped at the model's context"),
@@ -37,7 +39,7 @@ func analyzeCommand() *cli.Command {
 			intIn(&cli.IntFlag{Name: "recovery-steps", Usage: "fine-tuning steps allowed for recovery (default: 200 on a GPU, as the paper's ~200; 50 on the CPU)"}, 0, maxRecovSteps, "0: the default"),
 			&cli.StringFlag{Name: "train-data", Usage: "text for recovery fine-tuning (default: the embedded corpus' training split)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "directory for analysis.json, tables, plots and report.md"},
-		),
+		), distFlags()...),
 		Action: analyzeAction,
 	}
 }
@@ -54,20 +56,43 @@ type analyzeParams struct {
 	RecoverySteps                   int
 	TrainData                       string
 	Output                          string
+	Group                           *torch.ProcessGroup // a rank of a distributed analysis
 }
 
 func analyzeAction(c *cli.Context) error {
+	if launching(c) {
+		return launch(argv, c.Int("nproc"))
+	}
 	var metrics []string
 	for _, m := range strings.Split(c.String("metrics"), ",") {
 		if m = strings.TrimSpace(m); m != "" {
 			metrics = append(metrics, m)
 		}
 	}
-	_, err := runAnalyze(analyzeParams{Model: c.String("model"), Tokenizer: c.String("tokenizer"), Device: c.String("device"),
+	p := analyzeParams{Model: c.String("model"), Tokenizer: c.String("tokenizer"), Device: c.String("device"),
 		DType: c.String("dtype"), Data: c.String("data"), EvalTokens: c.Int("eval-tokens"), SeqLen: c.Int("seq-len"),
 		Batch: c.Int("batch"), Metrics: metrics, Seed: c.Uint64("seed"), Bootstrap: c.Int("bootstrap"),
 		RecoveryLayers: c.String("recovery-layers"), RecoverySteps: c.Int("recovery-steps"), TrainData: c.String("train-data"),
-		Output: c.String("output")})
+		Output: c.String("output")}
+	// A rank of a distributed analysis (--nproc, torchrun, SLURM): the per-layer runs are
+	// sharded over the ranks, rank 0 writes the outputs.
+	if e, ok, err := readRankEnv(); err != nil {
+		return err
+	} else if ok {
+		g, dev, err := joinGroup(e, p.Device, c.Duration("dist-timeout"))
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		p.Group = g
+		if dev != "" {
+			p.Device = dev
+		}
+	}
+	_, err := runAnalyze(p)
+	if p.Group != nil && err != nil {
+		err = fmt.Errorf("rank %d of %d: %w", p.Group.Rank(), p.Group.Size(), err)
+	}
 	return err
 }
 
@@ -105,12 +130,19 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	for _, w := range e.Windows {
 		info.Tokens += len(w) - 1
 	}
+	root := p.Group == nil || p.Group.Rank() == 0
 	opts := analysis.RunOptions{Metrics: p.Metrics, Seed: p.Seed, Bootstrap: p.Bootstrap,
 		RecoverySteps: p.RecoverySteps, RecoveryBatch: 4, RecoverySeqLen: 64, Log: os.Stdout,
 		ProgressFactory: func(total int, desc string) func(int, int) {
 			bar := progress.New(total, desc)
 			return func(done, _ int) { _ = bar.Set(done) }
 		}}
+	if p.Group != nil {
+		opts.Group = p.Group
+		if !root {
+			opts.Log, opts.ProgressFactory = io.Discard, nil
+		}
+	}
 	if opts.RecoveryLayers, err = recoveryLayers(p.RecoveryLayers, m); err != nil {
 		return nil, err
 	}
@@ -124,12 +156,17 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 		}
 		info.TrainWindows = len(train)
 	}
-	fmt.Printf("analyze %s: %d layers, %d evaluation windows (%d tokens), metrics %s\n",
-		p.Model, m.Config.NumHiddenLayers, info.Windows, info.Tokens, strings.Join(p.Metrics, ","))
+	if root {
+		fmt.Printf("analyze %s: %d layers, %d evaluation windows (%d tokens), metrics %s\n",
+			p.Model, m.Config.NumHiddenLayers, info.Windows, info.Tokens, strings.Join(p.Metrics, ","))
+	}
 	rep, err := analysis.Run(e, train, analysis.ModelInfo{Path: p.Model, Config: m.Config, Params: m.NumParams(),
 		Device: m.Device.String(), DType: m.DType.String()}, info, opts)
 	if err != nil {
 		return nil, err
+	}
+	if !root {
+		return rep, nil
 	}
 	if err := report.Write(p.Output, rep); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/growthtrain/growthtrain/internal/testref"
 	"github.com/growthtrain/growthtrain/trainer"
 )
 
@@ -88,5 +89,74 @@ func TestRankEnvErrors(t *testing.T) {
 	t.Setenv("WORLD_SIZE", "2")
 	if err := run("-c", tinyTrainBudget(t, tinyCorpus(t), "train:300", ""), "--nproc", "2"); err == nil || !strings.Contains(err.Error(), "leave it out") {
 		t.Errorf("--nproc under a launcher: %v", err)
+	}
+}
+
+// withoutTimes drops what differs between two identical analyses: when they ran and how long
+// each part took.
+func withoutTimes(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			if k == "created" || k == "seconds" {
+				continue
+			}
+			out[k] = withoutTimes(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = withoutTimes(e)
+		}
+		return out
+	}
+	return v
+}
+
+func readAnalysis(t *testing.T, dir string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "analysis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.MarshalIndent(withoutTimes(v), "", " ")
+	return string(out)
+}
+
+// analyze --nproc 2 shards the ablation variants, recovery runs and manipulation strategies
+// over 2 workers and writes the analysis.json one process writes (times aside); structure runs
+// on rank 0 alone. (Predictability, also rank 0's alone, needs 4 layers; this model has 3.)
+func TestAnalyzeNproc(t *testing.T) {
+	childCommand(t)
+	budget := tinyTrainBudget(t, tinyCorpus(t), "train:300", "")
+	out := filepath.Join(t.TempDir(), "train")
+	if err := run("-c", budget, "-o", out); err != nil {
+		t.Fatal(err)
+	}
+	modelDir := filepath.Join(out, "checkpoints", "step-0000006", "model")
+	text := filepath.Join(testref.RepoRoot(t), "model", "testdata", "moby_dick_ch1-3.txt")
+	args := []string{"analyze", "-m", modelDir, "--bootstrap", "20", "--recovery-steps", "3", "--recovery-layers", "all",
+		"--metrics", "ablation,recovery,manipulation,structure", "--train-data", text, "--data", text, "--eval-tokens", "600", "--seq-len", "32", "--dist-timeout", "60s"}
+	one, two := filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two")
+	if err := run(append(args, "-o", one)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(append(args, "-o", two, "--nproc", "2")...); err != nil {
+		t.Fatal(err)
+	}
+	a, b := readAnalysis(t, one), readAnalysis(t, two)
+	if a != b {
+		t.Fatalf("2-worker analysis.json differs from one process's:\n%s\nvs\n%s", b, a)
+	}
+	for _, part := range []string{`"ablation"`, `"recovery"`, `"manipulation"`, `"structure"`} {
+		if !strings.Contains(a, part) {
+			t.Errorf("analysis.json lacks %s", part)
+		}
 	}
 }
