@@ -65,7 +65,9 @@ func onRanks(size int, f func(g Group)) {
 // Every rank ends with every row and value, bit for bit (NaN and infinities included), for run
 // counts that do not divide evenly and for more ranks than runs.
 func TestShardGatherIsExact(t *testing.T) {
-	row := func(i int) []float64 { return []float64{float64(i), math.NaN(), math.Inf(-1), 1 / 3.0 * float64(i), -0.0} }
+	row := func(i int) []float64 {
+		return []float64{float64(i), math.NaN(), math.Inf(-1), 1 / 3.0 * float64(i), math.Copysign(0, -1)}
+	}
 	type rec struct {
 		Name string
 		X    []float64
