@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/optim"
@@ -21,8 +22,10 @@ import (
 // dist is a run's view of its process group; the zero value (no group) is one process.
 type dist struct {
 	g *torch.ProcessGroup
-	// stepBytes is the all-reduce payload of the latest step's gradients.
+	// stepBytes is the all-reduce payload of the latest step's gradients, stepTime how long
+	// that all-reduce took (it waits for the slowest rank's backward pass as well).
 	stepBytes int64
+	stepTime  time.Duration
 }
 
 func (d *dist) on() bool { return d.g != nil }
@@ -88,11 +91,12 @@ func (d *dist) broadcast(lookup func(string) *torch.Tensor, names []string, what
 // parameters the step trains, and only those (a frozen layer has no gradient and is not sent),
 // bucketed as DDP does, and records the payload.
 func (d *dist) reduceGrads(params []optim.Param) error {
+	t := time.Now()
 	n, err := d.g.AllReduceGrads(optim.Tensors(params), torch.Average)
 	if err != nil {
 		return err
 	}
-	d.stepBytes = n
+	d.stepBytes, d.stepTime = n, time.Since(t)
 	return nil
 }
 
@@ -132,8 +136,8 @@ func (d *dist) anyOf(flag bool) (bool, error) {
 // failed names the rank in the error that ends a data-parallel run: the launcher prints every
 // rank's.
 func (d *dist) failed(err error) error {
-	if d.g == nil {
-		return err
+	if d.g == nil || errors.Is(err, ErrStopped) || errors.Is(err, ErrInterrupted) {
+		return err // the outcome of every rank alike, not a failure
 	}
 	if errors.Is(err, torch.ErrDistributed) {
 		return fmt.Errorf("rank %d of %d: %w (another rank failed, was killed or is unreachable: see its output)", d.rank(), d.size(), err)

@@ -91,6 +91,10 @@ type PhaseSummary struct {
 	// AllReduceBytes is the gradient payload one step of the phase all-reduces in a
 	// data-parallel run: the phase's trainable parameters (omitted in one process).
 	AllReduceBytes int64 `json:"allreduce_bytes_per_step,omitempty"`
+	// AllReduceSeconds is the time rank 0 spent in the gradient all-reduce during the phase
+	// (by this process: a resumed run counts from the resume), which includes waiting for the
+	// slowest rank.
+	AllReduceSeconds float64 `json:"allreduce_seconds,omitempty"`
 }
 
 // run is the state of one training run.
@@ -125,7 +129,8 @@ type run struct {
 	lastVal    float64
 	phaseVal   []float64
 	phaseLoss  []float64
-	phaseBytes []int64 // all-reduce payload per step, per phase (data-parallel runs)
+	phaseBytes []int64   // all-reduce payload per step, per phase (data-parallel runs)
+	phaseComm  []float64 // seconds in the all-reduce per phase, by this process
 }
 
 // Run trains the model a budget describes and returns its summary.
@@ -282,6 +287,7 @@ func (r *run) setup() error {
 	r.phaseVal = make([]float64, len(b.Phases))
 	r.phaseLoss = make([]float64, len(b.Phases))
 	r.phaseBytes = make([]int64, len(b.Phases))
+	r.phaseComm = make([]float64, len(b.Phases))
 	for i := range r.phaseVal {
 		r.phaseVal[i], r.phaseLoss[i] = math.NaN(), math.NaN()
 	}
@@ -416,6 +422,7 @@ func (r *run) train() error {
 				fmt.Fprintf(r.log, "  all-reduce: %d bytes of gradients per step over %d ranks\n", r.dist.stepBytes, r.dist.size())
 			}
 			r.phaseBytes[pi] = r.dist.stepBytes
+			r.phaseComm[pi] += r.dist.stepTime.Seconds()
 		}
 		r.step++
 		r.lastLoss = loss
@@ -687,7 +694,7 @@ func (r *run) finish() (*Summary, error) {
 	fl := newFlopModel(cfg, b.Data.SeqLen)
 	for i, p := range b.Phases {
 		ps := PhaseSummary{Name: p.Name, Layers: slices.Clone(p.layers), Steps: p.Steps, Seconds: r.phaseTime[i],
-			TrainLoss: r.phaseLoss[i], ValLoss: r.phaseVal[i], AllReduceBytes: r.phaseBytes[i]}
+			TrainLoss: r.phaseLoss[i], ValLoss: r.phaseVal[i], AllReduceBytes: r.phaseBytes[i], AllReduceSeconds: r.phaseComm[i]}
 		ps.FLOPs = fl.step(p) * float64(s.TokensPerStep) * float64(p.Steps)
 		if ps.Seconds > 0 {
 			ps.TokensPerSec = float64(s.TokensPerStep*p.Steps) / ps.Seconds
@@ -727,9 +734,9 @@ func PrintSummary(w io.Writer, s *Summary) {
 	if s.WorldSize > 0 {
 		var parts []string
 		for _, p := range s.Phases {
-			parts = append(parts, fmt.Sprintf("%s %d", p.Name, p.AllReduceBytes))
+			parts = append(parts, fmt.Sprintf("%s %d (%.1fs)", p.Name, p.AllReduceBytes, p.AllReduceSeconds))
 		}
-		fmt.Fprintf(w, "data parallel over %d ranks; gradient bytes all-reduced per step: %s\n", s.WorldSize, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "data parallel over %d ranks; gradient bytes all-reduced per step (time in all-reduce): %s\n", s.WorldSize, strings.Join(parts, ", "))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/internal/disttest"
+	"github.com/growthtrain/growthtrain/internal/testref"
 )
 
 // The process-group tests run each rank as a process of its own (internal/disttest), Gloo over
@@ -280,4 +281,84 @@ func TestProcessGroupArguments(t *testing.T) {
 	if err := closed.Barrier(); !errors.Is(err, torch.ErrArgument) {
 		t.Errorf("barrier on a nil group: %v", err)
 	}
+}
+
+// TestProcessGroupNCCLCUDA runs the collectives over NCCL: world size 1 on cuda:0, then, with two
+// or more GPUs, 2 ranks on cuda:0 and cuda:1. It runs on GPU hosts (scripts/gpu-check.sh runs
+// the *CUDA* tests there, where the library is built with USE_C10D_NCCL); elsewhere it skips.
+func TestProcessGroupNCCLCUDA(t *testing.T) {
+	rank, isRank := disttest.Rank(t)
+	if !isRank {
+		testref.RequireCUDA(t)
+		if !torch.DistAvailable(torch.NCCL) {
+			t.Fatal("CUDA is available but libgrowthtorch was built without c10d NCCL support")
+		}
+	}
+	collectives := func(g *torch.ProcessGroup, rank, size int) {
+		t.Helper()
+		dev := torch.CUDA(rank)
+		r := float64(rank)
+		a := torch.Full([]int64{4}, r+1).ToDevice(dev)
+		b := torch.FromSlice([]float64{10 * (r + 1), 0.5}).ToDevice(dev)
+		if _, err := g.AllReduce([]*torch.Tensor{a, b}, torch.Sum); err != nil {
+			t.Fatal(err)
+		}
+		sum := float64(size * (size + 1) / 2)
+		if got := a.ToDevice(torch.CPU).Float32s(); !slices.Equal(got, []float32{float32(sum), float32(sum), float32(sum), float32(sum)}) {
+			t.Fatalf("all-reduce: %v, want %v each", got, sum)
+		}
+		if got := b.ToDevice(torch.CPU).Float64s(); got[0] != 10*sum || got[1] != 0.5*float64(size) {
+			t.Fatalf("all-reduce float64: %v", got)
+		}
+		c := torch.Full([]int64{3}, r+7).ToDevice(dev)
+		if _, err := g.Broadcast([]*torch.Tensor{c}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.ToDevice(torch.CPU).Float32s(); !slices.Equal(got, []float32{7, 7, 7}) {
+			t.Fatalf("broadcast: %v", got)
+		}
+		all, err := g.AllGatherFloat64s([]float64{r, 1.0 / 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range all {
+			if all[k][0] != float64(k) || all[k][1] != 1.0/3 {
+				t.Fatalf("all-gather: %v", all)
+			}
+		}
+		if err := g.Barrier(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if isRank {
+		g, err := torch.NewProcessGroup(torch.GroupOptions{Backend: torch.NCCL, Rank: rank, WorldSize: 2, MasterAddr: "127.0.0.1",
+			MasterPort: atoiEnv(t, "MASTER_PORT"), Device: torch.CUDA(rank), Timeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		collectives(g, rank, 2)
+		return
+	}
+	g, err := torch.NewProcessGroup(torch.GroupOptions{Backend: torch.NCCL, Rank: 0, WorldSize: 1, MasterAddr: "127.0.0.1",
+		MasterPort: disttest.FreePort(t), Device: torch.CUDA(0), Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	collectives(g, 0, 1)
+	g.Close()
+	if torch.CUDADeviceCount() < 2 {
+		t.Logf("world size 1 passed; %d GPU: the 2-rank part needs two", torch.CUDADeviceCount())
+		return
+	}
+	disttest.RequireSuccess(t, disttest.Start(t, 2, disttest.Options{}).Wait(t, 3*time.Minute))
+}
+
+func atoiEnv(t *testing.T, k string) int {
+	t.Helper()
+	v, err := strconv.Atoi(os.Getenv(k))
+	if err != nil {
+		t.Fatalf("%s=%q", k, os.Getenv(k))
+	}
+	return v
 }

@@ -75,7 +75,7 @@ func trainAction(c *cli.Context) error {
 	if !c.Bool("compare") {
 		opts.Uniform, opts.Output = c.Bool("uniform"), out
 		_, err := trainer.Run(b, opts)
-		return interrupted(ctx, err)
+		return interrupted(ctx, err, root)
 	}
 	// --compare --resume resumes each half that has a checkpoint (a finished one re-finishes
 	// from its final checkpoint at once) and starts a half that has none.
@@ -90,7 +90,7 @@ func trainAction(c *cli.Context) error {
 		o.Output = filepath.Join(out, map[bool]string{false: "growth", true: "uniform"}[uniform])
 		o.Resume = opts.Resume && trainer.HasCheckpoint(hb, o.Output)
 		if sums[i], err = trainer.Run(hb, o); err != nil {
-			return interrupted(ctx, err)
+			return interrupted(ctx, err, root)
 		}
 	}
 	if !root {
@@ -132,21 +132,28 @@ func notifyContext() (context.Context, func()) {
 // interrupted turns the trainer's stop errors into the command's outcome: --stop-at is a normal
 // end; a signal exits with 128 + its number (130 for Ctrl-C, 143 for SIGTERM) after the
 // checkpoint.
-func interrupted(ctx context.Context, err error) error {
+// Of a data-parallel run's ranks only rank 0 (root) says so: the others stopped alike.
+func interrupted(ctx context.Context, err error, root bool) error {
 	if errors.Is(err, trainer.ErrStopped) {
-		fmt.Println(err) // on every rank: it is the outcome of each
+		if root {
+			fmt.Println(err)
+		}
 		return nil
 	}
 	if errors.Is(err, trainer.ErrInterrupted) {
 		code := 130
 		var sc signalCause
+		msg := err.Error()
 		if errors.As(context.Cause(ctx), &sc) {
 			if s, ok := sc.sig.(syscall.Signal); ok {
 				code = 128 + int(s)
 			}
-			return cli.Exit(fmt.Sprintf("%s: %v", sc.sig, err), code)
+			msg = fmt.Sprintf("%s: %v", sc.sig, err)
 		}
-		return cli.Exit(err.Error(), code)
+		if !root {
+			msg = "" // a rank interrupted by another rank's signal exits alike, silently
+		}
+		return cli.Exit(msg, code)
 	}
 	return err
 }
