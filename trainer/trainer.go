@@ -89,7 +89,8 @@ type PhaseSummary struct {
 	TrainLoss    float64 `json:"final_train_loss"`
 	ValLoss      float64 `json:"val_loss"`
 	// AllReduceBytes is the gradient payload one step of the phase all-reduces in a
-	// data-parallel run: the phase's trainable parameters (omitted in one process).
+	// data-parallel run: the phase's trainable parameters (omitted in one process, and for a
+	// phase this process did not train in: one finished before a resume).
 	AllReduceBytes int64 `json:"allreduce_bytes_per_step,omitempty"`
 	// AllReduceSeconds is the time rank 0 spent in the gradient all-reduce during the phase
 	// (by this process: a resumed run counts from the resume), which includes waiting for the
