@@ -88,11 +88,21 @@ func (d *dist) broadcast(lookup func(string) *torch.Tensor, names []string, what
 }
 
 // reduceGrads is the optimisation step's reduction hook: it averages the gradients of the
-// parameters the step trains, and only those (a frozen layer has no gradient and is not sent),
-// bucketed as DDP does, and records the payload.
-func (d *dist) reduceGrads(params []optim.Param) error {
+// parameters the step trains, and only those, bucketed as DDP does, and records the payload. A
+// parameter without a gradient (a layer a sampled phase skips this step) is left out, not sent
+// as zeros: AdamW leaves such a parameter alone, and a zero gradient would move it (its moments
+// decay). Which parameters have gradients is the same on every rank (the step's plan is).
+func (d *dist) reduceGrads(params []optim.Param) (err error) {
+	defer torch.Recover(&err)
+	var ts []*torch.Tensor
+	for _, p := range params {
+		if g := p.Tensor.Grad(); g != nil {
+			g.Close()
+			ts = append(ts, p.Tensor)
+		}
+	}
 	t := time.Now()
-	n, err := d.g.AllReduceGrads(optim.Tensors(params), torch.Average)
+	n, err := d.g.AllReduceGrads(ts, torch.Average)
 	if err != nil {
 		return err
 	}
@@ -117,6 +127,18 @@ func (d *dist) sums(values ...float64) ([]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// fromRoot returns rank 0's value of x on every rank.
+func (d *dist) fromRoot(x float64) (float64, error) {
+	if d.g == nil {
+		return x, nil
+	}
+	all, err := d.g.AllGatherFloat64s([]float64{x})
+	if err != nil {
+		return 0, d.failed(err)
+	}
+	return all[0][0], nil
 }
 
 // anyOf reports whether flag is true on any rank (a stop every rank must agree on, or it would

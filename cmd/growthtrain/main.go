@@ -73,6 +73,7 @@ func newApp() *cli.App {
 			analyzeCommand(),
 			budgetCommand(),
 			reproduceCommand(),
+			sweepCommand(),
 			tokenizerCommand(),
 		},
 		// Errors are printed once, plainly, by runMain, which also picks the exit status; no Go
