@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +70,15 @@ func distRank(t *testing.T) {
 			}
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if at := os.Getenv("GT_CANCEL_AT"); at != "" {
+		testHook = func(point string, n int) {
+			if point == "step-done" && strconv.Itoa(n) == at {
+				cancel() // as Ctrl-C would, on this rank only
+			}
+		}
+	}
 	g := disttest.Group(t, 20*time.Second)
 	defer g.Close()
 	b, err := LoadBudget(os.Getenv("GT_BUDGET"))
@@ -77,7 +87,7 @@ func distRank(t *testing.T) {
 	}
 	stop, _ := strconv.Atoi(os.Getenv("GT_STOP_AT"))
 	start := time.Now()
-	_, err = Run(b, Options{Log: io.Discard, Group: g, StopAt: stop, Resume: os.Getenv("GT_RESUME") == "1"})
+	_, err = Run(b, Options{Log: io.Discard, Group: g, StopAt: stop, Resume: os.Getenv("GT_RESUME") == "1", Context: ctx})
 	if os.Getenv("GT_WANT_ERROR") != "" {
 		fmt.Printf("RANK ERROR after %v: %v (distributed: %v)\n", time.Since(start).Round(time.Millisecond), err, errors.Is(err, torch.ErrDistributed))
 		return
@@ -260,6 +270,30 @@ func TestDataParallelRankDies(t *testing.T) {
 		t.Fatalf("rank 0 took %v to notice (timeout 20s)", res[0].Elapsed)
 	}
 	t.Log(line)
+}
+
+// An interrupt on one rank (Ctrl-C reaches a launcher's ranks at slightly different moments)
+// stops every rank before the same step; rank 0 checkpoints it, and the run resumes from there.
+func TestDataParallelInterruptOnOneRank(t *testing.T) {
+	if _, ok := disttest.Rank(t); ok {
+		distRank(t)
+		return
+	}
+	cache := t.TempDir()
+	straight, split := distBudget(t, cache, distPhases), distBudget(t, cache, distPhases)
+	oneProcess(t, straight, 0, false)
+	res := disttest.Start(t, 2, disttest.Options{Env: []string{"GT_BUDGET=" + split, "GT_WANT_ERROR=1"},
+		RankEnv: map[int][]string{1: {"GT_CANCEL_AT=5"}}}).Wait(t, time.Minute)
+	for r := range res {
+		if line := firstLineWith(res[r].Output, "RANK ERROR"); !strings.Contains(line, ErrInterrupted.Error()) || strings.Contains(line, "rank") {
+			t.Fatalf("rank %d should stop with ErrInterrupted alone:\n%s", r, disttest.Describe(res))
+		}
+	}
+	if ck, err := latestCheckpoint(filepath.Join(outOf(split), "checkpoints")); err != nil || filepath.Base(ck) != checkpointName(5) {
+		t.Fatalf("checkpoint %q (%v), want step 5's", ck, err)
+	}
+	runRanks(t, split, "GT_RESUME=1")
+	compareRuns(t, outOf(split), outOf(straight))
 }
 
 // Ranks of different budgets refuse to train together.
