@@ -49,6 +49,16 @@ func TestTrainNproc(t *testing.T) {
 	if err := run("-c", budget, "-o", two, "--nproc", "2", "--dist-timeout", "30s"); err != nil {
 		t.Fatal(err)
 	}
+	compareSummaries(t, one, two)
+	s2 := readSummary(t, two)
+	if !(s2.Phases[0].AllReduceBytes > 0 && s2.Phases[0].AllReduceBytes < s2.Phases[1].AllReduceBytes) {
+		t.Errorf("one trained layer reduces %d bytes per step, all of them %d", s2.Phases[0].AllReduceBytes, s2.Phases[1].AllReduceBytes)
+	}
+}
+
+// compareSummaries checks a data-parallel run's per-phase losses against one process's.
+func compareSummaries(t *testing.T, one, two string) {
+	t.Helper()
 	s1, s2 := readSummary(t, one), readSummary(t, two)
 	if s2.WorldSize != 2 || s1.WorldSize != 0 {
 		t.Fatalf("world sizes %d and %d", s1.WorldSize, s2.WorldSize)
@@ -58,13 +68,26 @@ func TestTrainNproc(t *testing.T) {
 		if math.Abs(a.TrainLoss-b.TrainLoss) > 1e-5*a.TrainLoss || math.Abs(a.ValLoss-b.ValLoss) > 1e-5*a.ValLoss {
 			t.Errorf("phase %d: 2 workers train loss %v val %v, one process %v %v", i+1, b.TrainLoss, b.ValLoss, a.TrainLoss, a.ValLoss)
 		}
-		if b.AllReduceBytes <= 0 {
-			t.Errorf("phase %d: all-reduce bytes %d", i+1, b.AllReduceBytes)
-		}
 	}
-	if !(s2.Phases[0].AllReduceBytes < s2.Phases[1].AllReduceBytes) {
-		t.Errorf("one trained layer reduces %d bytes per step, all of them %d", s2.Phases[0].AllReduceBytes, s2.Phases[1].AllReduceBytes)
+}
+
+// torchrun (PyTorch's own launcher, its c10d agent store and variables) runs growthtrain's
+// ranks: the same binary as under --nproc, here this test binary as the CLI.
+func TestTrainUnderTorchrun(t *testing.T) {
+	budget := tinyTrainBudget(t, tinyCorpus(t), "train:300", "")
+	one, two := filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two")
+	if err := run("-c", budget, "-o", one); err != nil {
+		t.Fatal(err)
 	}
+	cmd := exec.Command(testref.Python(t), "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+		"--no-python", os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1",
+		cliChildEnv+"="+strings.Join([]string{"-c", budget, "-o", two, "--dist-timeout", "60s"}, "\x1f"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("torchrun: %v\n%s", err, out)
+	}
+	compareSummaries(t, one, two)
 }
 
 // Launcher variables that do not make sense are refused before any work.
