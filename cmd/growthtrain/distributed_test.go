@@ -109,8 +109,18 @@ func TestRankEnvErrors(t *testing.T) {
 			t.Errorf("%v: %v, want %q", tc.env, err, tc.want)
 		}
 	}
+	for _, k := range []string{"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT"} {
+		t.Setenv(k, "")
+	}
+	budget := tinyTrainBudget(t, tinyCorpus(t), "train:300", "")
+	// A worker that fails makes the launcher fail, naming it: batch_size 4 does not split
+	// over 3 ranks.
+	childCommand(t)
+	if err := run("-c", budget, "--nproc", "3", "--dist-timeout", "30s"); err == nil || !strings.Contains(err.Error(), "of 3 exited with status 1") {
+		t.Errorf("--nproc 3 of a batch of 4: %v", err)
+	}
 	t.Setenv("WORLD_SIZE", "2")
-	if err := run("-c", tinyTrainBudget(t, tinyCorpus(t), "train:300", ""), "--nproc", "2"); err == nil || !strings.Contains(err.Error(), "leave it out") {
+	if err := run("-c", budget, "--nproc", "2"); err == nil || !strings.Contains(err.Error(), "leave it out") {
 		t.Errorf("--nproc under a launcher: %v", err)
 	}
 }
