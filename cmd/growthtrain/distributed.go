@@ -187,8 +187,11 @@ func launch(args []string, nproc int) error {
 			"LOCAL_RANK="+strconv.Itoa(l), "LOCAL_WORLD_SIZE="+strconv.Itoa(nproc),
 			"MASTER_ADDR="+addr, "MASTER_PORT="+port, "OMP_NUM_THREADS="+threads)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
-		// A rank must not outlive its launcher.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		// A rank must not outlive its launcher. It gets a process group of its own, so that a
+		// Ctrl-C in the terminal reaches it once, forwarded by the launcher below, and not
+		// also from the terminal: a second SIGINT ends a growthtrain process at once, before
+		// its checkpoint.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			for _, c := range cmds[:l] {
 				_ = c.Process.Kill()

@@ -2,26 +2,33 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/growthtrain/growthtrain/internal/testref"
 	"github.com/growthtrain/growthtrain/trainer"
 )
 
-// childCommand makes --nproc start this test binary as the growthtrain command (see TestMain).
+// testSelfCommand starts this test binary as the growthtrain command with args (see TestMain).
+func testSelfCommand(args []string) (*exec.Cmd, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), cliChildEnv+"="+strings.Join(args, "\x1f"))
+	return cmd, nil
+}
+
+// childCommand makes --nproc start this test binary as the growthtrain command.
 func childCommand(t *testing.T) {
 	t.Helper()
 	prev := selfCommand
-	selfCommand = func(args []string) (*exec.Cmd, error) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), cliChildEnv+"="+strings.Join(args, "\x1f"))
-		return cmd, nil
-	}
+	selfCommand = testSelfCommand
 	t.Cleanup(func() { selfCommand = prev })
 }
 
@@ -191,5 +198,66 @@ func TestAnalyzeNproc(t *testing.T) {
 		if !strings.Contains(a, part) {
 			t.Errorf("analysis.json lacks %s", part)
 		}
+	}
+}
+
+// Ctrl-C in a terminal signals the whole foreground process group: here the launcher's, as a
+// shell would make it. The launcher passes the signal to every worker (which sit in groups of
+// their own, so that the forwarded one is the only one); they stop before the same step, rank
+// 0 checkpoints, the launcher exits with 130, and --nproc 2 --resume continues. (Without the
+// workers' own groups this passes too when both copies arrive before the first is handled.)
+func TestNprocSignal(t *testing.T) {
+	childCommand(t)
+	budget := tinyTrainBudget(t, tinyCorpus(t), "train:300", "")
+	src, _ := os.ReadFile(budget)
+	os.WriteFile(budget, []byte(strings.Replace(strings.Replace(string(src), "steps = 3", "steps = 2000", -1), "[eval]\n", "[eval]\nevery = 1000000\n", 1)), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), cliChildEnv+"="+strings.Join([]string{"-c", budget, "-o", out, "--nproc", "2", "--dist-timeout", "60s"}, "\x1f"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Wait()
+		}
+	})
+	metrics := filepath.Join(out, "metrics.jsonl")
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		raw, _ := os.ReadFile(metrics)
+		if strings.Count(string(raw), "\n") >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("training never started: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil { // the whole group, as a terminal does
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Fatalf("after SIGINT: %v, want exit status 130\n%s", err, stderr.String())
+	}
+	latest, err := os.ReadFile(filepath.Join(out, "checkpoints", "latest"))
+	if err != nil || !strings.Contains(stderr.String(), "checkpoint") {
+		t.Fatalf("no checkpoint after SIGINT (%v):\n%s", err, stderr.String())
+	}
+	var step int
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(latest)), "step-%d", &step); err != nil || step < 3 {
+		t.Fatalf("latest checkpoint %q", latest)
+	}
+	if err := run("-c", budget, "-o", out, "--resume", "--stop-at", fmt.Sprint(step+2), "--nproc", "2"); err != nil {
+		t.Fatalf("resuming: %v", err)
+	}
+	if raw, _ := os.ReadFile(filepath.Join(out, "checkpoints", "latest")); strings.TrimSpace(string(raw)) != fmt.Sprintf("step-%07d", step+2) {
+		t.Fatalf("after resuming, latest is %s", raw)
 	}
 }
