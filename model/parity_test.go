@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,18 +16,18 @@ import (
 	"github.com/growthtrain/growthtrain/tokenizer"
 )
 
-// refScript builds small random LlamaForCausalLM models with transformers itself, saves them
-// (safetensors) and, for fixed ids, the reference logits, loss and hidden states.
-// argv: out_dir, JSON list of {name, config}.
+// refScript builds small random models of each architecture (model_type, default llama) with
+// transformers itself, saves them (safetensors) and, for fixed ids, the reference logits, loss
+// and hidden states. argv: out_dir, JSON list of {name, model_type, config}.
 const refScript = `
 import json, sys, torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM
 from safetensors.torch import save_file
 out, cases = sys.argv[1], json.loads(sys.argv[2])
 for case in cases:
     torch.manual_seed(0)
-    cfg = LlamaConfig(**case["config"])
-    model = LlamaForCausalLM(cfg).eval()
+    cfg = AutoConfig.for_model(case.get("model_type") or "llama", **case["config"])
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").eval()
     with torch.no_grad():  # make norms and biases non-trivial, so they are tested too
         for n, p in model.named_parameters():
             if n.endswith("norm.weight"):
@@ -54,22 +55,32 @@ for case in cases:
 `
 
 func TestParityWithTransformers(t *testing.T) {
-	cases := []struct {
-		Name   string         `json:"name"`
-		Config map[string]any `json:"config"`
-	}{
-		{"tied-gqa", map[string]any{
+	cases := []parityCase{
+		{"tied-gqa", "", map[string]any{
 			"vocab_size": 320, "hidden_size": 64, "intermediate_size": 160, "num_hidden_layers": 3,
 			"num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5,
 			"rope_theta": 100000.0, "tie_word_embeddings": true, "max_position_embeddings": 64,
 		}},
-		{"untied-mha-bias", map[string]any{
+		{"untied-mha-bias", "", map[string]any{
 			"vocab_size": 301, "hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2,
 			"num_attention_heads": 3, "num_key_value_heads": 3, "rms_norm_eps": 1e-6,
 			"rope_theta": 10000.0, "tie_word_embeddings": false, "attention_bias": true,
 			"mlp_bias": true, "max_position_embeddings": 64,
 		}},
 	}
+	runParity(t, cases)
+}
+
+type parityCase struct {
+	Name      string         `json:"name"`
+	ModelType string         `json:"model_type"`
+	Config    map[string]any `json:"config"`
+}
+
+// runParity has transformers build, save and run each case, then loads the saved directory and
+// compares logits, hidden states, loss and (bfloat16 autocast) gradients.
+func runParity(t *testing.T, cases []parityCase) {
+	t.Helper()
 	dir := t.TempDir()
 	spec, _ := json.Marshal(cases)
 	testref.RunPython(t, refScript, dir, string(spec))
@@ -80,6 +91,16 @@ func TestParityWithTransformers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
+			// What SaveHF writes parses back to the same configuration.
+			saved := filepath.Join(t.TempDir(), "saved")
+			if err := m.SaveHF(saved); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := LoadConfig(filepath.Join(saved, "config.json")); err != nil {
+				t.Fatal(err)
+			} else if !reflect.DeepEqual(c, m.Config) {
+				t.Fatalf("saved config reads back as\n%+v\nnot\n%+v", c, m.Config)
+			}
 			ref := readRef(t, filepath.Join(dir, tc.Name, "ref.safetensors"))
 			defer closeAll(ref)
 			// With gradients recorded (training: the composite ATen ops) and without (inference:
