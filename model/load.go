@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -223,8 +224,10 @@ func listSome(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// SaveHF writes the model as an HF directory (config.json and model.safetensors) that
-// transformers loads as LlamaForCausalLM, in the model's dtype. Each file is written atomically.
+// SaveHF writes the model as an HF directory (config.json, generation_config.json and
+// model.safetensors) that transformers loads as the architecture's class (LlamaForCausalLM,
+// ...), in the model's dtype, readable by all (0755 directory, 0644 files). Each file is
+// written atomically. The tokenizer's files are the caller's (tokenizer.SaveDir).
 func (m *Model) SaveHF(dir string) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model: %w", err)
@@ -246,7 +249,33 @@ func (m *Model) SaveHF(dir string) (err error) {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFile(filepath.Join(dir, "config.json"), cfg)
+	if err := fsutil.WriteFile(filepath.Join(dir, "config.json"), cfg); err != nil {
+		return err
+	}
+	gen, err := m.Config.GenerationJSON()
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFile(filepath.Join(dir, "generation_config.json"), gen)
+}
+
+// GenerationJSON returns the generation_config.json transformers' generate reads: the BOS and
+// EOS ids of c, and as pad id c's own or, without one, the EOS id (what generate falls back to
+// anyway, with a warning).
+func (c Config) GenerationJSON() ([]byte, error) {
+	out := map[string]any{"_from_model_config": true}
+	if c.BOSTokenID != nil {
+		out["bos_token_id"] = *c.BOSTokenID
+	}
+	if c.EOSTokenID != nil {
+		out["eos_token_id"] = *c.EOSTokenID
+	}
+	if c.PadTokenID != nil {
+		out["pad_token_id"] = *c.PadTokenID
+	} else if c.EOSTokenID != nil {
+		out["pad_token_id"] = *c.EOSTokenID
+	}
+	return json.MarshalIndent(out, "", "  ")
 }
 
 // SafetensorsDType maps a floating-point tensor dtype to its safetensors name.

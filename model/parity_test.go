@@ -147,6 +147,8 @@ func TestSaveHFLoadsInTransformers(t *testing.T) {
 	cfg := Config{VocabSize: 200, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2,
 		NumAttentionHeads: 4, NumKeyValueHeads: 2, MaxPositionEmbeddings: 32, RMSNormEps: 1e-5,
 		RopeTheta: 10000, TieWordEmbeddings: true, HiddenAct: "silu"}
+	bos, eos := int64(7), int64(9)
+	cfg.BOSTokenID, cfg.EOSTokenID = &bos, &eos
 	cfg.FillDefaults()
 	gen := torch.NewGenerator(5, torch.CPU)
 	defer gen.Close()
@@ -158,6 +160,20 @@ func TestSaveHFLoadsInTransformers(t *testing.T) {
 	dir := t.TempDir()
 	if err := m.SaveHF(dir); err != nil {
 		t.Fatal(err)
+	}
+	// A directory anyone can read, as any other output.
+	for _, f := range []string{"", "config.json", "generation_config.json", "model.safetensors"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := os.FileMode(0o644)
+		if f == "" {
+			want = 0o755 | os.ModeDir
+		}
+		if st.Mode()&(os.ModeDir|0o777) != want {
+			t.Errorf("%s: mode %v, want %v", filepath.Join(dir, f), st.Mode(), want)
+		}
 	}
 	ids := []int64{5, 17, 99, 3, 150, 42, 7, 8, 199, 0, 64}
 	var want []float32
@@ -174,11 +190,17 @@ import json, sys, torch
 from transformers import AutoModelForCausalLM
 m = AutoModelForCausalLM.from_pretrained(sys.argv[1]).eval()
 ids = torch.tensor([json.loads(sys.argv[2])])
+g = m.generation_config
+print(json.dumps([m.config.bos_token_id, m.config.eos_token_id, g.bos_token_id, g.eos_token_id, g.pad_token_id]))
 with torch.no_grad():
     print(json.dumps(m(ids).logits.flatten().tolist()))
 `, dir, string(idsJSON))
+	idsLine, rest, _ := strings.Cut(string(got), "\n")
+	if idsLine != "[7, 9, 7, 9, 9]" {
+		t.Errorf("transformers reads bos, eos (config), bos, eos, pad (generation config) as %s, want [7, 9, 7, 9, 9]", idsLine)
+	}
 	var logits []float32
-	if err := json.Unmarshal(got, &logits); err != nil {
+	if err := json.Unmarshal([]byte(rest), &logits); err != nil {
 		t.Fatal(err)
 	}
 	if len(logits) != len(want) {
