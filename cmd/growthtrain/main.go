@@ -70,6 +70,7 @@ func newApp() *cli.App {
 			budgetCommand(),
 			reproduceCommand(),
 			tokenizerCommand(),
+			pruneCommand(),
 		},
 		// Errors are printed once, plainly, by runMain, which also picks the exit status; no Go
 		// stack trace ever reaches a user. (The default handler would exit from inside Run.)
