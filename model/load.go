@@ -130,8 +130,8 @@ func place(t *torch.Tensor, opts LoadOptions) *torch.Tensor {
 	return out
 }
 
-// LoadGGUF reads a LLaMA-architecture GGUF file, dequantising every tensor and undoing
-// llama.cpp's Q/K row permutation, so the result is the HF model the file was converted from
+// LoadGGUF reads a llama or qwen2 GGUF file, dequantising every tensor and undoing llama.cpp's
+// Q/K row permutation (llama only), so the result is the HF model the file was converted from
 // (up to quantisation).
 func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 	f, err := gguf.Open(path)
@@ -143,18 +143,23 @@ func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if lp.Architecture != "llama" {
-		return nil, fmt.Errorf("%s: architecture %q is not supported (llama only)", path, lp.Architecture)
+	modelType := map[string]string{"llama": "", "qwen2": "qwen2"}
+	mt, ok := modelType[lp.Architecture]
+	if !ok {
+		return nil, fmt.Errorf("%s: architecture %q is not supported (llama and qwen2 are)", path, lp.Architecture)
 	}
 	_, hasHead := f.Tensor("output.weight")
 	cfg := Config{
-		VocabSize: lp.VocabSize, HiddenSize: lp.EmbeddingLength, IntermediateSize: lp.FeedForwardLength,
+		ModelType: mt, VocabSize: lp.VocabSize, HiddenSize: lp.EmbeddingLength, IntermediateSize: lp.FeedForwardLength,
 		NumHiddenLayers: lp.BlockCount, NumAttentionHeads: lp.HeadCount, NumKeyValueHeads: lp.HeadCountKV,
 		MaxPositionEmbeddings: lp.ContextLength, RMSNormEps: lp.RMSNormEps, RopeTheta: lp.RopeFreqBase,
 		TieWordEmbeddings: !hasHead, HiddenAct: "silu",
 	}
 	if lp.HeadCount > 0 {
 		cfg.HeadDim = lp.EmbeddingLength / lp.HeadCount
+	}
+	if lp.KeyLength > 0 {
+		cfg.HeadDim = lp.KeyLength
 	}
 	if bos, err := f.Metadata.Int("tokenizer.ggml.bos_token_id"); err == nil {
 		cfg.BOSTokenID = &bos
@@ -195,6 +200,7 @@ func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 			return nil, err
 		}
 		switch {
+		case lp.Architecture != "llama": // only llama's Q/K rows are permuted
 		case strings.HasSuffix(n, "self_attn.q_proj.weight"):
 			w, err = gguf.UnpermuteQK(w, int(ti.Shape[0]), int(ti.Shape[1]), cfg.NumAttentionHeads)
 		case strings.HasSuffix(n, "self_attn.k_proj.weight"):

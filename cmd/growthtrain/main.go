@@ -71,6 +71,7 @@ func newApp() *cli.App {
 			reproduceCommand(),
 			tokenizerCommand(),
 			pruneCommand(),
+			exportCommand(),
 		},
 		// Errors are printed once, plainly, by runMain, which also picks the exit status; no Go
 		// stack trace ever reaches a user. (The default handler would exit from inside Run.)

@@ -35,6 +35,7 @@ func pruneCommand() *cli.Command {
 			intIn(&cli.IntFlag{Name: "heal-seq-len", Value: 128, Usage: "tokens per healing window"}, 2, maxSeqLen, "capped at the model's context"),
 			&cli.StringFlag{Name: "train-data", Usage: "text to heal on (default: the embedded corpus' training split)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the healing data order"},
+			&cli.StringFlag{Name: "gguf", Usage: "also write DIR/model.gguf with the weight matrices in this type (" + strings.Join(ggufTypeNames(), ", ") + ")"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "directory for the pruned HF model (must not exist or be empty)"},
 		),
 		Action: pruneAction,
@@ -66,6 +67,10 @@ func pruneAction(c *cli.Context) error {
 		return fmt.Errorf("prune: --metric chooses layers for --k; --drop names them itself")
 	}
 	out := c.String("output")
+	ggufType, wantGGUF := model.GGUFTypes[strings.ToLower(c.String("gguf"))]
+	if c.String("gguf") != "" && !wantGGUF {
+		return fmt.Errorf("--gguf %q: want one of %s", c.String("gguf"), strings.Join(ggufTypeNames(), ", "))
+	}
 	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
 		return fmt.Errorf("prune: output directory %s is not empty", out)
 	}
@@ -131,6 +136,11 @@ func pruneAction(c *cli.Context) error {
 		return fmt.Errorf("prune: %w", err)
 	}
 	defer pruned.Close()
+	if wantGGUF { // before any healing: refuse what cannot be written at once
+		if _, err := model.GGUFArch(pruned.Config); err != nil {
+			return err
+		}
+	}
 	pe := &analysis.Evaluator{M: pruned, Windows: e.Windows, Batch: e.Batch}
 	after, err := ppl(pe)
 	if err != nil {
@@ -160,6 +170,12 @@ func pruneAction(c *cli.Context) error {
 	}
 	if err := saveHFWithTokenizer(pruned, tok, out); err != nil {
 		return err
+	}
+	if wantGGUF {
+		name := fmt.Sprintf("%s without layers %v", filepath.Base(strings.TrimRight(rep.Model, "/")), rep.Drop)
+		if err := saveGGUFWithTokenizer(pruned, tok, filepath.Join(out, "model.gguf"), ggufType, name); err != nil {
+			return err
+		}
 	}
 	buf, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {

@@ -2,14 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/internal/testref"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/tokenizer"
@@ -150,20 +148,9 @@ func TestPruneExportsModelTransformersLoads(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			torch.WithScope(func(s *torch.Scope) {
-				o, err := m.Forward(torch.FromSlice(ids, 1, int64(len(ids))), model.ForwardOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				ours := o.Logits.Float32s()
-				worst := 0.0
-				for i := range ours {
-					worst = math.Max(worst, math.Abs(float64(ours[i]-theirs[i])))
-				}
-				if len(ours) != len(theirs) || worst > 1e-4 {
-					t.Errorf("growthtrain vs transformers on the export: %d vs %d logits, max difference %g", len(ours), len(theirs), worst)
-				}
-			})
+			if d := maxDiff(forwardLogits(t, m, ids), theirs); d > 1e-4 {
+				t.Errorf("growthtrain vs transformers on the HF export: max logit difference %g", d)
+			}
 		})
 	}
 	// Bad requests are refused with a clear error.
@@ -176,10 +163,38 @@ func TestPruneExportsModelTransformersLoads(t *testing.T) {
 		{[]string{"--k", "6"}, "k = 6"},
 		{[]string{"--k", "1", "--metric", "random"}, "unknown metric"},
 		{[]string{"--k", "1", "--drop", "2"}, "exactly one of"},
+		{[]string{"--drop", "0", "--gguf", "f32"}, "sliding window"},
+		{[]string{"--drop", "0", "--gguf", "q4_k"}, "--gguf"},
 	} {
 		err := run(append([]string{"prune", "-m", orig, "-o", filepath.Join(t.TempDir(), "x")}, bad.args...)...)
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("prune %v: error %v, want one containing %q", bad.args, err, bad.want)
 		}
+	}
+}
+
+// With --gguf, prune also writes the pruned model as GGUF, which loads with the HF export's
+// logits (f32: exactly the same weights).
+func TestPruneWritesGGUF(t *testing.T) {
+	dir := tinyModelDir(t, 4)
+	out := filepath.Join(t.TempDir(), "pruned")
+	if err := run("prune", "-m", dir, "--drop", "2", "--gguf", "f32", "-o", out); err != nil {
+		t.Fatal(err)
+	}
+	ids := []int64{5, 17, 99, 3, 150, 42, 7, 8}
+	var logits [][]float32
+	for _, p := range []string{out, filepath.Join(out, "model.gguf")} {
+		m, err := model.Load(p, model.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.NumHiddenLayers != 3 {
+			t.Fatalf("%s: %d layers, want 3", p, m.Config.NumHiddenLayers)
+		}
+		logits = append(logits, forwardLogits(t, m, ids))
+		m.Close()
+	}
+	if d := maxDiff(logits[0], logits[1]); d > 1e-5 {
+		t.Fatalf("GGUF and HF exports differ by %g", d)
 	}
 }
