@@ -23,6 +23,9 @@ func (t *Tokenizer) GGUFMetadata(vocabSize int) ([]gguf.KV, error) {
 	if vocabSize < len(t.tokens) {
 		return nil, fmt.Errorf("tokenizer %s: %d tokens do not fit a vocabulary of %d", t.source, len(t.tokens), vocabSize)
 	}
+	if t.charMode || t.normalize != nil {
+		return nil, fmt.Errorf("tokenizer %s: GGUF export of a SentencePiece-style (Metaspace/byte_fallback) tokenizer or one with a normalizer is not implemented", t.source)
+	}
 	if t.unkToken != "" || t.fuseUnk || t.ignoreMerges {
 		return nil, fmt.Errorf("tokenizer %s: unk_token, fuse_unk and ignore_merges have no GGUF gpt2 equivalent", t.source)
 	}
