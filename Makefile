@@ -34,7 +34,7 @@ GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps lib install uninstall build test demo bench-ops bench-model bench-train fuzz smollm2 gpu-check fmt vet clean help
+.PHONY: deps lib install uninstall build test demo bench-ops bench-model bench-train bench-gpu curves fuzz smollm2 gpu-check fmt vet clean help
 
 help:
 	@echo "make demo       set up and run the main job on the embedded default"
@@ -48,8 +48,10 @@ help:
 	@echo "make bench-ops  Go-vs-C++ overhead benchmark of small ops"
 	@echo "make bench-model SmolLM2 load / tokenizer / CPU eval speed vs HF"
 	@echo "make bench-train CPU training step vs PyTorch eager (all, top 6, top 2 of 12 layers)"
-	@echo "make fuzz       fuzz the weight, tokenizer, budget and checkpoint-state parsers (FUZZTIME=60s each)"
+	@echo "make fuzz       fuzz the weight, config, tokenizer, budget and checkpoint-state parsers (FUZZTIME=60s each)"
+	@echo "make curves     loss-vs-compute sweep of growth methods at demo scale (~30 min)"
 	@echo "make gpu-check  prepare gpu-carry/ for scripts/gpu-check.sh on a GPU host"
+	@echo "make bench-gpu  on a GPU host: growthtrain vs PyTorch eager and torch.compile (scripts/bench-gpu.sh)"
 
 # ---- set-up -----------------------------------------------------------------------------------
 
@@ -112,9 +114,15 @@ $(GGUF): | $(DEPSSTAMP)
 build: $(LIB)
 	$(GO) build -o $(BIN)/growthtrain ./cmd/growthtrain
 
-# The main job: growth budget vs uniform training on the embedded corpus (configs/demo.toml).
+# The main job: growth budget vs uniform training on the embedded corpus (configs/demo.toml), the
+# baseline at equal steps and at equal estimated FLOPs.
 demo: build
-	$(BIN)/growthtrain -c configs/demo.toml --compare --output runs/demo-$$(date +%Y%m%d-%H%M%S)
+	$(BIN)/growthtrain -c configs/demo.toml --compare --match steps,flops --output runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+# Loss-versus-compute curves at demo scale (docs/REPRODUCTION.md): five methods, four compute
+# levels, three seeds; about half an hour on 2 CPU cores.
+curves: build
+	$(BIN)/growthtrain sweep -c configs/demo.toml --methods uniform,budget,budget-absent,stack,subnets -o runs/curves-demo --resume
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -155,15 +163,22 @@ bench-model: $(LIB) $(GGUF)
 bench-train: $(LIB) $(DEPSSTAMP)
 	$(GO) run ./cmd/bench-train
 
-# Longer fuzzing of the file parsers than `make test` does (it runs only the seed corpora).
+# Longer fuzzing of the file parsers than `make test` does (it runs only the seed corpora in
+# testdata/fuzz/). FUZZMINTIME caps the minimisation of each new input, which at Go's default
+# (60s) takes most of a short run for the targets with larger inputs (docs/limits.md).
 FUZZTIME ?= 60s
+FUZZMINTIME ?= 5s
 fuzz: $(LIB)
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./model/safetensors/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./model/gguf/
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./tokenizer/
-	$(GO) test -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME) ./tokenizer/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseBudget$$' -fuzztime $(FUZZTIME) ./trainer/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeState$$' -fuzztime $(FUZZTIME) ./trainer/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./tokenizer/
+	$(GO) test -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./tokenizer/
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitRegex$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./tokenizer/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadGGUF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./tokenizer/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenIndex$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./model/safetensors/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./model/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBudget$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./trainer/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeState$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) ./trainer/
 
 # Builds everything a GPU host needs (it has PyTorch, cmake and g++ but no Go) into gpu-carry/;
 # scripts/gpu-check.sh then builds the C library there and runs the Go test binaries.
@@ -177,6 +192,13 @@ gpu-check: $(LIB)
 	@set -e; for p in $(GPU_TEST_PKGS); do n=$$(basename $$p); \
 		$(GO) test -c -o gpu-carry/$$n.test ./$$p; echo $$p > gpu-carry/$$n.dir; done
 	@echo "gpu-carry/ ready: on the GPU host run  bash scripts/gpu-check.sh  and  bash scripts/bench-gpu.sh  (carry gpu-carry)"
+
+# The GPU benchmark, run on the GPU host from the repository root (it needs gpu-carry/ from
+# `make gpu-check` on a machine with Go, and nvidia-smi): scripts/bench-gpu.sh, log in OUT.
+OUT ?= gpu-out
+bench-gpu:
+	@command -v nvidia-smi >/dev/null || { echo "bench-gpu: no nvidia-smi here: run it on a GPU host after 'make gpu-check' (docs/gpu.md)" >&2; exit 2; }
+	bash scripts/bench-gpu.sh $(OUT)
 
 clean:
 	rm -rf $(BUILD) $(BIN) gpu-carry

@@ -273,3 +273,41 @@ func wrap(s string, width int) []string {
 	}
 	return append(lines, line)
 }
+
+// MapDepth carries per-layer diagnostics of an L-layer model over to a model of n layers by
+// relative depth: layer j of the new model sits at (j + 0.5) / n of the depth, read off the old
+// model's layers at the same fraction ((j + 0.5) / n x L - 0.5, clamped to [0, L-1]) by linear
+// interpolation between the two nearest layers. Importance (a perplexity change spanning decades)
+// is interpolated in the symmetric log space sign(v) x log(1 + |v| / 0.001), where +0.1% and
+// +63,000% are equally far apart per decade; recovery steps linearly; the anti-layer flag is
+// the nearest layer's. recovery may be nil.
+func MapDepth(importance []float64, anti []bool, recovery []float64, n int) (imp []float64, antiOut []bool, rec []float64, err error) {
+	L := len(importance)
+	switch {
+	case L == 0:
+		return nil, nil, nil, fmt.Errorf("no layers to map from")
+	case len(anti) != L || (recovery != nil && len(recovery) != L):
+		return nil, nil, nil, fmt.Errorf("%d importance values, %d anti flags and %d recovery values: want one per layer", L, len(anti), len(recovery))
+	case n < 1:
+		return nil, nil, nil, fmt.Errorf("map to %d layers: want at least 1", n)
+	}
+	const c = 1e-3
+	fwd := func(v float64) float64 { return math.Copysign(math.Log1p(math.Abs(v)/c), v) }
+	inv := func(u float64) float64 { return math.Copysign(c*math.Expm1(math.Abs(u)), u) }
+	imp, antiOut = make([]float64, n), make([]bool, n)
+	if recovery != nil {
+		rec = make([]float64, n)
+	}
+	for j := 0; j < n; j++ {
+		u := math.Min(math.Max((float64(j)+0.5)/float64(n)*float64(L)-0.5, 0), float64(L-1))
+		lo := int(math.Floor(u))
+		hi := min(lo+1, L-1)
+		f := u - float64(lo)
+		imp[j] = inv((1-f)*fwd(importance[lo]) + f*fwd(importance[hi]))
+		antiOut[j] = anti[int(math.Round(u))]
+		if rec != nil {
+			rec[j] = (1-f)*recovery[lo] + f*recovery[hi]
+		}
+	}
+	return imp, antiOut, rec, nil
+}

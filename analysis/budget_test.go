@@ -96,3 +96,45 @@ func isSubset(a, b []int) bool {
 	}
 	return true
 }
+
+func TestMapDepth(t *testing.T) {
+	imp := []float64{0.001, 0.1, 1000, 10, 0.01, -0.006}
+	anti := []bool{false, false, false, false, false, true}
+	rec := []float64{0, 10, 200, 100, 50, 0}
+	// The same depth maps onto itself.
+	same, sameAnti, sameRec, err := MapDepth(imp, anti, rec, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range imp {
+		if math.Abs(same[i]-imp[i]) > 1e-9*math.Max(1, math.Abs(imp[i])) || sameAnti[i] != anti[i] || math.Abs(sameRec[i]-rec[i]) > 1e-9 {
+			t.Fatalf("layer %d: %v %v %v, want %v %v %v", i, same[i], sameAnti[i], sameRec[i], imp[i], anti[i], rec[i])
+		}
+	}
+	// Half the depth: new layer j reads old position 2j + 0.5, halfway between layers 2j and
+	// 2j+1, in symlog space for importance (so 0.1 and 1000 meet near their geometric middle).
+	half, halfAnti, halfRec, err := MapDepth(imp, anti, rec, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(half[0] > 0.001 && half[0] < 0.1) || !(half[1] > 10 && half[1] < 1000) || half[1] > 200 || halfRec[1] != 150 {
+		t.Fatalf("half depth: importance %v, recovery %v", half, halfRec)
+	}
+	if !halfAnti[2] { // position 4.5 rounds to 5 (half away from zero): old layer 5's flag
+		t.Fatalf("the deepest new layer should take the anti flag of old layer 5: %v", halfAnti)
+	}
+	// The ordering of importance survives: the critical layer stays the most important.
+	deep, _, _, _ := MapDepth(imp, anti, nil, 12)
+	best := 0
+	for j := range deep {
+		if deep[j] > deep[best] {
+			best = j
+		}
+	}
+	if best < 3 || best > 5 {
+		t.Fatalf("the most important of 12 mapped layers is %d: %v", best, deep)
+	}
+	if _, _, _, err := MapDepth(imp, anti[:2], nil, 4); err == nil {
+		t.Fatal("mismatched lengths accepted")
+	}
+}

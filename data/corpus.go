@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/growthtrain/growthtrain/data/internal/corpusarchive"
+	"github.com/growthtrain/growthtrain/internal/inputfile"
+	"github.com/growthtrain/growthtrain/internal/mmap"
 )
 
 // Document is one text of a corpus. Name identifies it (it decides the train/validation split
@@ -139,24 +141,42 @@ func LoadFiles(paths ...string) ([]Document, error) {
 	return docs, nil
 }
 
-// invalidUTF8Offset returns the byte offset of the first invalid UTF-8 sequence in b.
 // ReadText reads a UTF-8 text file; an error names the file and, for invalid UTF-8, the offset
-// of the first bad byte.
+// of the first bad byte. Only regular files are read: a named pipe or a device (/dev/zero) is
+// refused without blocking. The text is read straight into the returned string (one copy of
+// the file in memory, not two), after checking that the system can give that much memory
+// (a file larger than that is an error, not the Go runtime's fatal out-of-memory).
 func ReadText(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	f, st, err := inputfile.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("data: %w", err)
 	}
-	if !utf8.Valid(b) {
-		return "", fmt.Errorf("data: %s: not valid UTF-8 (at byte %d)", path, invalidUTF8Offset(b))
+	defer f.Close()
+	if err := mmap.CheckAlloc(st.Size()); err != nil {
+		return "", fmt.Errorf("data: %s: %d bytes: cannot have the memory to read it: %w", path, st.Size(), err)
 	}
-	return string(b), nil
+	var b strings.Builder
+	b.Grow(int(st.Size()))
+	// Read at most one byte more than the size, to notice a file that grows while being read.
+	n, err := io.Copy(&b, io.LimitReader(f, st.Size()+1))
+	if err != nil {
+		return "", fmt.Errorf("data: %s: %w", path, err)
+	}
+	if n > st.Size() {
+		return "", fmt.Errorf("data: %s: grew while being read (more than the %d bytes it had)", path, st.Size())
+	}
+	s := b.String()
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("data: %s: not valid UTF-8 (at byte %d)", path, invalidUTF8Offset(s))
+	}
+	return s, nil
 }
 
-func invalidUTF8Offset(b []byte) int {
+// invalidUTF8Offset returns the byte offset of the first invalid UTF-8 sequence in s.
+func invalidUTF8Offset(s string) int {
 	off := 0
-	for off < len(b) {
-		r, size := utf8.DecodeRune(b[off:])
+	for off < len(s) {
+		r, size := utf8.DecodeRuneInString(s[off:])
 		if r == utf8.RuneError && size <= 1 {
 			return off
 		}

@@ -8,10 +8,11 @@ import (
 	"sync/atomic"
 )
 
-// Encoder turns text into token ids. *tokenizer.Tokenizer satisfies it. Tokenize calls Encode
-// from several goroutines at once, so implementations must be safe for concurrent use.
+// Encoder turns text into token ids, or says why it cannot (*tokenizer.Tokenizer's TryEncode
+// fails when a Split regex of the tokenizer runs out of time on the text). Tokenize calls it from
+// several goroutines at once, so implementations must be safe for concurrent use.
 type Encoder interface {
-	Encode(string) []int64
+	TryEncode(string) ([]int64, error)
 }
 
 // Tokenize encodes each document with enc and concatenates the results, with the separator
@@ -19,14 +20,10 @@ type Encoder interface {
 // last): doc0 sep doc1 sep ... docN. Documents are encoded in parallel by workers goroutines
 // (workers <= 0 means GOMAXPROCS); the result does not depend on workers.
 //
-// Token ids must fit the stream's int32 elements; Tokenize panics, naming the document, on an id
-// or separator outside [0, MaxInt32]. TokenizeCached reports that as an error instead.
-func Tokenize(docs []Document, enc Encoder, sep int64, workers int) []int32 {
-	out, err := tokenize(docs, enc, sep, workers)
-	if err != nil {
-		panic(err)
-	}
-	return out
+// It fails, naming the document, when enc fails on it or returns an id outside the stream's
+// int32 elements, and on a separator outside [0, MaxInt32].
+func Tokenize(docs []Document, enc Encoder, sep int64, workers int) ([]int32, error) {
+	return tokenize(docs, enc, sep, workers)
 }
 
 func tokenize(docs []Document, enc Encoder, sep int64, workers int) ([]int32, error) {
@@ -56,7 +53,7 @@ func tokenize(docs []Document, enc Encoder, sep int64, workers int) ([]int32, er
 	total := max(0, len(docs)-1)
 	for i, p := range parts {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return nil, errs[i] // the first failing document in order, whatever the workers
 		}
 		total += len(p)
 	}
@@ -71,7 +68,10 @@ func tokenize(docs []Document, enc Encoder, sep int64, workers int) ([]int32, er
 }
 
 func encodeDoc(d Document, enc Encoder) ([]int32, error) {
-	ids := enc.Encode(d.Text)
+	ids, err := enc.TryEncode(d.Text)
+	if err != nil {
+		return nil, fmt.Errorf("data: %s: %w", d.Name, err)
+	}
 	out := make([]int32, len(ids))
 	for j, id := range ids {
 		if id < 0 || id > math.MaxInt32 {

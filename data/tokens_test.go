@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,16 +11,28 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/growthtrain/growthtrain/tokenizer"
 )
 
 // byteEncoder maps each byte to its value plus 10, so ids 0-9 are free for separators.
 type byteEncoder struct{ calls atomic.Int64 }
 
-func (e *byteEncoder) Encode(s string) []int64 {
+func (e *byteEncoder) TryEncode(s string) ([]int64, error) {
 	e.calls.Add(1)
 	out := make([]int64, len(s))
 	for i := range len(s) {
 		out[i] = int64(s[i]) + 10
+	}
+	return out, nil
+}
+
+// mustTokenize is Tokenize for encoders that cannot fail.
+func mustTokenize(t *testing.T, docs []Document, enc Encoder, sep int64, workers int) []int32 {
+	t.Helper()
+	out, err := Tokenize(docs, enc, sep, workers)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -27,11 +40,11 @@ func (e *byteEncoder) Encode(s string) []int64 {
 // badEncoder returns an id that does not fit int32 for texts containing "!".
 type badEncoder struct{}
 
-func (badEncoder) Encode(s string) []int64 {
+func (badEncoder) TryEncode(s string) ([]int64, error) {
 	if strings.Contains(s, "!") {
-		return []int64{1, 1 << 40}
+		return []int64{1, 1 << 40}, nil
 	}
-	return []int64{1}
+	return []int64{1}, nil
 }
 
 func ids(s string) []int32 {
@@ -60,7 +73,7 @@ func TestTokenize(t *testing.T) {
 	for _, tc := range tests {
 		for _, workers := range []int{-1, 0, 1, 2, 3, 16} {
 			t.Run(fmt.Sprintf("%s/workers=%d", tc.name, workers), func(t *testing.T) {
-				got := Tokenize(tc.docs, &byteEncoder{}, 2, workers)
+				got := mustTokenize(t, tc.docs, &byteEncoder{}, 2, workers)
 				if !slices.Equal(got, tc.want) {
 					t.Errorf("got %v, want %v", got, tc.want)
 				}
@@ -74,9 +87,9 @@ func TestTokenizeWorkerIndependence(t *testing.T) {
 	for i := range docs {
 		docs[i].Text = strings.Repeat(docs[i].Text, i%17)
 	}
-	ref := Tokenize(docs, &byteEncoder{}, 3, 1)
+	ref := mustTokenize(t, docs, &byteEncoder{}, 3, 1)
 	for _, w := range []int{2, 4, 7, 64, 1000} {
-		if got := Tokenize(docs, &byteEncoder{}, 3, w); !slices.Equal(got, ref) {
+		if got := mustTokenize(t, docs, &byteEncoder{}, 3, w); !slices.Equal(got, ref) {
 			t.Errorf("workers=%d changes the stream", w)
 		}
 	}
@@ -99,13 +112,9 @@ func TestTokenizeRangeErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.wantMsg) {
 				t.Errorf("TokenizeCached err = %v, want %q", err, tc.wantMsg)
 			}
-			defer func() {
-				r := recover()
-				if r == nil || !strings.Contains(fmt.Sprint(r), tc.wantMsg) {
-					t.Errorf("Tokenize panic = %v, want %q", r, tc.wantMsg)
-				}
-			}()
-			Tokenize(tc.docs, badEncoder{}, tc.sep, 2)
+			if _, err := Tokenize(tc.docs, badEncoder{}, tc.sep, 2); err == nil || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("Tokenize err = %v, want %q", err, tc.wantMsg)
+			}
 		})
 	}
 }
@@ -115,7 +124,7 @@ var cacheDocs = []Document{{"a.txt", "alpha"}, {"b.txt", "beta"}, {"c.txt", "gam
 func TestTokenizeCachedHitMiss(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nested", "cache") // created on demand
 	enc := &byteEncoder{}
-	want := Tokenize(cacheDocs, &byteEncoder{}, 1, 1)
+	want := mustTokenize(t, cacheDocs, &byteEncoder{}, 1, 1)
 
 	got, err := TokenizeCached(cacheDocs, enc, 1, dir, "tok1")
 	if err != nil {
@@ -156,7 +165,7 @@ func TestTokenizeCachedHitMiss(t *testing.T) {
 		if enc.calls.Load() == before {
 			t.Errorf("%s: served from cache", m.name)
 		}
-		if !slices.Equal(got, Tokenize(m.docs, &byteEncoder{}, m.sep, 1)) {
+		if !slices.Equal(got, mustTokenize(t, m.docs, &byteEncoder{}, m.sep, 1)) {
 			t.Errorf("%s: wrong tokens", m.name)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != i+2 {
@@ -166,7 +175,7 @@ func TestTokenizeCachedHitMiss(t *testing.T) {
 }
 
 func TestTokenizeCachedCorruptRebuilt(t *testing.T) {
-	want := Tokenize(cacheDocs, &byteEncoder{}, 1, 1)
+	want := mustTokenize(t, cacheDocs, &byteEncoder{}, 1, 1)
 	good := encodeTokenCache(want)
 	flip := func(i int) []byte { b := slices.Clone(good); b[i] ^= 0x01; return b }
 	tests := []struct {
@@ -276,7 +285,7 @@ func TestTokenizeCachedAtomicWrite(t *testing.T) {
 	})
 	t.Run("concurrent writers", func(t *testing.T) {
 		dir := t.TempDir()
-		want := Tokenize(cacheDocs, &byteEncoder{}, 1, 1)
+		want := mustTokenize(t, cacheDocs, &byteEncoder{}, 1, 1)
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
 		for i := range errs {
@@ -321,5 +330,57 @@ func TestTokenizeCachedKeyValidation(t *testing.T) {
 	}
 	if _, err := TokenizeCached(cacheDocs, &byteEncoder{}, 1, "", "k"); err == nil {
 		t.Error("empty cache dir accepted")
+	}
+}
+
+// catastrophicTokenizer writes a byte-level tokenizer.json whose Split pattern backtracks
+// exponentially on a long run of digits not followed by the end of the text.
+func catastrophicTokenizer(t *testing.T) *tokenizer.Tokenizer {
+	t.Helper()
+	// GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves, the others
+	// take the runes from U+0100 on, in byte order.
+	vocab := map[string]int{}
+	next := rune(256)
+	for b := range 256 {
+		r := rune(b)
+		if !(b >= '!' && b <= '~' || b >= 0xA1 && b <= 0xAC || b >= 0xAE) {
+			r, next = next, next+1
+		}
+		vocab[string(r)] = b
+	}
+	j := map[string]any{
+		"model": map[string]any{"type": "BPE", "vocab": vocab, "merges": []string{}},
+		"pre_tokenizer": map[string]any{"type": "Sequence", "pretokenizers": []any{
+			map[string]any{"type": "Split", "pattern": map[string]any{"Regex": `(\d|\d\d)+$`}, "behavior": "Isolated"},
+			map[string]any{"type": "ByteLevel", "use_regex": false},
+		}},
+		"decoder": map[string]any{"type": "ByteLevel"},
+	}
+	data, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tokenizer.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestTokenizeEncoderError: a document the tokenizer cannot encode (its Split regex runs out of
+// time) is an error naming the document, not a panic.
+func TestTokenizeEncoderError(t *testing.T) {
+	tok := catastrophicTokenizer(t)
+	docs := []Document{{"ok.txt", "fine text"}, {"evil.txt", strings.Repeat("1", 60) + "!"}}
+	_, err := TokenizeCached(docs, tok, 0, t.TempDir(), "k")
+	if !errors.Is(err, tokenizer.ErrRegexTimeout) || !strings.Contains(err.Error(), "evil.txt") {
+		t.Errorf("TokenizeCached: %v, want a regex time-out naming evil.txt", err)
+	}
+	if _, err := Tokenize(docs, tok, 0, 2); !errors.Is(err, tokenizer.ErrRegexTimeout) || !strings.Contains(err.Error(), "evil.txt") {
+		t.Errorf("Tokenize: %v, want a regex time-out naming evil.txt", err)
 	}
 }

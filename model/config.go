@@ -10,10 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/growthtrain/growthtrain/internal/inputfile"
+	"github.com/growthtrain/growthtrain/internal/jsonx"
 )
 
 // Config holds the hyper-parameters of a LLaMA-family decoder in HF's config.json vocabulary.
@@ -108,9 +111,12 @@ func SmolLM2_135M() Config {
 	}
 }
 
+// MaxConfigSize bounds config.json (real ones are a few kilobytes).
+const MaxConfigSize = 16 << 20
+
 // LoadConfig reads and validates an HF config.json.
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(path, MaxConfigSize, "config.json")
 	if err != nil {
 		return Config{}, fmt.Errorf("model config: %w", err)
 	}
@@ -169,7 +175,16 @@ var neutralKeys = map[string][]string{
 // ParseConfig decodes and validates the JSON of an HF config.json for a supported decoder
 // (Architectures), filling HF's defaults for keys it omits. A key that would change the
 // computation in a way growthtrain does not implement is refused by name, never ignored.
+//
+// Values HF would take but that make no model are refused, naming the key: rope_theta and
+// rms_norm_eps that are zero, negative or not finite (JSON has no NaN, and 1e999 is a decoding
+// error), a key written twice at the top level or inside rope_parameters / rope_scaling (which
+// encoding/json would resolve silently to the last), and sizes beyond the sanity limits of
+// Validate.
 func ParseConfig(data []byte) (Config, error) {
+	if err := jsonx.CheckDuplicateKeys(data, "rope_parameters", "rope_scaling"); err != nil {
+		return Config{}, err
+	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(data, &keys); err != nil {
 		return Config{}, fmt.Errorf("bad JSON: %w", err)
@@ -177,6 +192,15 @@ func ParseConfig(data []byte) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
 		return Config{}, fmt.Errorf("bad JSON: %w", err)
+	}
+	// A key set to 0 is refused; a missing one takes HF's default (FillDefaults).
+	for _, k := range []string{"rope_theta", "rms_norm_eps"} {
+		if v, ok := keys[k]; ok && !bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+			var f float64
+			if err := json.Unmarshal(v, &f); err != nil || !(f > 0) || math.IsInf(f, 0) {
+				return Config{}, fmt.Errorf("%s is %s, want a positive finite number (omit the key for the default)", k, v)
+			}
+		}
 	}
 	if c.ModelType == "llama" {
 		c.ModelType = ""
@@ -284,6 +308,9 @@ func parseRope(c *Config, keys map[string]json.RawMessage) error {
 	if th, ok, err := num("rope_theta"); err != nil {
 		return err
 	} else if ok {
+		if !(th > 0) || math.IsInf(th, 0) {
+			return fmt.Errorf("%s.rope_theta is %v, want a positive finite number (omit the key for the default)", src, th)
+		}
 		c.RopeTheta = th
 	}
 	var typ string
@@ -455,21 +482,42 @@ func (c *Config) FillDefaults() {
 	}
 }
 
+// Sanity limits on the sizes a Config may have (docs/limits.md). They sit far above any
+// published model (the largest have ~130 layers, hidden sizes ~25K, vocabularies ~260K, a few
+// hundred billion parameters) and keep a hostile config.json from sizing memory: with them,
+// every product of sizes fits an int64, and a layer count cannot make the parameter list huge.
+const (
+	MaxLayers           = 1 << 12 // num_hidden_layers
+	MaxHiddenSize       = 1 << 17 // hidden_size, intermediate_size / 8
+	MaxIntermediateSize = 1 << 20 // intermediate_size
+	MaxVocabSize        = 1 << 24 // vocab_size
+	MaxHeads            = 1 << 12 // num_attention_heads, num_key_value_heads, head_dim
+	MaxPositions        = 1 << 24 // max_position_embeddings
+	MaxParams           = 1 << 40 // NumParams
+)
+
 // Validate reports the first inconsistency in c.
 func (c Config) Validate() error {
 	pos := []struct {
 		name string
 		v    int
+		max  int
 	}{
-		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize},
-		{"intermediate_size", c.IntermediateSize}, {"num_hidden_layers", c.NumHiddenLayers},
-		{"num_attention_heads", c.NumAttentionHeads}, {"num_key_value_heads", c.NumKeyValueHeads},
-		{"head_dim", c.HeadDim}, {"max_position_embeddings", c.MaxPositionEmbeddings},
+		{"vocab_size", c.VocabSize, MaxVocabSize}, {"hidden_size", c.HiddenSize, MaxHiddenSize},
+		{"intermediate_size", c.IntermediateSize, MaxIntermediateSize}, {"num_hidden_layers", c.NumHiddenLayers, MaxLayers},
+		{"num_attention_heads", c.NumAttentionHeads, MaxHeads}, {"num_key_value_heads", c.NumKeyValueHeads, MaxHeads},
+		{"head_dim", c.HeadDim, MaxHeads}, {"max_position_embeddings", c.MaxPositionEmbeddings, MaxPositions},
 	}
 	for _, p := range pos {
 		if p.v <= 0 {
 			return fmt.Errorf("%s must be positive, got %d", p.name, p.v)
 		}
+		if p.v > p.max {
+			return fmt.Errorf("%s %d exceeds the sanity limit of %d", p.name, p.v, p.max)
+		}
+	}
+	if n := c.NumParams(); n > MaxParams {
+		return fmt.Errorf("%d parameters exceed the sanity limit of %d", n, int64(MaxParams))
 	}
 	if c.NumAttentionHeads%c.NumKeyValueHeads != 0 {
 		return fmt.Errorf("num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)", c.NumAttentionHeads, c.NumKeyValueHeads)
@@ -483,8 +531,11 @@ func (c Config) Validate() error {
 	if c.ModelType != "" && !slices.Contains(Architectures, c.ModelType) {
 		return fmt.Errorf("model_type %q is not supported (supported: %s)", c.ModelType, strings.Join(Architectures, ", "))
 	}
-	if c.RMSNormEps <= 0 || c.RopeTheta <= 0 {
-		return fmt.Errorf("rms_norm_eps (%g) and rope_theta (%g) must be positive", c.RMSNormEps, c.RopeTheta)
+	if !(c.RMSNormEps > 0) || math.IsInf(c.RMSNormEps, 0) {
+		return fmt.Errorf("rms_norm_eps %g must be positive and finite", c.RMSNormEps)
+	}
+	if !(c.RopeTheta > 0) || math.IsInf(c.RopeTheta, 0) {
+		return fmt.Errorf("rope_theta %g must be positive and finite", c.RopeTheta)
 	}
 	return nil
 }

@@ -239,3 +239,38 @@ func TestForwardReleasesLayerIntermediates(t *testing.T) {
 		m.Param(n).SetGradNone()
 	}
 }
+
+// A skipped layer (an absent layer in growth training) is not in the graph at all: its block
+// returns its input without creating a tensor, and its weights get no gradient.
+func TestSkippedLayerCostsNothing(t *testing.T) {
+	m := tinyLossModel(t)
+	m.Layers[1].Skip = true
+	defer func() { m.Layers[1].Skip = false }()
+	torch.WithScope(func(s *torch.Scope) {
+		b, err := Pack([][]int64{{1, 2, 3, 4, 5, 6}}, Shifted, torch.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := m.Embed(b.Inputs)
+		before := torch.LiveTensors()
+		if out := m.Block(1, h); out != h || torch.LiveTensors() != before {
+			t.Fatal("a skipped block computed something")
+		}
+		l, err := m.Loss(b, LossOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Backward()
+	})
+	for _, n := range m.LayerParamNames(1) {
+		if m.Param(n).Grad() != nil {
+			t.Fatalf("%s of the skipped layer has a gradient", n)
+		}
+	}
+	if m.Param("model.layers.0.mlp.down_proj.weight").Grad() == nil {
+		t.Fatal("the layer below got no gradient through the skipped one")
+	}
+	for _, n := range m.Names() {
+		m.Param(n).SetGradNone()
+	}
+}

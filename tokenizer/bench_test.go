@@ -31,6 +31,24 @@ func BenchmarkEncode(b *testing.B) {
 	}
 }
 
+// BenchmarkEncodeSplit encodes the same ~1 MB through a Split regex (the llama3 pattern, run by
+// regexp2) instead of the hand-written GPT-2 split: SmolLM2's vocabulary built as a GGUF with
+// tokenizer.ggml.pre "llama3" would be.
+func BenchmarkEncodeSplit(b *testing.B) {
+	v := smollm2(b).vocab
+	v.Pre = "llama3"
+	tok, err := FromGGUF(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := genText(5, 1<<20, smolSpecials)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		tok.Encode(text)
+	}
+}
+
 // BenchmarkEncodeBatch encodes the same ~1 MB as documents in parallel.
 func BenchmarkEncodeBatch(b *testing.B) {
 	tok := benchTokenizer(b)

@@ -54,6 +54,14 @@ func (st *encState) mergeWord(w []int32) []int32 {
 	return w
 }
 
+// grow returns s resized to n elements, reusing its array when it is large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
 func lookup(m map[uint64]uint64, a, b int32) uint64 {
 	if v, ok := m[pairKey(a, b)]; ok {
 		return v
@@ -79,16 +87,18 @@ func (e heapEntry) less(o heapEntry) bool {
 // mergeLong is the O(n log n) path for very long pieces (long whitespace or punctuation runs),
 // where rescanning every pair per merge would be quadratic. It keeps a linked list of symbols
 // and a min-heap of candidate merges ordered by (rank, position), dropping stale entries lazily.
+// Its scratch space (links and heap) is kept in the encState for the next long piece.
 func (st *encState) mergeLong(w []int32) []int32 {
 	n := len(w)
-	next := make([]int32, n)
-	prev := make([]int32, n)
-	alive := make([]bool, n)
+	next := grow(st.next, n)
+	prev := grow(st.prev, n)
+	alive := grow(st.alive, n)
 	for i := range w {
 		next[i], prev[i], alive[i] = int32(i+1), int32(i-1), true
 	}
 	next[n-1] = -1
-	var h []heapEntry
+	h := st.heap[:0]
+	defer func() { st.next, st.prev, st.alive, st.heap = next, prev, alive, h[:0] }()
 	push := func(e heapEntry) {
 		h = append(h, e)
 		for i := len(h) - 1; i > 0; {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"github.com/dlclark/regexp2"
 )
 
 // GGUFVocab is the tokenizer described by a GGUF file's tokenizer.ggml.* metadata.
@@ -82,6 +80,9 @@ func FromGGUF(v GGUFVocab) (*Tokenizer, error) {
 	if len(v.Tokens) == 0 {
 		return fail("no tokens")
 	}
+	if len(v.Tokens) > maxVocab || len(v.Merges) > maxVocab {
+		return fail("%d tokens and %d merges: more than the limit of %d", len(v.Tokens), len(v.Merges), maxVocab)
+	}
 	if len(v.TokenTypes) != 0 && len(v.TokenTypes) != len(v.Tokens) {
 		return fail("%d token types for %d tokens", len(v.TokenTypes), len(v.Tokens))
 	}
@@ -139,7 +140,7 @@ func FromGGUF(v GGUFVocab) (*Tokenizer, error) {
 
 	var pre any
 	if pat, ok := ggufSplits[v.Pre]; ok {
-		re, err := regexp2.Compile(pat, regexp2.None)
+		re, err := compileSplit(pat)
 		if err != nil {
 			return fail("split regex for pre %q: %v", v.Pre, err)
 		}

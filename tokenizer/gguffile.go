@@ -21,6 +21,7 @@ func LoadGGUF(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	t.source = path // encode errors name the file
 	return t, nil
 }
 

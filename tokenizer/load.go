@@ -5,13 +5,30 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/dlclark/regexp2"
+
+	"github.com/growthtrain/growthtrain/internal/inputfile"
 )
+
+// Size limits on the files Load reads (docs/limits.md): far above real files (the largest
+// tokenizer.json files on the hub are ~35 MB; tokenizer_config.json files are kilobytes, a few
+// MB with long chat templates), small enough that a hostile file cannot exhaust memory.
+const (
+	MaxJSONSize       = 128 << 20 // tokenizer.json
+	MaxConfigJSONSize = 16 << 20  // tokenizer_config.json
+)
+
+// MaxVocabSize bounds the number of tokens, and of merges, a tokenizer may have (the largest
+// real vocabularies have ~260K tokens). A GGUF file can list far more strings than that in a
+// few gigabytes, and each token costs ~100 bytes of maps once built.
+const MaxVocabSize = 1 << 24
+
+// maxVocab is the limit in force; tests lower it.
+var maxVocab = MaxVocabSize
 
 // spec is everything needed to build a Tokenizer, gathered from tokenizer.json or GGUF metadata
 // before the cross-checks in build.
@@ -45,7 +62,7 @@ type spec struct {
 //
 // If a tokenizer_config.json sits next to the file, its bos_token and eos_token give BOS/EOS.
 func Load(path string) (*Tokenizer, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(path, MaxJSONSize, "tokenizer.json")
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
@@ -61,10 +78,11 @@ func Load(path string) (*Tokenizer, error) {
 	return t, nil
 }
 
-// readConfig picks BOS/EOS out of a tokenizer_config.json; a missing or odd file just leaves
-// them unknown, since tokenizer.json alone is a complete tokenizer.
+// readConfig picks BOS/EOS out of a tokenizer_config.json; a missing or odd file (not a
+// regular file, over MaxConfigJSONSize, not JSON) just leaves them unknown, since
+// tokenizer.json alone is a complete tokenizer.
 func (t *Tokenizer) readConfig(path string) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.ReadFile(path, MaxConfigJSONSize, "tokenizer_config.json")
 	if err != nil {
 		return
 	}
@@ -240,6 +258,9 @@ func parseVocab(raw json.RawMessage) (map[string]int32, error) {
 	}
 	vocab := make(map[string]int32)
 	for dec.More() {
+		if len(vocab) >= maxVocab {
+			return nil, fmt.Errorf("more than %d tokens", maxVocab)
+		}
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, err
@@ -265,8 +286,12 @@ func parseMerges(raw json.RawMessage) ([][2]string, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
+	// The file's size limit bounds what decoding costs; the count is checked after.
 	var strs []string
 	if err := json.Unmarshal(raw, &strs); err == nil {
+		if len(strs) > maxVocab {
+			return nil, fmt.Errorf("%d merges, more than %d", len(strs), maxVocab)
+		}
 		out := make([][2]string, len(strs))
 		for i, s := range strs {
 			a, b, ok := strings.Cut(s, " ")
@@ -280,6 +305,9 @@ func parseMerges(raw json.RawMessage) ([][2]string, error) {
 	var pairs [][]string
 	if err := json.Unmarshal(raw, &pairs); err != nil {
 		return nil, errors.New(`neither a list of "a b" strings nor a list of [a, b] pairs`)
+	}
+	if len(pairs) > maxVocab {
+		return nil, fmt.Errorf("%d merges, more than %d", len(pairs), maxVocab)
 	}
 	out := make([][2]string, len(pairs))
 	for i, p := range pairs {
@@ -345,9 +373,9 @@ func parsePre(raw json.RawMessage) ([]preStep, error) {
 			} else {
 				return errors.New("Split pattern is neither Regex nor String")
 			}
-			re, err := regexp2.Compile(pat, regexp2.None)
+			re, err := compileSplit(pat)
 			if err != nil {
-				return fmt.Errorf("Split regex %q: %w", pat, err)
+				return err
 			}
 			steps = append(steps, regexSplitStep{re: re, behavior: beh, invert: p.Invert})
 		default:
@@ -439,6 +467,15 @@ func parsePost(raw json.RawMessage) (prefix, suffix []int64, err error) {
 	return nil, nil, fmt.Errorf("unsupported post-processor %q (supported: null, ByteLevel, TemplateProcessing, Sequence)", p.Type)
 }
 
+// isTextByte reports bytes of ordinary UTF-8 text: printable ASCII, tab, newline, carriage
+// return, and the bytes of assigned multi-byte characters: continuations 0x80-0xBF and the
+// leads 0xC2-0xF0, 0xF3 (plane 14: tags, variation selectors) and 0xF4 (plane 16). 0xF1 and
+// 0xF2 lead only planes 4-11, where Unicode 16 assigns nothing.
+func isTextByte(b byte) bool {
+	return b == '\t' || b == '\n' || b == '\r' || b >= 0x20 && b < 0x7F || b >= 0x80 && b <= 0xBF ||
+		b >= 0xC2 && b <= 0xF0 || b == 0xF3 || b == 0xF4
+}
+
 // build cross-checks the parts and assembles the Tokenizer.
 func build(sp spec) (*Tokenizer, error) {
 	fail := func(format string, args ...any) (*Tokenizer, error) {
@@ -523,6 +560,13 @@ func build(sp spec) (*Tokenizer, error) {
 		}
 		t.unk = id
 	}
+	// HF drops a byte that has no token and no unk to stand for it, so text loses characters
+	// without a word. A vocab lacking a byte of ordinary text (isTextByte) with no unk_token is
+	// refused. Real vocabularies do lack rare control characters and bytes no assigned
+	// character uses (SmolLM2 lacks 21: 0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1,
+	// 0xF2, 0xF5-0xFF); those are dropped exactly as HF drops them (UnencodableBytes lists
+	// them). With an unk_token, missing bytes encode to it, as in HF.
+	var missing []string
 	for b := range 256 {
 		t.fallbackTok[b] = -1
 		if id, ok := sp.vocab[fmt.Sprintf("<0x%02X>", b)]; ok && sp.byteFallback {
@@ -531,7 +575,28 @@ func build(sp spec) (*Tokenizer, error) {
 		t.byteTok[b] = -1
 		if id, ok := sp.vocab[string(byteRune[b])]; ok {
 			t.byteTok[b] = id
+		} else if t.unk < 0 && isTextByte(byte(b)) && !sp.charMode {
+			missing = append(missing, fmt.Sprintf("0x%02X", b))
 		}
+		// A character-level vocabulary without unk_token loses a character it lacks unless
+		// byte_fallback has the tokens of its bytes.
+		if sp.charMode && t.unk < 0 && isTextByte(byte(b)) && t.fallbackTok[b] < 0 {
+			missing = append(missing, fmt.Sprintf("<0x%02X>", b))
+		}
+	}
+	if len(missing) > 0 && sp.charMode {
+		if len(missing) > 8 {
+			missing = append(missing[:8], fmt.Sprintf("and %d more", len(missing)-8))
+		}
+		return fail("a character-level vocab without unk_token needs byte_fallback and its byte tokens, but %s are missing: "+
+			"text with characters outside the vocab would lose them", strings.Join(missing, ", "))
+	}
+	if len(missing) > 0 {
+		if len(missing) > 8 {
+			missing = append(missing[:8], fmt.Sprintf("and %d more", len(missing)-8))
+		}
+		return fail("the vocab lacks the byte-level tokens of %s and there is no unk_token: "+
+			"text holding those bytes would lose characters", strings.Join(missing, ", "))
 	}
 	for rank, m := range sp.merges {
 		a, ok := sp.vocab[m[0]]

@@ -57,7 +57,10 @@ func (m metaspaceStep) splitAt(s string, atStart bool, emit func(string)) {
 
 // split without position information treats s as not at the start (only used through
 // splitAt by the encoder; kept so metaspaceStep is a preStep).
-func (m metaspaceStep) split(s string, emit func(string)) { m.splitAt(s, false, emit) }
+func (m metaspaceStep) split(s string, emit func(string)) error {
+	m.splitAt(s, false, emit)
+	return nil
+}
 
 type metaspaceJSON struct {
 	Replacement    string  `json:"replacement"`

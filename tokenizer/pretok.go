@@ -1,14 +1,14 @@
 package tokenizer
 
 import (
+	"strings"
+	"time"
 	"unicode/utf8"
-
-	"github.com/dlclark/regexp2"
 )
 
 // preStep is one pre-tokenization stage: it cuts s into pieces and hands each to emit, in order.
 type preStep interface {
-	split(s string, emit func(string))
+	split(s string, emit func(string)) error
 }
 
 // byteLevelStep is HF's ByteLevel pre-tokenizer. The byte-to-alphabet mapping itself is folded
@@ -19,22 +19,21 @@ type byteLevelStep struct {
 	useRegex       bool
 }
 
-func (b byteLevelStep) split(s string, emit func(string)) {
+func (b byteLevelStep) split(s string, emit func(string)) error {
 	// HF prepends the space to every piece that reaches this stage (each chunk between added
 	// tokens, each chunk an earlier Split/Digits produced), not just to the start of the text.
 	if s == "" {
-		return // HF has no empty pieces, so an empty text gets no prefix space either
+		return nil // HF has no empty pieces, so an empty text gets no prefix space either
 	}
 	if b.addPrefixSpace && s[0] != ' ' {
 		s = " " + s
 	}
 	if !b.useRegex {
-		if len(s) > 0 {
-			emit(s)
-		}
-		return
+		emit(s)
+		return nil
 	}
 	splitGPT2(s, emit)
+	return nil
 }
 
 // splitGPT2 cuts s exactly like the GPT-2 pattern
@@ -116,7 +115,7 @@ type digitsStep struct {
 	individual bool
 }
 
-func (d digitsStep) split(s string, emit func(string)) {
+func (d digitsStep) split(s string, emit func(string)) error {
 	start := 0
 	for i := 0; i < len(s); {
 		r, w := rune(s[i]), 1
@@ -146,6 +145,7 @@ func (d digitsStep) split(s string, emit func(string)) {
 	if start < len(s) {
 		emit(s[start:])
 	}
+	return nil
 }
 
 // splitBehavior is HF's SplitDelimiterBehavior.
@@ -167,9 +167,9 @@ var behaviorNames = map[string]splitBehavior{
 // regexSplitStep is HF's Split pre-tokenizer. It uses regexp2 (a .NET-style backtracking engine)
 // because the patterns shipped in tokenizer.json files use look-ahead. regexp2's \s is the same
 // White_Space set as Oniguruma's; its \p{L} follows Go's Unicode 15 tables, so the handful of
-// letters new in Unicode 16 may split differently here.
+// letters new in Unicode 16 may split differently here. Each piece gets a time budget (regex.go).
 type regexSplitStep struct {
-	re       *regexp2.Regexp
+	re       *splitRegex
 	behavior splitBehavior
 	invert   bool
 }
@@ -179,94 +179,131 @@ type span struct {
 	match      bool
 }
 
-func (r regexSplitStep) split(s string, emit func(string)) {
+func (r regexSplitStep) split(s string, emit func(string)) error {
 	if s == "" {
-		return
+		return nil
 	}
-	// regexp2 reports rune offsets; map them back to byte offsets.
-	var byteAt []int
-	for i := range s {
-		byteAt = append(byteAt, i)
-	}
-	byteAt = append(byteAt, len(s))
-	var spans []span
-	prev := 0
-	m, err := r.re.FindStringMatch(s)
-	for err == nil && m != nil {
-		a, b := byteAt[m.Index], byteAt[m.Index+m.Length]
-		if b > a {
-			if prev < a {
-				spans = append(spans, span{prev, a, false})
-			}
-			spans = append(spans, span{a, b, true})
-			prev = b
+	budget := budgetFor(len(s))
+	deadline := time.Now().Add(budget)
+	fail := func(err error) error {
+		if err == nil || strings.HasPrefix(err.Error(), "match timeout") {
+			err = nil // regexp2's timeout message quotes the whole input: keep only the fact
 		}
-		m, err = r.re.FindNextMatch(m)
+		return &regexError{pattern: r.re.pattern, n: len(s), budget: budget, err: err}
+	}
+	re := r.re.forPiece(len(s))
+	out := behaviorWriter{s: s, b: r.behavior, emit: emit}
+	// regexp2 reports rune offsets; walk a (rune, byte) cursor forward to map them to bytes,
+	// since matches come in increasing order. Invalid UTF-8 bytes count as one rune each, as in
+	// regexp2's []rune conversion.
+	runeAt, byteAt := 0, 0
+	toByte := func(ri int) int {
+		for runeAt < ri {
+			_, w := utf8.DecodeRuneInString(s[byteAt:])
+			byteAt += w
+			runeAt++
+		}
+		return byteAt
+	}
+	// As HF (Oniguruma's find_iter), an empty match is a delimiter of no width, except right at
+	// the end of the previous match, where it is skipped.
+	prev, lastEnd := 0, -1
+	m, err := re.FindStringMatch(s)
+	for err == nil && m != nil {
+		a := toByte(m.Index)
+		b := toByte(m.Index + m.Length)
+		if b > a || a != lastEnd {
+			if prev < a {
+				out.span(span{prev, a, r.invert})
+			}
+			out.span(span{a, b, !r.invert})
+			prev, lastEnd = b, b
+		}
+		if time.Now().After(deadline) {
+			return fail(nil)
+		}
+		m, err = re.FindNextMatch(m)
+	}
+	if err != nil {
+		return fail(err)
 	}
 	if prev < len(s) {
-		spans = append(spans, span{prev, len(s), false})
+		out.span(span{prev, len(s), r.invert})
 	}
-	if r.invert {
-		for i := range spans {
-			spans[i].match = !spans[i].match
-		}
-	}
-	switch r.behavior {
-	case behIsolated:
-		for _, sp := range spans {
-			emit(s[sp.start:sp.end])
-		}
-	case behRemoved:
-		for _, sp := range spans {
-			if !sp.match {
-				emit(s[sp.start:sp.end])
-			}
-		}
-	case behMergedWithPrevious:
-		// A delimiter joins the piece before it, unless that piece is itself a delimiter.
-		var out []span
-		prevMatch := false
-		for _, sp := range spans {
-			if sp.match && !prevMatch && len(out) > 0 {
-				out[len(out)-1].end = sp.end
-			} else {
-				out = append(out, sp)
-			}
-			prevMatch = sp.match
-		}
-		emitSpans(s, out, emit)
-	case behMergedWithNext:
-		// Mirror image: a delimiter joins the piece after it, unless that one is a delimiter.
-		var out []span
-		prevMatch := false
-		for i := len(spans) - 1; i >= 0; i-- {
-			sp := spans[i]
-			if sp.match && !prevMatch && len(out) > 0 {
-				out[len(out)-1].start = sp.start
-			} else {
-				out = append(out, sp)
-			}
-			prevMatch = sp.match
-		}
-		for i := len(out) - 1; i >= 0; i-- {
-			emit(s[out[i].start:out[i].end])
-		}
-	case behContiguous:
-		// Neighbouring spans of the same kind (adjacent delimiters) become one piece.
-		var out []span
-		for i, sp := range spans {
-			if i > 0 && sp.match == spans[i-1].match {
-				out[len(out)-1].end = sp.end
-			} else {
-				out = append(out, sp)
-			}
-		}
-		emitSpans(s, out, emit)
+	out.flush()
+	return nil
+}
+
+// behaviorWriter applies a Split behaviour to the spans (delimiters and the text between them,
+// in order, match meaning "delimiter" after invert) as they come, holding at most one back.
+type behaviorWriter struct {
+	s       string
+	b       splitBehavior
+	emit    func(string)
+	pending span
+	has     bool
+	// prevMatch is whether the previous span was a delimiter (MergedWithPrevious).
+	prevMatch bool
+}
+
+// put emits a piece; HF drops empty ones (left by empty delimiters).
+func (w *behaviorWriter) put(sp span) {
+	if sp.end > sp.start {
+		w.emit(w.s[sp.start:sp.end])
 	}
 }
 
-func emitSpans(s string, spans []span, emit func(string)) {
-	for _, sp := range spans {
-		emit(s[sp.start:sp.end])
+func (w *behaviorWriter) span(sp span) {
+	switch w.b {
+	case behIsolated:
+		w.put(sp)
+	case behRemoved:
+		if !sp.match {
+			w.put(sp)
+		}
+	case behMergedWithPrevious:
+		// A delimiter joins the piece before it, unless that piece is itself a delimiter.
+		if sp.match && !w.prevMatch && w.has {
+			w.pending.end = sp.end
+		} else {
+			if w.has {
+				w.put(w.pending)
+			}
+			w.pending, w.has = sp, true
+		}
+		w.prevMatch = sp.match
+	case behMergedWithNext:
+		// A delimiter joins the piece after it, unless that one is a delimiter too.
+		if w.has {
+			if !sp.match {
+				w.put(span{w.pending.start, sp.end, false})
+				w.has = false
+				return
+			}
+			w.put(w.pending)
+			w.has = false
+		}
+		if sp.match {
+			w.pending, w.has = sp, true
+		} else {
+			w.put(sp)
+		}
+	case behContiguous:
+		// Neighbouring spans of the same kind (adjacent delimiters) become one piece.
+		if w.has && sp.match == w.pending.match {
+			w.pending.end = sp.end
+			return
+		}
+		if w.has {
+			w.put(w.pending)
+		}
+		w.pending, w.has = sp, true
+	}
+}
+
+func (w *behaviorWriter) flush() {
+	if w.has {
+		w.put(w.pending)
+		w.has = false
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/growthtrain/growthtrain/internal/mmap"
 )
 
 // Tokenizer encodes text to token ids and back. It is immutable after construction and safe for
@@ -103,6 +105,23 @@ func (t *Tokenizer) BOS() (int64, bool) { return t.bos, t.bos >= 0 }
 // EOS returns the end-of-sequence id, when known (see BOS).
 func (t *Tokenizer) EOS() (int64, bool) { return t.eos, t.eos >= 0 }
 
+// UnencodableBytes returns the bytes that have no token and no unk_token to stand for them, in
+// increasing order: Encode drops them, as HF does. Load refuses a vocab where one of them can
+// occur in ordinary text (see isTextByte), so these are rare control characters and bytes that
+// never occur in UTF-8.
+func (t *Tokenizer) UnencodableBytes() []byte {
+	var out []byte
+	if t.unk >= 0 {
+		return nil
+	}
+	for b, id := range t.byteTok {
+		if id < 0 {
+			out = append(out, byte(b))
+		}
+	}
+	return out
+}
+
 // AddedTokens returns a copy of the added tokens, sorted by id.
 func (t *Tokenizer) AddedTokens() []AddedToken { return append([]AddedToken(nil), t.added...) }
 
@@ -112,41 +131,93 @@ func (t *Tokenizer) SpecialTokensAdded() (prefix, suffix []int64) {
 	return append([]int64(nil), t.prefix...), append([]int64(nil), t.suffix...)
 }
 
-// Encode returns the ids of text without post-processor tokens, like HF
+// TryEncode returns the ids of text without post-processor tokens, like HF
 // `tokenizer.encode(text, add_special_tokens=False)`. Added/special tokens written in the text
 // (such as "<|im_start|>") are still recognised, as in HF.
-func (t *Tokenizer) Encode(text string) []int64 {
+//
+// The only error is a Split regex that ran out of its time budget on the text (see
+// RegexTimeBase; errors.Is(err, ErrRegexTimeout)); it names the tokenizer file and the pattern.
+// Tokenizers without a Split pre-tokenizer (GPT-2 split, Digits: both hand-written and linear)
+// never fail. Use TryEncode for text a user supplies.
+//
+// The ids get len(text)/4 slots up front (8 bytes each, two bytes per byte of text). Above
+// 64 MiB that allocation is first checked against the memory the system can give, so a text too
+// large for the process is an error, not the Go runtime's fatal out-of-memory.
+func (t *Tokenizer) TryEncode(text string) ([]int64, error) {
+	want := len(text)/4 + 8
+	if n := int64(want) * 8; n > 64<<20 {
+		if err := mmap.CheckAlloc(n); err != nil {
+			return nil, fmt.Errorf("tokenizer: %s: a %d-byte text needs %d bytes for its ids, which cannot be had: %w",
+				t.source, len(text), n, err)
+		}
+	}
 	st := t.state()
-	st.out = make([]int64, 0, len(text)/4+8)
+	st.out = make([]int64, 0, want)
 	st.encode(text)
-	out := st.out
-	st.out = nil
+	out, err := st.out, st.err
+	st.out, st.err = nil, nil
 	t.pool.Put(st)
-	return out
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", t.source, err)
+	}
+	return out, nil
+}
+
+// Encode is TryEncode for tokenizers that cannot fail (no Split pre-tokenizer) or text already
+// known to encode; it panics with TryEncode's error otherwise.
+func (t *Tokenizer) Encode(text string) []int64 {
+	ids, err := t.TryEncode(text)
+	if err != nil {
+		panic(err)
+	}
+	return ids
 }
 
 // EncodeWithSpecialTokens is Encode plus the post-processor's special tokens, like HF's default
 // `tokenizer.encode(text)`.
 func (t *Tokenizer) EncodeWithSpecialTokens(text string) []int64 {
-	if len(t.prefix) == 0 && len(t.suffix) == 0 {
-		return t.Encode(text)
+	ids, err := t.TryEncodeWithSpecialTokens(text)
+	if err != nil {
+		panic(err)
 	}
-	ids := t.Encode(text)
+	return ids
+}
+
+// TryEncodeWithSpecialTokens is TryEncode plus the post-processor's special tokens.
+func (t *Tokenizer) TryEncodeWithSpecialTokens(text string) ([]int64, error) {
+	ids, err := t.TryEncode(text)
+	if err != nil || len(t.prefix) == 0 && len(t.suffix) == 0 {
+		return ids, err
+	}
 	out := make([]int64, 0, len(t.prefix)+len(ids)+len(t.suffix))
 	out = append(out, t.prefix...)
 	out = append(out, ids...)
-	return append(out, t.suffix...)
+	return append(out, t.suffix...), nil
 }
 
-// EncodeBatch encodes texts in parallel (one worker per CPU) and returns their ids in order.
+// EncodeBatch is TryEncodeBatch for tokenizers that cannot fail; it panics with its error
+// otherwise.
 func (t *Tokenizer) EncodeBatch(texts []string) [][]int64 {
+	out, err := t.TryEncodeBatch(texts)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// TryEncodeBatch encodes texts in parallel (one worker per CPU) and returns their ids in order,
+// or the error of the first text (in order) that failed.
+func (t *Tokenizer) TryEncodeBatch(texts []string) ([][]int64, error) {
 	out := make([][]int64, len(texts))
+	errs := make([]error, len(texts))
 	workers := min(runtime.GOMAXPROCS(0), len(texts))
 	if workers <= 1 {
 		for i, s := range texts {
-			out[i] = t.Encode(s)
+			if out[i], errs[i] = t.TryEncode(s); errs[i] != nil {
+				return nil, errs[i]
+			}
 		}
-		return out
+		return out, nil
 	}
 	var next sync.Mutex
 	idx := 0
@@ -161,12 +232,17 @@ func (t *Tokenizer) EncodeBatch(texts []string) [][]int64 {
 				if i >= len(texts) {
 					return
 				}
-				out[i] = t.Encode(texts[i])
+				out[i], errs[i] = t.TryEncode(texts[i])
 			}
 		})
 	}
 	wg.Wait()
-	return out
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Decode turns ids back into text like HF's ByteLevel decoder with skip_special_tokens=False:
@@ -217,6 +293,11 @@ type encState struct {
 	word   []int32
 	ranks  []uint64
 	buf    []byte
+	err    error // the first pre-tokenizer error; the rest of the text is then skipped
+	// mergeLong's scratch space, at most MaxBPEPiece symbols long.
+	next, prev []int32
+	alive      []bool
+	heap       []heapEntry
 	// atStart: the piece being pre-tokenized begins at offset 0 of the input (Metaspace's
 	// prepend_scheme "first" needs it).
 	atStart bool
@@ -267,6 +348,9 @@ func (st *encState) normPhase(s string) {
 }
 
 func (st *encState) run(level int, s string) {
+	if st.err != nil {
+		return
+	}
 	if level == len(st.t.steps) {
 		st.bpe(s)
 		return
@@ -275,11 +359,34 @@ func (st *encState) run(level int, s string) {
 		m.splitAt(s, st.atStart, st.emits[level])
 		return
 	}
-	st.t.steps[level].split(s, st.emits[level])
+	if err := st.t.steps[level].split(s, st.emits[level]); err != nil && st.err == nil {
+		st.err = err
+	}
 }
 
-// bpe appends the ids of one pre-token.
+// MaxBPEPiece is the longest pre-token merged in one go. A longer one (a text of hundreds of
+// megabytes without a space is one pre-token) is merged in consecutive chunks of at most this
+// many bytes, cut between UTF-8 characters: BPE's scratch space costs ~75 bytes per byte of the
+// piece, so this keeps it at a few megabytes whatever the input. Real pre-tokens (words, runs of
+// spaces or punctuation, indentation) are far shorter, so their ids are exactly HF's; HF merges
+// a longer piece whole, and ids may differ from HF's around the cuts.
+const MaxBPEPiece = 64 << 10
+
+// bpe appends the ids of one pre-token, chunk by chunk when it is longer than MaxBPEPiece.
 func (st *encState) bpe(p string) {
+	for len(p) > MaxBPEPiece {
+		cut := MaxBPEPiece
+		for k := 0; k < utf8.UTFMax && cut > 1 && !utf8.RuneStart(p[cut]); k++ {
+			cut--
+		}
+		st.bpePiece(p[:cut])
+		p = p[cut:]
+	}
+	st.bpePiece(p)
+}
+
+// bpePiece appends the ids of one pre-token of at most MaxBPEPiece bytes.
+func (st *encState) bpePiece(p string) {
 	if p == "" {
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 // tinyJSON is a small but complete byte-level BPE tokenizer.json: the 256 byte tokens, a few
@@ -328,46 +327,4 @@ func TestFromGGUFErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want one mentioning GGUF and %q", c.name, err, c.want)
 		}
 	}
-}
-
-func FuzzLoad(f *testing.F) {
-	good, _ := json.Marshal(tinyJSON())
-	f.Add(good)
-	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}}`))
-	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", "b"]]},
-		"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(a|b"}, "behavior": "Isolated"}]},
-		"decoder": {"type": "ByteLevel"}}`))
-	f.Add([]byte(`{"added_tokens": [{"id": -1}], "model": null}`))
-	f.Add([]byte(`null`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		sp, err := parseJSON("fuzz.json", data)
-		if err != nil {
-			return
-		}
-		tok, err := build(sp)
-		if err != nil {
-			return
-		}
-		ids := tok.Encode("hello world 123 <|end|>")
-		if _, err := tok.Decode(ids); err != nil {
-			t.Fatalf("Decode of Encode output failed: %v", err)
-		}
-	})
-}
-
-func FuzzEncode(f *testing.F) {
-	tok := tinyTokenizer(f)
-	for _, s := range []string{"", "hello", "  the   the\n\n", "<|end|>", "it's 123", "\xff\xfe", "東京👩‍💻", "\r\n\t "} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		ids := tok.Encode(s)
-		got, err := tok.Decode(ids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if utf8.ValidString(s) && got != s {
-			t.Fatalf("round trip: %q → %v → %q", s, ids, got)
-		}
-	})
 }

@@ -205,7 +205,8 @@ func appendChunks(dst []string, s string, size int) []string {
 
 func isASCIILetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
 
-// runSteps pre-tokenizes s through steps and hands each final piece to emit.
+// runSteps pre-tokenizes s through steps and hands each final piece to emit. Training uses
+// only the hand-written steps (Digits, ByteLevel), which cannot fail.
 func runSteps(steps []preStep, s string, emit func(string)) {
 	if len(steps) == 0 {
 		if s != "" {
@@ -214,11 +215,11 @@ func runSteps(steps []preStep, s string, emit func(string)) {
 		return
 	}
 	if len(steps) == 1 {
-		steps[0].split(s, emit)
+		_ = steps[0].split(s, emit)
 		return
 	}
 	rest := steps[1:]
-	steps[0].split(s, func(p string) { runSteps(rest, p, emit) })
+	_ = steps[0].split(s, func(p string) { runSteps(rest, p, emit) })
 }
 
 // countWords counts the pre-tokens of all chunks on one goroutine per CPU. The keys share

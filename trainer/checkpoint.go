@@ -428,22 +428,12 @@ type stateWant struct {
 
 func (r *run) stateWant() stateWant {
 	return stateWant{fingerprint: r.fp, mode: r.mode, total: r.b.TotalSteps(), phases: len(r.b.Phases),
-		layerSteps: func(step int) []int { return budgetLayerSteps(r.b, len(r.layerSteps), step) }}
+		layerSteps: r.plan.layerSteps}
 }
 
 // budgetLayerSteps is the per-layer accounting the budget implies after step steps.
 func budgetLayerSteps(b *Budget, layers, step int) []int {
-	out := make([]int, layers)
-	for _, p := range b.Phases {
-		n := min(p.Steps, step)
-		for _, l := range p.layers {
-			if l >= 0 && l < layers {
-				out[l] += n
-			}
-		}
-		step -= n
-	}
-	return out
+	return newPlanner(b, layers).layerSteps(step)
 }
 
 // decodeState parses and checks a state.json: nothing in it is trusted. Errors name the field.

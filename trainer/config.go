@@ -27,6 +27,7 @@ type Budget struct {
 	Optim      OptimConfig      `toml:"optim"`
 	Eval       EvalConfig       `toml:"eval"`
 	Checkpoint CheckpointConfig `toml:"checkpoint"`
+	Growth     GrowthConfig     `toml:"growth,omitempty"`
 	Phases     []Phase          `toml:"phase"`
 
 	path string // the file it was read from
@@ -67,6 +68,9 @@ type DataConfig struct {
 	GradAccum   int      `toml:"grad_accum"`
 	ValFraction float64  `toml:"val_fraction"`
 	CacheDir    string   `toml:"cache_dir"`
+	// TrainTokens > 0 keeps only the first that many tokens of the training split: a small-data
+	// regime (e.g. 250000 tokens, about 1 MB of English text), trained for many epochs.
+	TrainTokens int `toml:"train_tokens,omitempty"`
 }
 
 // OptimConfig is the [optim] table: AdamW and the learning-rate schedule.
@@ -95,6 +99,22 @@ type CheckpointConfig struct {
 	Keep  int    `toml:"keep"`  // how many checkpoints to keep (default 2)
 }
 
+// GrowthConfig is the [growth] table: what a layer is before the first phase that trains it.
+type GrowthConfig struct {
+	// Ungrown is "frozen" (default: the layer sits in the forward pass at its initial weights,
+	// frozen, as in the paper's six phases) or "absent" (the layer is the identity, costing no
+	// compute, until its first phase grows it with that phase's init; a layer no phase trains
+	// stays absent, and is saved with zero output projections so that every saved model computes
+	// what the trainer computed).
+	Ungrown string `toml:"ungrown,omitempty"`
+}
+
+// Ungrown layer modes ([growth] ungrown; "" means UngrownFrozen).
+const (
+	UngrownFrozen = "frozen"
+	UngrownAbsent = "absent"
+)
+
 // Phase is one [[phase]] table: a span of steps that trains a subset of the layers.
 type Phase struct {
 	Name            string   `toml:"name"`
@@ -106,6 +126,10 @@ type Phase struct {
 	TrainFinalNorm  bool     `toml:"train_final_norm"`
 	TrainHead       bool     `toml:"train_head"`
 	Init            string   `toml:"init"`
+	// Sample > 0 trains, at each step, a random subset of that many of the phase's layers and
+	// skips its other layers for that step (progressive subnetworks, RaPTr): seeded by the run
+	// seed and the step. 0: every layer of the phase every step.
+	Sample int `toml:"sample,omitempty"`
 
 	layers []int // resolved indices, sorted
 }
@@ -236,6 +260,8 @@ func (b *Budget) Validate() error {
 		return fmt.Errorf("[data] grad_accum %d: want at least 1", d.GradAccum)
 	case !(d.ValFraction > 0 && d.ValFraction < 1):
 		return fmt.Errorf("[data] val_fraction %g: want a fraction in (0, 1)", d.ValFraction)
+	case d.TrainTokens < 0 || (d.TrainTokens > 0 && d.TrainTokens < d.SeqLen+1):
+		return fmt.Errorf("[data] train_tokens %d: want 0 (all) or at least seq_len + 1 = %d", d.TrainTokens, d.SeqLen+1)
 	}
 	if err := checkTokenizerSpec(d.Tokenizer); err != nil {
 		return fmt.Errorf("[data] tokenizer: %w", err)
@@ -269,6 +295,11 @@ func (b *Budget) Validate() error {
 	}
 	if len(b.Phases) == 0 {
 		return errors.New("no [[phase]] tables: a budget needs at least one phase")
+	}
+	switch b.Growth.Ungrown { // "" is the default, frozen (left empty: it keeps fingerprints)
+	case "", UngrownFrozen, UngrownAbsent:
+	default:
+		return fmt.Errorf("[growth] ungrown %q: want %q or %q", b.Growth.Ungrown, UngrownFrozen, UngrownAbsent)
 	}
 	layers := b.Model.NumHiddenLayers
 	if layers <= 0 && b.Model.Config == "" && b.Model.Init == "scratch" {
@@ -317,6 +348,26 @@ func (b *Budget) Validate() error {
 		}
 		if err := checkInit(p.Init, layers); err != nil {
 			return fmt.Errorf("%s: init: %w", label, err)
+		}
+		if p.Sample < 0 || (layers > 0 && p.Sample > len(p.layers)) {
+			return fmt.Errorf("%s: sample %d: want 0 (all) to its %d layers", label, p.Sample, len(p.layers))
+		}
+	}
+	if layers > 0 && b.Growth.Ungrown == UngrownAbsent {
+		// A layer can only be copied from once it exists.
+		first := b.firstPhases(layers)
+		for i, p := range b.Phases {
+			seq, _ := ParseInits(p.Init)
+			for _, is := range seq {
+				if is.Kind != "copy" {
+					continue
+				}
+				for src := is.Layer; src <= is.LayerEnd; src++ {
+					if first[src] < 0 || first[src] >= i {
+						return fmt.Errorf("phase %d (%q): init copy of layer %d, which is absent then ([growth] ungrown = \"absent\" and no earlier phase trains it)", i+1, p.Name, src)
+					}
+				}
+			}
 		}
 	}
 	if o.Warmup < 0 || o.Warmup > total {
@@ -412,13 +463,16 @@ func checkTokenizerSpec(s string) error {
 
 // InitStrategy is a parsed phase init: what happens to the phase's layers when it starts.
 type InitStrategy struct {
-	Kind  string  // keep, random, copy, neighbour-average, scale
-	Layer int     // for copy
-	Alpha float64 // for scale
+	Kind     string  // keep, random, copy, neighbour-average, scale
+	Layer    int     // for copy: the first source layer
+	LayerEnd int     // for copy: the last source layer (= Layer for one)
+	Alpha    float64 // for scale
 }
 
-// ParseInit parses keep, random, copy:<layer>, neighbour-average (or neighbor-average) and
-// scale:<alpha>.
+// ParseInit parses keep, random, copy:<layer>, copy:<first>-<last>, neighbour-average (or
+// neighbor-average) and scale:<alpha>. copy:<layer> gives every layer of the phase a copy of
+// that layer; copy:<first>-<last> gives the phase's layers, in order, copies of that block of
+// layers, repeated as needed (stacking, as G_stack grows depth: layers 4-7 from "copy:0-3").
 func ParseInit(s string) (InitStrategy, error) {
 	switch s {
 	case "", "keep":
@@ -429,11 +483,19 @@ func ParseInit(s string) (InitStrategy, error) {
 		return InitStrategy{Kind: "neighbour-average"}, nil
 	}
 	if rest, ok := strings.CutPrefix(s, "copy:"); ok {
-		n, err := strconv.Atoi(rest)
-		if err != nil || n < 0 {
-			return InitStrategy{}, fmt.Errorf("%q: want copy:<layer number>", s)
+		if m := rangeRe.FindStringSubmatch(rest); m != nil {
+			lo, _ := strconv.Atoi(m[1])
+			hi, err := strconv.Atoi(m[2])
+			if err != nil || lo > hi || hi >= MaxLayers {
+				return InitStrategy{}, fmt.Errorf("%q: want copy:<first>-<last> with first <= last", s)
+			}
+			return InitStrategy{Kind: "copy", Layer: lo, LayerEnd: hi}, nil
 		}
-		return InitStrategy{Kind: "copy", Layer: n}, nil
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 0 || n >= MaxLayers {
+			return InitStrategy{}, fmt.Errorf("%q: want copy:<layer number> or copy:<first>-<last>", s)
+		}
+		return InitStrategy{Kind: "copy", Layer: n, LayerEnd: n}, nil
 	}
 	if rest, ok := strings.CutPrefix(s, "scale:"); ok {
 		a, err := strconv.ParseFloat(rest, 64)
@@ -442,7 +504,7 @@ func ParseInit(s string) (InitStrategy, error) {
 		}
 		return InitStrategy{Kind: "scale", Alpha: a}, nil
 	}
-	return InitStrategy{}, fmt.Errorf("%q: want keep, random, copy:<layer>, neighbour-average or scale:<alpha>", s)
+	return InitStrategy{}, fmt.Errorf("%q: want keep, random, copy:<layer>, copy:<first>-<last>, neighbour-average or scale:<alpha>", s)
 }
 
 // ParseInits parses a comma-separated sequence of strategies, applied in order (e.g.
@@ -467,11 +529,27 @@ func checkInit(s string, layers int) error {
 		return err
 	}
 	for _, is := range seq {
-		if is.Kind == "copy" && layers > 0 && is.Layer >= layers {
-			return fmt.Errorf("copy:%d: layer outside 0-%d", is.Layer, layers-1)
+		if is.Kind == "copy" && layers > 0 && is.LayerEnd >= layers {
+			return fmt.Errorf("copy:%d: layer outside 0-%d", is.LayerEnd, layers-1)
 		}
 	}
 	return nil
+}
+
+// firstPhases returns, per layer, the index of the first phase that trains it (-1: none).
+func (b *Budget) firstPhases(layers int) []int {
+	first := make([]int, layers)
+	for i := range first {
+		first[i] = -1
+	}
+	for i, p := range b.Phases {
+		for _, l := range p.layers {
+			if l < layers && first[l] < 0 {
+				first[l] = i
+			}
+		}
+	}
+	return first
 }
 
 // Resolve makes a path in the budget relative to the budget file's directory.
@@ -499,6 +577,7 @@ func (b *Budget) Uniform() *Budget {
 		Name: "uniform", Layers: []string{"all"}, RawLayers: "all", Steps: b.TotalSteps(), LRScale: 1,
 		TrainEmbeddings: true, TrainFinalNorm: true, TrainHead: true, Init: "keep",
 	}}
+	u.Growth = GrowthConfig{}
 	_ = u.Validate()
 	return &u
 }

@@ -20,6 +20,7 @@ type metric struct {
 	LR           number  `json:"lr"`
 	GradNorm     number  `json:"grad_norm"`
 	TokensPerSec number  `json:"tokens_per_second"`
+	FLOPs        number  `json:"flops"` // estimated training FLOPs of the run up to this step
 	// Diverged marks the step that stopped the run: its loss or gradient norm (then not
 	// applied), or the validation loss after it, was NaN or infinite (docs/failure-model.md).
 	Diverged bool `json:"diverged,omitempty"`

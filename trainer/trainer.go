@@ -108,6 +108,9 @@ type run struct {
 	saved      int // checkpoints written by this process
 	savedStep  int // the step whose checkpoint is on disk (written or resumed from); -1: none
 	layerSteps []int
+	plan       *planner
+	flops      flopModel
+	flopsDone  float64   // estimated FLOPs of the steps done (metrics.jsonl's cumulative flops)
 	phaseTime  []float64 // seconds spent per phase (restored on resume)
 	lastLoss   float64
 	lastVal    float64
@@ -206,6 +209,9 @@ func (r *run) setup() error {
 	if err != nil {
 		return err
 	}
+	if n := b.Data.TrainTokens; n > 0 && n < len(trainTok) {
+		trainTok = trainTok[:n] // the small-data regime: a prefix of the training split
+	}
 	if r.sampler, err = data.NewSampler(trainTok, b.Data.SeqLen, b.Data.BatchSize, b.Run.Seed); err != nil {
 		return fmt.Errorf("training split: %w", err)
 	}
@@ -244,6 +250,8 @@ func (r *run) setup() error {
 		return fmt.Errorf("[optim] %w", err)
 	}
 	r.layerSteps = make([]int, cfg.NumHiddenLayers)
+	r.plan = newPlanner(b, cfg.NumHiddenLayers)
+	r.flops = newFlopModel(cfg, b.Data.SeqLen)
 	r.phaseTime = make([]float64, len(b.Phases))
 	r.phaseVal = make([]float64, len(b.Phases))
 	r.phaseLoss = make([]float64, len(b.Phases))
@@ -260,6 +268,15 @@ func (r *run) setup() error {
 		}
 	} else if err := r.freshOutput(); err != nil {
 		return err
+	} else if err := r.silenceAbsent(); err != nil {
+		return err
+	}
+	// The FLOPs of the steps already done, added step by step as train adds them.
+	tokens := float64(b.Data.BatchSize * b.Data.SeqLen * b.Data.GradAccum)
+	for s := 0; s < r.step; s++ {
+		pi, _ := b.phaseAt(s)
+		sp := r.plan.at(pi, s)
+		r.flopsDone += r.flops.stepOf(b.Phases[pi], sp.trained, sp.skipped) * tokens
 	}
 	r.metrics, err = openMetrics(filepath.Join(r.out, "metrics.jsonl"), r.step)
 	return err
@@ -271,17 +288,6 @@ func (r *run) freshOutput() error {
 		return fmt.Errorf("%s already holds checkpoints of a run: pass --resume to continue it, or choose another output directory", r.checkpointDir())
 	}
 	return nil
-}
-
-// phaseAt returns the phase index of global step s and the step within it.
-func (r *run) phaseAt(s int) (int, int) {
-	for i, p := range r.b.Phases {
-		if s < p.Steps {
-			return i, s
-		}
-		s -= p.Steps
-	}
-	return len(r.b.Phases) - 1, r.b.Phases[len(r.b.Phases)-1].Steps
 }
 
 func (r *run) train() error {
@@ -311,7 +317,7 @@ func (r *run) train() error {
 			}
 			return ErrStopped
 		}
-		pi, inPhase := r.phaseAt(r.step)
+		pi, inPhase := b.phaseAt(r.step)
 		p := b.Phases[pi]
 		if pi != current {
 			if bar != nil {
@@ -322,6 +328,7 @@ func (r *run) train() error {
 			}
 			current = pi
 			testHook("phase-start", pi+1)
+			r.setPresence(pi)
 			if inPhase == 0 {
 				if err := r.applyInit(pi); err != nil {
 					return err
@@ -341,7 +348,10 @@ func (r *run) train() error {
 		}
 		t0 := time.Now()
 		lr := r.sched.LR(r.step) * p.LRScale
+		sp := r.plan.at(pi, r.step)
+		r.skip(sp.skipped) // a sampled phase skips the layers it does not train this step
 		loss, gnorm, err := r.trainStep(params, lr)
+		r.setPresence(pi)
 		if nf := (*optim.NonFiniteError)(nil); errors.As(err, &nf) {
 			r.phaseTime[current] += time.Since(phaseStart).Seconds()
 			return r.diverged(metric{Step: r.step + 1, Phase: p.Name, Loss: number(nf.Loss), LR: number(lr), GradNorm: number(nf.GradNorm)},
@@ -350,14 +360,16 @@ func (r *run) train() error {
 		if err != nil {
 			return err
 		}
-		for _, l := range p.layers {
+		for _, l := range sp.trained {
 			r.layerSteps[l]++
 		}
+		r.flopsDone += r.flops.stepOf(p, sp.trained, sp.skipped) * float64(tokensPerStep) // as setup replays it
 		r.step++
 		r.lastLoss = loss
 		r.phaseLoss[pi] = loss
 		rate := float64(tokensPerStep) / time.Since(t0).Seconds()
-		rec := metric{Step: r.step, Phase: p.Name, Loss: number(loss), LR: number(lr), GradNorm: number(gnorm), TokensPerSec: number(rate)}
+		rec := metric{Step: r.step, Phase: p.Name, Loss: number(loss), LR: number(lr), GradNorm: number(gnorm), TokensPerSec: number(rate),
+			FLOPs: number(r.flopsDone)}
 		phaseEnd := inPhase+1 == p.Steps
 		if (b.Eval.Every > 0 && r.step%b.Eval.Every == 0) || phaseEnd {
 			v, err := r.validate()
@@ -487,6 +499,41 @@ func (r *run) validate() (v float64, err error) {
 	return sum / float64(count), nil
 }
 
+// setPresence makes the layers absent in phase pi the identity ([growth] ungrown = "absent")
+// and every other layer present.
+func (r *run) setPresence(pi int) {
+	for l := range r.m.Layers {
+		r.m.Layers[l].Skip = r.plan.absent(pi, l)
+	}
+}
+
+// skip makes the layers marked in skipped (nil: none) the identity for the next step.
+func (r *run) skip(skipped []bool) {
+	for l, s := range skipped {
+		if s {
+			r.m.Layers[l].Skip = true
+		}
+	}
+}
+
+// silenceAbsent zeroes the output projections (o_proj, down_proj) of the layers absent at the
+// start of a fresh run: an absent layer is skipped in the trainer's forward pass, and with zero
+// output projections it is the identity in every other reader of a saved model too
+// (transformers included). Its first phase overwrites its weights (see applyInit).
+func (r *run) silenceAbsent() (err error) {
+	defer torch.Recover(&err)
+	for _, l := range r.plan.absentLayers(0) {
+		for _, n := range []string{"self_attn.o_proj.weight", "mlp.down_proj.weight"} {
+			name := model.LayerPrefix(l) + n
+			torch.WithScope(func(s *torch.Scope) { err = r.m.SetParam(name, r.m.Param(name).ZerosLike()) })
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // setTrainable freezes everything but the phase's layers and chosen shared parts, and returns
 // the trainable parameters. Frozen parameters record no gradient, so backward stops below the
 // lowest trainable part, and the optimizer never allocates state for them.
@@ -518,19 +565,39 @@ func (r *run) setTrainable(p Phase) ([]optim.Param, error) {
 func (r *run) applyInit(pi int) (err error) {
 	p := r.b.Phases[pi]
 	seq, _ := ParseInits(p.Init)
-	if len(seq) == 0 || len(p.layers) == 0 {
+	// An absent layer grows here: its weights until now were placeholders (zero outputs), so
+	// unless the init starts by overwriting them (copy, neighbour average, random), it starts
+	// from a fresh random init, as a new layer would.
+	var growing []int
+	if r.b.Growth.Ungrown == UngrownAbsent {
+		for _, l := range p.layers {
+			if r.plan.first[l] == pi {
+				growing = append(growing, l)
+			}
+		}
+	}
+	overwrites := len(seq) > 0 && seq[0].Kind != "scale"
+	if (len(seq) == 0 || len(p.layers) == 0) && len(growing) == 0 {
 		return nil
 	}
 	defer torch.Recover(&err)
 	// Seeded by run seed and phase, so a resumed run re-creates exactly the same weights.
 	gen := torch.NewGenerator(r.b.Run.Seed*1000003+uint64(pi), torch.CPU)
 	defer gen.Close()
+	if len(growing) > 0 && !overwrites {
+		if err := r.initLayers(growing, InitStrategy{Kind: "random"}, gen); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.log, "  layers %s grown from a random init\n", layerList(growing))
+	}
 	for _, is := range seq {
 		if err := r.initLayers(p.layers, is, gen); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(r.log, "  init %s applied to layers %s\n", p.Init, layerList(p.layers))
+	if len(seq) > 0 {
+		fmt.Fprintf(r.log, "  init %s applied to layers %s\n", p.Init, layerList(p.layers))
+	}
 	return nil
 }
 
@@ -539,7 +606,11 @@ func (r *run) applyInit(pi int) (err error) {
 func (r *run) initLayers(layers []int, is InitStrategy, gen *torch.Generator) (err error) {
 	defer torch.Recover(&err)
 	n := r.m.Config.NumHiddenLayers
-	for _, l := range layers {
+	for i, l := range layers {
+		src := is.Layer // copy: the block's layers in order, repeated
+		if w := is.LayerEnd - is.Layer + 1; w > 1 {
+			src += i % w
+		}
 		switch is.Kind {
 		case "scale":
 			if err := r.m.ScaleLayer(l, is.Alpha, model.AllMatrices); err != nil {
@@ -553,7 +624,7 @@ func (r *run) initLayers(layers []int, is InitStrategy, gen *torch.Generator) (e
 					dst := r.m.Param(name)
 					switch is.Kind {
 					case "copy":
-						v = r.m.Param(model.LayerPrefix(is.Layer) + suffix)
+						v = r.m.Param(model.LayerPrefix(src) + suffix)
 					case "neighbour-average":
 						lo, hi := max(l-1, 0), min(l+1, n-1) // end layers use their one neighbour
 						a, b := r.m.Param(model.LayerPrefix(lo)+suffix), r.m.Param(model.LayerPrefix(hi)+suffix)
@@ -595,10 +666,11 @@ func (r *run) finish() (*Summary, error) {
 	s.CostRatio = float64(s.TotalLayerSt) / float64(s.UniformLaySt)
 	s.CostReduction = 1 - s.CostRatio
 	fl := newFlopModel(cfg, b.Data.SeqLen)
+	phaseFLOPs := r.plan.phaseFLOPs(fl, float64(s.TokensPerStep))
 	for i, p := range b.Phases {
 		ps := PhaseSummary{Name: p.Name, Layers: slices.Clone(p.layers), Steps: p.Steps, Seconds: r.phaseTime[i],
 			TrainLoss: r.phaseLoss[i], ValLoss: r.phaseVal[i]}
-		ps.FLOPs = fl.step(p) * float64(s.TokensPerStep) * float64(p.Steps)
+		ps.FLOPs = phaseFLOPs[i]
 		if ps.Seconds > 0 {
 			ps.TokensPerSec = float64(s.TokensPerStep*p.Steps) / ps.Seconds
 		}

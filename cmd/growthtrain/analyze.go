@@ -85,7 +85,10 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		ids := tok.Encode(text)
+		ids, err := tok.TryEncode(text)
+		if err != nil {
+			return nil, err
+		}
 		if p.EvalTokens > 0 && p.EvalTokens < len(ids) {
 			ids = ids[:p.EvalTokens]
 		}
@@ -94,7 +97,11 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 		info.Eval, info.SeqLen, info.MaxEvalTokens = p.Data, seq, p.EvalTokens
 	} else {
 		for _, s := range analysis.PaperSentences {
-			e.Windows = append(e.Windows, tok.Encode(s))
+			ids, err := tok.TryEncode(s)
+			if err != nil {
+				return nil, err
+			}
+			e.Windows = append(e.Windows, ids)
 		}
 		info.Eval = "paper-10-sentences"
 	}
@@ -200,7 +207,10 @@ func recoveryWindows(path string, tok *tokenizer.Tokenizer, opts analysis.RunOpt
 		}
 	}
 	// The same separator as the trainer's: a tokenizer without EOS gets id 0 (trainer.Separator).
-	tokens := data.Tokenize(docs, tok, trainer.Separator(tok), 0)
+	tokens, err := data.Tokenize(docs, tok, trainer.Separator(tok), 0)
+	if err != nil {
+		return nil, "", err
+	}
 	s, err := data.NewSampler(tokens, opts.RecoverySeqLen, opts.RecoveryBatch, seed)
 	if err != nil {
 		return nil, "", fmt.Errorf("recovery text: %w", err)
@@ -224,6 +234,7 @@ func budgetCommand() *cli.Command {
 			intIn(&cli.IntFlag{Name: "phases", Value: 6, Usage: "at most this many phases"}, 1, trainer.MaxLayers, ""),
 			&cli.StringFlag{Name: "variant", Value: analysis.AblateNeighbourAverage, Usage: "ablation variant giving importance and anti-layers"},
 			&cli.StringFlag{Name: "template", Usage: "budget TOML whose [run]/[model]/[data]/... tables to keep (its phases are replaced)"},
+			intIn(&cli.IntFlag{Name: "layers", Usage: "derive for a model of this many layers, mapping the diagnostics by relative depth (default: the template's num_hidden_layers, else the analysed model's)"}, 0, trainer.MaxLayers, "0: as described"),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "budget file to write"},
 		},
 		Action: budgetAction,
@@ -256,6 +267,20 @@ func budgetAction(c *cli.Context) error {
 			recovery[rl.Layer] = float64(rl.Steps)
 		}
 	}
+	n := c.Int("layers")
+	if t := c.String("template"); t != "" && n == 0 {
+		tb, err := trainer.LoadBudget(t)
+		if err != nil {
+			return fmt.Errorf("--template: %w", err)
+		}
+		n = tb.Model.NumHiddenLayers
+	}
+	if n > 0 && n != L {
+		if importance, anti, recovery, err = analysis.MapDepth(importance, anti, recovery, n); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "mapped the diagnostics of %d layers onto %d by relative depth\n", L, n)
+	}
 	d, err := analysis.DeriveBudget(importance, anti, recovery, analysis.BudgetOptions{Cost: c.Float64("cost"), Steps: c.Int("steps"), Phases: c.Int("phases")})
 	if err != nil {
 		return err
@@ -271,7 +296,7 @@ func budgetAction(c *cli.Context) error {
 			head = head[:i]
 		}
 	} else {
-		head = defaultBudgetHead(rep, c.String("from"))
+		head = defaultBudgetHead(rep, c.String("from"), max(n, 0))
 	}
 	src := head + "\n" + d.TOML(true)
 	out := c.String("output")
@@ -290,8 +315,11 @@ func budgetAction(c *cli.Context) error {
 
 // defaultBudgetHead writes [run], [model] and [data] tables for the analysed model's
 // architecture, trained from scratch with its tokenizer on the embedded corpus.
-func defaultBudgetHead(rep *analysis.Report, from string) string {
+func defaultBudgetHead(rep *analysis.Report, from string, layers int) string {
 	c := rep.Model.Config
+	if layers > 0 {
+		c.NumHiddenLayers = layers
+	}
 	tok := rep.Model.Path
 	if st, err := os.Stat(tok); err == nil && st.IsDir() {
 		tok = filepath.Join(tok, "tokenizer.json")

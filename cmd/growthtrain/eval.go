@@ -30,7 +30,10 @@ func evalCommand() *cli.Command {
 				return err
 			}
 			defer m.Close()
-			ids := tok.Encode(text)
+			ids, err := tok.TryEncode(text)
+			if err != nil {
+				return err
+			}
 			if n := c.Int("max-tokens"); n > 0 && n < len(ids) {
 				ids = ids[:n]
 			}

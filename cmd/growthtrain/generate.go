@@ -42,7 +42,10 @@ func generateCommand() *cli.Command {
 			if eos, ok := tok.EOS(); ok {
 				stops = append(stops, eos)
 			}
-			ids := tok.Encode(prompt)
+			ids, err := tok.TryEncode(prompt)
+			if err != nil {
+				return err
+			}
 			if !c.Bool("chat") {
 				fmt.Print(c.String("prompt"))
 			}

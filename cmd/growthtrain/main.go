@@ -69,6 +69,7 @@ func newApp() *cli.App {
 			analyzeCommand(),
 			budgetCommand(),
 			reproduceCommand(),
+			sweepCommand(),
 			tokenizerCommand(),
 			pruneCommand(),
 			exportCommand(),

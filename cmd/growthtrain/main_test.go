@@ -241,6 +241,24 @@ func TestAnalyzeBudgetTrain(t *testing.T) {
 	if err := run("budget", "--from", filepath.Join(out, "analysis.json"), "--variant", "nonsense", "-o", budget); err == nil || !strings.Contains(err.Error(), "nonsense") {
 		t.Fatalf("unknown variant: %v", err)
 	}
+	// For a fresh model of another depth: the diagnostics of 4 layers mapped onto 6.
+	deeper := filepath.Join(t.TempDir(), "deeper.toml")
+	if err := run("budget", "--from", filepath.Join(out, "analysis.json"), "--layers", "6", "--cost", "0.6", "--steps", "6", "-o", deeper); err != nil {
+		t.Fatalf("budget --layers 6: %v", err)
+	}
+	src, _ = os.ReadFile(deeper)
+	if !strings.Contains(string(src), "num_hidden_layers = 6") {
+		t.Fatalf("the derived budget is not for 6 layers:\n%s", src)
+	}
+	edited = strings.Replace(string(src), `corpus = ["default"]`, fmt.Sprintf("corpus = [%q]\ncache_dir = %q", corpus, t.TempDir()), 1)
+	edited = strings.Replace(edited, `output = "runs/derived"`, fmt.Sprintf("output = %q", filepath.Join(t.TempDir(), "run6")), 1)
+	edited = strings.Replace(edited, "seq_len = 128", "seq_len = 32", 1)
+	if err := os.WriteFile(deeper, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("-c", deeper); err != nil {
+		t.Fatalf("training the 6-layer derived budget: %v\n%s", err, edited)
+	}
 }
 
 // Every table of `make paper` in a short form: the targets cannot rot.

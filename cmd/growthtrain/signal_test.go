@@ -102,18 +102,24 @@ func readComparison(t *testing.T, path string) [3]float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c struct {
-		Growth struct {
-			FinalValLoss float64 `json:"final_val_loss"`
+	var rep struct {
+		Comparisons []struct {
+			Growth struct {
+				FinalValLoss float64 `json:"final_val_loss"`
+			}
+			Uniform struct {
+				FinalValLoss float64 `json:"final_val_loss"`
+			}
+			Ratio float64 `json:"val_loss_ratio"`
 		}
-		Uniform struct {
-			FinalValLoss float64 `json:"final_val_loss"`
-		}
-		Ratio float64 `json:"val_loss_ratio"`
 	}
-	if err := json.Unmarshal(raw, &c); err != nil {
+	if err := json.Unmarshal(raw, &rep); err != nil {
 		t.Fatal(err)
 	}
+	if len(rep.Comparisons) != 1 {
+		t.Fatalf("%s: %d comparisons, want 1", path, len(rep.Comparisons))
+	}
+	c := rep.Comparisons[0]
 	return [3]float64{c.Growth.FinalValLoss, c.Uniform.FinalValLoss, c.Ratio}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/growthtrain/growthtrain/trainer"
@@ -19,7 +20,9 @@ func trainFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "budget TOML file (see docs/budget.md)"},
 		&cli.BoolFlag{Name: "uniform", Usage: "train the uniform baseline of the budget (same model, data order and steps, every layer every step)"},
-		&cli.BoolFlag{Name: "compare", Usage: "train the budget and its uniform baseline, then compare them"},
+		&cli.BoolFlag{Name: "compare", Usage: "train the budget and its uniform baseline at equal cost (--match), then compare them"},
+		&cli.StringFlag{Name: "match", Value: trainer.MatchFLOPs, Usage: "with --compare: the costs to hold equal, comma-separated: " + strings.Join(trainer.Matches, ", ") + " (one comparison each)"},
+		&cli.StringFlag{Name: "match-to", Value: trainer.MatchToBaseline, Usage: "with --compare: which run adapts its steps to the other's cost: baseline or budget"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue from the latest checkpoint in the output directory"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output directory (default: [run] output)"},
 		intIn(&cli.IntFlag{Name: "stop-at", Usage: "checkpoint and stop after this many steps (continue later with --resume)"}, 0, trainer.MaxSteps, "0: run to the end"),
@@ -62,25 +65,21 @@ func trainAction(c *cli.Context) error {
 		_, err := trainer.Run(b, opts)
 		return interrupted(ctx, err)
 	}
-	// --compare --resume resumes each half that has a checkpoint (a finished one re-finishes
-	// from its final checkpoint at once) and starts a half that has none.
-	var sums [2]*trainer.Summary
-	for i, uniform := range []bool{false, true} {
-		hb, err := trainer.LoadBudget(path) // a fresh copy each time: Run resolves the budget in place
-		if err != nil {
-			return err
-		}
-		o := opts
-		o.Uniform = uniform
-		o.Output = filepath.Join(out, map[bool]string{false: "growth", true: "uniform"}[uniform])
-		o.Resume = opts.Resume && trainer.HasCheckpoint(hb, o.Output)
-		if sums[i], err = trainer.Run(hb, o); err != nil {
-			return interrupted(ctx, err)
+	// --compare --resume resumes each run that has a checkpoint (a finished one re-finishes
+	// from its final checkpoint at once) and starts one that has none.
+	var match []string
+	for _, m := range strings.Split(c.String("match"), ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			match = append(match, m)
 		}
 	}
-	cmp := trainer.Compare(sums[0], sums[1])
-	trainer.PrintComparison(os.Stdout, cmp)
-	return trainer.WriteComparison(filepath.Join(out, "comparison.json"), cmp)
+	opts.Output = out
+	rep, err := trainer.RunComparison(path, opts, trainer.CompareOptions{Match: match, MatchTo: c.String("match-to")})
+	if err != nil {
+		return interrupted(ctx, err)
+	}
+	trainer.PrintComparison(os.Stdout, rep)
+	return trainer.WriteComparison(filepath.Join(out, "comparison.json"), rep)
 }
 
 // signalCause is the context cause of a run stopped by a signal.

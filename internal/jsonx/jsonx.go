@@ -1,6 +1,7 @@
-// Package jsonx holds a float64 that survives JSON with its undefined values: growthtrain's
-// reports and checkpoints record losses and statistics that can be NaN (not measured yet,
-// undefined correlation), which encoding/json refuses to write.
+// Package jsonx holds what encoding/json lacks for growthtrain: a float64 that survives JSON with
+// its undefined values (reports and checkpoints record losses and statistics that can be NaN,
+// which encoding/json refuses to write), and a check for keys written twice in files users
+// supply (config.json, safetensors indexes), which encoding/json silently collapses.
 package jsonx
 
 import (

@@ -3,6 +3,7 @@ package jsonx
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -22,5 +23,26 @@ func TestFloatRoundTrip(t *testing.T) {
 	got := Float64s(out)
 	if got[0] != 1.5 || !math.IsNaN(got[1]) || !math.IsNaN(got[2]) || got[3] != -2e-300 {
 		t.Fatalf("decoded %v", got)
+	}
+}
+
+func TestCheckDuplicateKeys(t *testing.T) {
+	cases := []struct {
+		raw  string
+		want string // "" for no error
+	}{
+		{`{"a": 1, "b": {"a": 2}}`, ""},
+		{`{"a": 1, "a": 2}`, `duplicate key "a"`},
+		{`{"m": {"x": 1, "x": 2}}`, `m: duplicate key "x"`},
+		{`{"other": {"x": 1, "x": 2}}`, ""}, // not a checked nested object
+		{`{"m": null, "n": [1, 2]}`, ""},
+		{`[1]`, "not an object"},
+		{`{"a": `, "bad JSON"},
+	}
+	for _, c := range cases {
+		err := CheckDuplicateKeys([]byte(c.raw), "m", "n")
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("CheckDuplicateKeys(%s) = %v, want %q", c.raw, err, c.want)
+		}
 	}
 }

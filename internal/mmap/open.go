@@ -2,24 +2,18 @@ package mmap
 
 import (
 	"fmt"
-	"os"
+
+	"github.com/growthtrain/growthtrain/internal/inputfile"
 )
 
-// Open maps the regular file at path read-only. The release function unmaps it; errors name
-// the file.
+// Open maps the regular file at path read-only (a named pipe or a device is refused without
+// blocking: see inputfile.Open). The release function unmaps it; errors name the file.
 func Open(path string) (buf []byte, release func() error, err error) {
-	f, err := os.Open(path)
+	f, st, err := inputfile.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%s: not a regular file", path)
-	}
 	buf, release, err = File(f, st.Size())
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: map: %w", path, err)

@@ -233,6 +233,8 @@ func FuzzOpen(f *testing.F) {
 		img, _ := s.image()
 		f.Add(img)
 	}
+	llama, _ := llamaSpec(nil, nil).image()
+	f.Add(llama)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		gf, err := Parse("fuzz.gguf", data)
 		if err != nil {
@@ -241,25 +243,74 @@ func FuzzOpen(f *testing.F) {
 			}
 			return
 		}
-		for _, ti := range gf.Tensors() {
-			v, err := gf.Float32(ti.Name)
-			if err == nil && int64(len(v)) != ti.NumElements {
-				t.Fatalf("%s: %d values for %d elements", ti.Name, len(v), ti.NumElements)
-			}
-			b, err := gf.Bytes(ti.Name)
-			if err != nil || int64(len(b)) != ti.Size {
-				t.Fatalf("%s: Bytes %d %v", ti.Name, len(b), err)
-			}
-		}
-		for _, k := range gf.Metadata.Keys() {
-			gf.Metadata.String(k)
-			gf.Metadata.Uint(k)
-			gf.Metadata.Float(k)
-			gf.Metadata.ArrayLen(k)
-		}
-		gf.LlamaParams()
+		checkAccepted(t, gf, len(data))
 		gf.Close()
 	})
+}
+
+// checkAccepted checks what must hold for every file Parse accepts: each tensor's data is
+// aligned, inside the file and disjoint from the others, its size is what its type and
+// dimensions need, its shape is its dimensions reversed; the metadata keys are distinct; and
+// LlamaParams, when it accepts the metadata, gives positive sizes and no more blocks than tensors.
+func checkAccepted(t *testing.T, gf *File, fileSize int) {
+	t.Helper()
+	type span struct{ lo, hi uint64 }
+	var spans []span
+	names := map[string]bool{}
+	for _, ti := range gf.Tensors() {
+		if names[ti.Name] {
+			t.Fatalf("tensor %q listed twice", ti.Name)
+		}
+		names[ti.Name] = true
+		lo := uint64(gf.DataOffset) + ti.Offset
+		hi := lo + uint64(ti.Size)
+		if ti.Offset%gf.Alignment != 0 || hi < lo || hi > uint64(fileSize) {
+			t.Fatalf("%s: data [%d, %d) misaligned or outside the %d-byte file", ti.Name, lo, hi, fileSize)
+		}
+		n := int64(1)
+		for j, d := range ti.Dims {
+			n *= int64(d)
+			if ti.Shape[len(ti.Shape)-1-j] != int64(d) {
+				t.Fatalf("%s: shape %v is not dims %v reversed", ti.Name, ti.Shape, ti.Dims)
+			}
+		}
+		if n != ti.NumElements || ti.Size != n/int64(ti.Type.BlockSize())*int64(ti.Type.TypeSize()) {
+			t.Fatalf("%s: %d elements, %d bytes for dims %v of %s", ti.Name, ti.NumElements, ti.Size, ti.Dims, ti.Type)
+		}
+		for _, s := range spans {
+			if lo < s.hi && s.lo < hi {
+				t.Fatalf("%s: data [%d, %d) overlaps [%d, %d)", ti.Name, lo, hi, s.lo, s.hi)
+			}
+		}
+		spans = append(spans, span{lo, hi})
+		v, err := gf.Float32(ti.Name)
+		if err == nil && int64(len(v)) != ti.NumElements {
+			t.Fatalf("%s: %d values for %d elements", ti.Name, len(v), ti.NumElements)
+		}
+		b, err := gf.Bytes(ti.Name)
+		if err != nil || int64(len(b)) != ti.Size {
+			t.Fatalf("%s: Bytes %d %v", ti.Name, len(b), err)
+		}
+	}
+	keys := gf.Metadata.Keys()
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			t.Fatalf("metadata key %q listed twice", k)
+		}
+		seen[k] = true
+		gf.Metadata.String(k)
+		gf.Metadata.Uint(k)
+		gf.Metadata.Float(k)
+		gf.Metadata.ArrayLen(k)
+	}
+	if p, err := gf.LlamaParams(); err == nil {
+		if p.BlockCount <= 0 || p.BlockCount > len(gf.Tensors()) || p.EmbeddingLength <= 0 || p.HeadCount <= 0 ||
+			p.HeadCountKV <= 0 || p.VocabSize <= 0 || !(p.RMSNormEps > 0) || !(p.RopeFreqBase > 0) ||
+			math.IsInf(p.RMSNormEps, 0) || math.IsInf(p.RopeFreqBase, 0) {
+			t.Fatalf("LlamaParams accepted %+v", p)
+		}
+	}
 }
 
 // ---- Parity with gguf-py ----

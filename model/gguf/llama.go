@@ -2,6 +2,7 @@ package gguf
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -78,8 +79,20 @@ type LlamaParams struct {
 	KeyLength int
 }
 
-// LlamaParams reads the LLaMA hyper-parameters from the metadata.
-func (f *File) LlamaParams() (LlamaParams, error) { return LlamaParamsFrom(f.Metadata) }
+// LlamaParams reads the LLaMA hyper-parameters from the metadata and checks the block count
+// against the tensors the file holds (every block is made of tensors), so that nothing sized by
+// the count (layer lists, parameter names) can be larger than the file.
+func (f *File) LlamaParams() (LlamaParams, error) {
+	p, err := LlamaParamsFrom(f.Metadata)
+	if err != nil {
+		return p, err
+	}
+	if p.BlockCount > len(f.tensors) {
+		return p, fmt.Errorf("%s: metadata key %q is %d but the file holds only %d tensors", f.Path,
+			p.Architecture+".block_count", p.BlockCount, len(f.tensors))
+	}
+	return p, nil
+}
 
 // LlamaParamsFrom reads the LLaMA hyper-parameters from md. Required keys: general.architecture,
 // block_count, embedding_length, feed_forward_length, attention.head_count, context_length,
@@ -137,6 +150,16 @@ func LlamaParamsFrom(md *Metadata) (LlamaParams, error) {
 	}
 	if p.RMSNormEps, err = md.Float(arch + ".attention.layer_norm_rms_epsilon"); err != nil {
 		return p, err
+	}
+	// NaN, infinities, zero and negatives would pass silently into the model's numerics (or be
+	// replaced by a default further on): refuse them here, naming the key.
+	for _, v := range []struct {
+		key string
+		x   float64
+	}{{".rope.freq_base", p.RopeFreqBase}, {".attention.layer_norm_rms_epsilon", p.RMSNormEps}} {
+		if !(v.x > 0) || math.IsInf(v.x, 0) {
+			return p, fmt.Errorf("%s: metadata key %q is %g, want a positive finite number", md.file, arch+v.key, v.x)
+		}
 	}
 	if n, err := md.ArrayLen("tokenizer.ggml.tokens"); err == nil {
 		p.VocabSize = n

@@ -163,11 +163,14 @@ func (c *Client) transfer(ctx context.Context, info *FileInfo, part string) (res
 		return false, &transientError{err: fmt.Errorf("hub: GET %s: %w", info.Filename, err)}
 	}
 	defer resp.Body.Close()
+	// total is the size of the whole file as far as anyone announced it (-1: nobody did).
+	total := info.Size
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
-		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
-		if ok && total >= 0 && info.Size >= 0 && total != info.Size {
-			return false, sizeMismatch(info, total)
+		start, rangeTotal, ok := parseContentRange(resp.Header.Get("Content-Range"))
+		total = max(total, rangeTotal)
+		if ok && rangeTotal >= 0 && info.Size >= 0 && rangeTotal != info.Size {
+			return false, sizeMismatch(info, rangeTotal)
 		}
 		if !ok || start != off {
 			if err := restart(); err != nil {
@@ -180,6 +183,9 @@ func (c *Client) transfer(ctx context.Context, info *FileInfo, part string) (res
 	case http.StatusOK:
 		if resp.ContentLength >= 0 && info.Size >= 0 && resp.ContentLength != info.Size && resp.Header.Get("Content-Encoding") == "" {
 			return false, sizeMismatch(info, resp.ContentLength)
+		}
+		if total < 0 && resp.ContentLength >= 0 && resp.Header.Get("Content-Encoding") == "" {
+			total = resp.ContentLength
 		}
 		if off > 0 {
 			c.logf("hub: %s: server ignored the Range request, downloading from the start", info.Filename)
@@ -204,7 +210,29 @@ func (c *Client) transfer(ctx context.Context, info *FileInfo, part string) (res
 	bar := progress.NewBytesTo(w, c.ShowProgress, info.Size, info.Filename)
 	_ = bar.Set64(off)
 	body := &trackReader{r: resp.Body, kick: kick}
-	n, err := io.Copy(io.MultiWriter(f, bar), body)
+	// Never write past the announced size (or, with none, the cap): a server sending more
+	// would otherwise fill the disk before the size check after the transfer.
+	limit, capped := total, false
+	if limit < 0 {
+		if m := c.maxUnannounced(); m >= 0 {
+			limit, capped = m, true
+		}
+	}
+	var src io.Reader = body
+	if limit >= 0 {
+		src = io.LimitReader(body, max(0, limit-off))
+	}
+	n, err := io.Copy(io.MultiWriter(f, bar), src)
+	if err == nil && limit >= 0 && off+n == limit && bodyHasMore(body) {
+		_ = bar.Exit()
+		if capped {
+			return resumed, &ChecksumError{File: info.Filename, Kind: "size",
+				Expected: fmt.Sprintf("at most %d bytes (no size announced)", limit),
+				Actual:   fmt.Sprintf("more than the %d-byte limit (Client.MaxUnannouncedSize)", limit)}
+		}
+		return resumed, &ChecksumError{File: info.Filename, Kind: "size",
+			Expected: fmt.Sprintf("%d bytes", limit), Actual: fmt.Sprintf("more than %d bytes", limit)}
+	}
 	if err != nil {
 		_ = bar.Exit()
 		if body.err == nil { // the write failed: not worth a retry
@@ -267,6 +295,15 @@ func (t *trackReader) Read(p []byte) (int, error) {
 		t.err = err
 	}
 	return n, err
+}
+
+// bodyHasMore reports whether a body that has delivered all the bytes announced still has data.
+// A read error (the stall watchdog, a dropped connection) counts as no: the announced bytes are
+// all there, and the size and checksum checks decide.
+func bodyHasMore(r io.Reader) bool {
+	var one [1]byte
+	n, _ := io.ReadFull(r, one[:])
+	return n > 0
 }
 
 // parseContentRange parses "bytes <start>-<end>/<total>"; total is -1 when it is "*".

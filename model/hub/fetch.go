@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
+
+	"github.com/growthtrain/growthtrain/internal/inputfile"
+	"github.com/growthtrain/growthtrain/model/safetensors"
 )
 
 // DefaultFiles are the files Fetch needs to load a model: a missing one is an error (except
@@ -135,7 +137,7 @@ func (f *fetcher) getSharded(ctx context.Context, singleErr error) error {
 
 // readIndex returns the sorted distinct file names in an index's weight_map.
 func readIndex(name string) ([]string, error) {
-	data, err := os.ReadFile(name)
+	data, err := inputfile.ReadFile(name, safetensors.MaxIndexSize, "safetensors index")
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}

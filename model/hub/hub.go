@@ -62,6 +62,22 @@ type Client struct {
 	StallTimeout time.Duration
 	// Logf, when set, receives one-line notes (skipped files, retries, missing optional files).
 	Logf func(format string, args ...any)
+	// MaxUnannouncedSize caps a file whose size the server announces nowhere (no X-Linked-Size,
+	// Content-Length or Content-Range total): a longer body is an error. The hub announces
+	// every size, so this only matters for other servers. 0: DefaultMaxUnannouncedSize;
+	// negative: no cap. A file of announced size is always stopped at that size.
+	MaxUnannouncedSize int64
+}
+
+// DefaultMaxUnannouncedSize is the cap on a download whose size nobody announced (1 GiB: far
+// above any config or tokenizer file, the only files the hub serves without LFS).
+const DefaultMaxUnannouncedSize = 1 << 30
+
+func (c *Client) maxUnannounced() int64 {
+	if c.MaxUnannouncedSize == 0 {
+		return DefaultMaxUnannouncedSize
+	}
+	return c.MaxUnannouncedSize
 }
 
 // FileInfo is what the hub says about a file, read from the headers of a HEAD request.

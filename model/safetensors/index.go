@@ -9,7 +9,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/growthtrain/growthtrain/internal/inputfile"
+	"github.com/growthtrain/growthtrain/internal/jsonx"
 )
+
+// MaxIndexSize bounds model.safetensors.index.json (real ones list one line per tensor: well
+// under a megabyte even for models with tens of thousands of tensors).
+const MaxIndexSize = 64 << 20
 
 // Sharded is a checkpoint split over several safetensors files and described by a Hugging Face
 // index (model.safetensors.index.json). It has the same accessors as File.
@@ -43,7 +50,7 @@ func OpenDir(dir string) (Reader, error) {
 // from its shard, a shard holds a tensor the index does not list, or a tensor appears in two
 // shards.
 func OpenIndex(path string) (*Sharded, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := inputfile.ReadFile(path, MaxIndexSize, "safetensors index")
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +63,7 @@ func OpenIndex(path string) (*Sharded, error) {
 	if err := dec.Decode(&idx); err != nil {
 		return nil, fmt.Errorf("%s: bad index JSON: %w", path, err)
 	}
-	if err := checkDuplicateWeightMapKeys(raw); err != nil {
+	if err := jsonx.CheckDuplicateKeys(raw, "weight_map"); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(idx.WeightMap) == 0 {
@@ -121,32 +128,6 @@ func OpenIndex(path string) (*Sharded, error) {
 	}
 	sort.Strings(s.names)
 	return s, nil
-}
-
-// checkDuplicateWeightMapKeys rejects an index whose weight_map names a tensor twice (which
-// encoding/json would silently collapse).
-func checkDuplicateWeightMapKeys(raw []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		k, err := readKey(dec)
-		if err != nil {
-			return err
-		}
-		if k != "weight_map" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return fmt.Errorf("bad JSON: %w", err)
-			}
-			continue
-		}
-		if _, err := readStringMap(dec); err != nil {
-			return fmt.Errorf("weight_map: %w", err)
-		}
-	}
-	return nil
 }
 
 // Path returns the index file name.

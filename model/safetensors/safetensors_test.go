@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -259,16 +261,81 @@ func FuzzOpen(f *testing.F) {
 			}
 			return
 		}
-		for _, n := range sf.Names() {
-			info, _ := sf.Info(n)
-			b, err := sf.Bytes(n)
-			if err != nil || int64(len(b)) != info.End-info.Begin {
-				t.Fatalf("Bytes(%q): %d bytes, %v", n, len(b), err)
-			}
-			sf.Float32(n)
-		}
+		checkAccepted(t, sf)
 		sf.Close()
 	})
+}
+
+// checkAccepted checks what must hold for every file Parse accepts: the tensors lie inside the
+// data buffer, tile it without overlap, and hold exactly shape x dtype bytes; the names are
+// sorted and unique; and writing the tensors back gives a file that parses to the same tensors.
+func checkAccepted(t *testing.T, sf *File) {
+	t.Helper()
+	names := sf.Names()
+	var tensors []Tensor
+	var infos []TensorInfo
+	for i, n := range names {
+		if i > 0 && names[i-1] >= n {
+			t.Fatalf("names not sorted and unique: %q, %q", names[i-1], n)
+		}
+		info, ok := sf.Info(n)
+		if !ok {
+			t.Fatalf("Info(%q) missing", n)
+		}
+		if info.Begin < 0 || info.End < info.Begin || info.End > int64(len(sf.data)) {
+			t.Fatalf("%q: range [%d, %d) outside the %d-byte data buffer", n, info.Begin, info.End, len(sf.data))
+		}
+		if info.End-info.Begin != info.NumElements()*int64(info.DType.Size()) {
+			t.Fatalf("%q: %d bytes for shape %v of %s", n, info.End-info.Begin, info.Shape, info.DType)
+		}
+		b, err := sf.Bytes(n)
+		if err != nil || int64(len(b)) != info.End-info.Begin {
+			t.Fatalf("Bytes(%q): %d bytes, %v", n, len(b), err)
+		}
+		if v, err := sf.Float32(n); err == nil && int64(len(v)) != info.NumElements() {
+			t.Fatalf("Float32(%q): %d values for %d elements", n, len(v), info.NumElements())
+		}
+		infos = append(infos, info)
+		tensors = append(tensors, Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: b})
+	}
+	sorted := slices.Clone(infos)
+	slices.SortFunc(sorted, func(a, b TensorInfo) int { return cmp.Compare(a.Begin, b.Begin)*2 + cmp.Compare(a.End, b.End) })
+	var pos int64
+	for _, ti := range sorted {
+		if ti.Begin != pos {
+			t.Fatalf("tensor %q starts at %d, the previous one ends at %d (gap or overlap)", ti.Name, ti.Begin, pos)
+		}
+		pos = ti.End
+	}
+	if pos != int64(len(sf.data)) {
+		t.Fatalf("tensors end at %d of %d data bytes", pos, len(sf.data))
+	}
+	// Round trip through the writer's encoding (names sorted, data back to back).
+	header, err := encodeHeader(tensors, sf.Metadata())
+	if err != nil {
+		t.Fatalf("encode: %v", err)
+	}
+	img := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+	img = append(img, header...)
+	for _, tt := range tensors {
+		img = append(img, tt.Data...)
+	}
+	back, err := Parse("again.safetensors", img)
+	if err != nil {
+		t.Fatalf("the file written back does not parse: %v", err)
+	}
+	if !slices.Equal(back.Names(), names) || !reflect.DeepEqual(back.Metadata(), sf.Metadata()) {
+		t.Fatalf("round trip changed the names or metadata")
+	}
+	for _, n := range names {
+		a, _ := sf.Info(n)
+		b, _ := back.Info(n)
+		ab, _ := sf.Bytes(n)
+		bb, _ := back.Bytes(n)
+		if a.DType != b.DType || !slices.Equal(a.Shape, b.Shape) || !bytes.Equal(ab, bb) {
+			t.Fatalf("round trip changed tensor %q", n)
+		}
+	}
 }
 
 func TestConversionsSelf(t *testing.T) {

@@ -205,6 +205,11 @@ func TestShardedErrors(t *testing.T) {
 		{"duplicate weight_map key", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, IndexName), []byte(`{"weight_map": {"u8": "`+ShardName(1, 5)+`", "u8": "`+ShardName(2, 5)+`"}}`), 0o644)
 		}, `duplicate key "u8"`},
+		{"weight_map given twice", func(t *testing.T, dir string) {
+			m := readIdx(t, dir)
+			wm, _ := json.Marshal(m["weight_map"])
+			os.WriteFile(filepath.Join(dir, IndexName), []byte(`{"weight_map": {"u8": "`+ShardName(1, 5)+`"}, "weight_map": `+string(wm)+`}`), 0o644)
+		}, `duplicate key "weight_map"`},
 		{"corrupt shard", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, ShardName(4, 5)), []byte("garbage!garbage!"), 0o644)
 		}, ShardName(4, 5) + ": header length"},
