@@ -1,6 +1,7 @@
 package model
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -54,11 +55,24 @@ func TestConfigRefusesUnimplementedFeatures(t *testing.T) {
 		{`{"model_type": "qwen2", "layer_types": ["full_attention"], ` + ok + `}`, "layer_types has 1 entries"},
 		{`{"model_type": "llama", "hidden_act": "relu", ` + ok + `}`, `hidden_act "relu"`},
 		{`{"model_type": "llama", "rope_parameters": {"rope_type": "llama3", "factor": 8}, ` + ok + `}`, "low_freq_factor"},
+		{`{"model_type": "llama", "rope_interleaved": true, ` + ok + `}`, "rope_interleaved"},
 	} {
 		_, err := ParseConfig([]byte(tc.json))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one naming %s", tc.json, err, tc.want)
 		}
+	}
+	// A SmolLM2-135M config.json with the extra keys nanotron's exports write (is_llama_config,
+	// rope_interleaved) parses to SmolLM2_135M().
+	smol := `{"architectures": ["LlamaForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+		"bos_token_id": 0, "eos_token_id": 0, "hidden_act": "silu", "hidden_size": 576,
+		"initializer_range": 0.041666666666666664, "intermediate_size": 1536, "is_llama_config": true,
+		"max_position_embeddings": 8192, "model_type": "llama", "num_attention_heads": 9,
+		"num_hidden_layers": 30, "num_key_value_heads": 3, "pretraining_tp": 1, "rms_norm_eps": 1e-05,
+		"rope_interleaved": false, "rope_scaling": null, "rope_theta": 100000, "tie_word_embeddings": true,
+		"torch_dtype": "bfloat16", "transformers_version": "4.40.1", "use_cache": true, "vocab_size": 49152}`
+	if c, err := ParseConfig([]byte(smol)); err != nil || !reflect.DeepEqual(c, SmolLM2_135M()) {
+		t.Errorf("SmolLM2's config.json: %+v, %v", c, err)
 	}
 	// And what is supported parses: an eos list, null keys, the neutral values.
 	c, err := ParseConfig([]byte(`{"model_type": "mistral", "eos_token_id": [5, 6], "bos_token_id": null, "sliding_window": null, "attention_dropout": 0.0, "pretraining_tp": 1, ` + ok + `}`))

@@ -142,6 +142,7 @@ var ignoredKeys = map[string]bool{
 	"torchscript": true, "tie_encoder_decoder": true, "add_cross_attention": true,
 	"is_decoder": true, "cross_attention_hidden_size": true, "sep_token_id": true,
 	"decoder_start_token_id": true, "num_labels": true, "bos_token_id": true,
+	"is_llama_config": true, "unsloth_version": true, // SmolLM's (nanotron) and unsloth's exports
 	"eos_token_id": true, "pad_token_id": true,
 	// Generation settings (generation_config.json's business, not the forward pass).
 	"max_length": true, "min_length": true, "do_sample": true, "early_stopping": true,
@@ -163,6 +164,7 @@ var neutralKeys = map[string][]string{
 	"resid_pdrop":                 {"0", "0.0"},
 	"mlp_dropout":                 {"0", "0.0"},
 	"use_mrope":                   {"false"},
+	"rope_interleaved":            {"false"}, // SmolLM's config.json; transformers rotates halves
 	"use_bidirectional_attention": {"null", "false"},
 	"hidden_activation":           {"null", `"gelu_pytorch_tanh"`},
 	"partial_rotary_factor":       {"1", "1.0"},
