@@ -165,33 +165,54 @@ func (m *Model) linear(x *torch.Tensor, prefix string) *torch.Tensor {
 	return torch.Linear(x, m.params[prefix+".weight"], m.params[prefix+".bias"])
 }
 
+// heads projects the normalised input x [B, T, hidden] of layer i to the heads of name
+// (self_attn.q_proj, k_proj or v_proj): [B, n, T, head_dim]; queries and keys get their q/k
+// norm (Qwen3) and the rotary embedding.
+func (m *Model) heads(i int, x *torch.Tensor, name string) *torch.Tensor {
+	c := m.Config
+	p := LayerPrefix(i)
+	b, t := x.Size(0), x.Size(1)
+	n := c.NumKeyValueHeads
+	if name == "self_attn.q_proj" {
+		n = c.NumAttentionHeads
+	}
+	y := m.linear(x, p+name).View(b, t, int64(n), int64(c.HeadDim))
+	if name == "self_attn.v_proj" {
+		return y.Transpose(1, 2)
+	}
+	if c.Arch().QKNorm {
+		norm := "self_attn.q_norm.weight"
+		if name == "self_attn.k_proj" {
+			norm = "self_attn.k_norm.weight"
+		}
+		y = m.plainNorm(y, m.params[p+norm])
+	}
+	cos, sin := m.ropeTables(t)
+	return torch.Rotary(y.Transpose(1, 2), cos, sin) // [B, n, T, d]
+}
+
+// windowMask is the boolean mask (true = attend) of layer i's sliding window over t positions,
+// or nil when the window covers them all: key j is visible from query q when q-w < j <= q.
+func (m *Model) windowMask(i int, t int64, dev torch.Device) *torch.Tensor {
+	w := int64(m.Config.Window(i))
+	if w <= 0 || w >= t {
+		return nil
+	}
+	pos := torch.Arange(0, float64(t), 1, torch.WithDType(torch.Int64), torch.WithDevice(dev))
+	diff := pos.Unsqueeze(1).Sub(pos.Unsqueeze(0)) // [T, T]: q - j
+	return diff.GtScalar(-1).LogicalAnd(diff.LtScalar(float64(w)))
+}
+
 // attention is grouped-query self-attention of layer i with rotary position embeddings,
 // causal, and limited to the layer's sliding window where it has one.
 func (m *Model) attention(i int, x *torch.Tensor) *torch.Tensor {
 	c := m.Config
 	p := LayerPrefix(i)
 	b, t := x.Size(0), x.Size(1)
-	heads := func(name string, n int) *torch.Tensor {
-		y := m.linear(x, p+name).View(b, t, int64(n), int64(c.HeadDim))
-		if c.Arch().QKNorm && name != "self_attn.v_proj" {
-			norm := "self_attn.q_norm.weight"
-			if name == "self_attn.k_proj" {
-				norm = "self_attn.k_norm.weight"
-			}
-			y = m.plainNorm(y, m.params[p+norm])
-		}
-		return y.Transpose(1, 2) // [B, n, T, d]
-	}
-	q, k, v := heads("self_attn.q_proj", c.NumAttentionHeads), heads("self_attn.k_proj", c.NumKeyValueHeads), heads("self_attn.v_proj", c.NumKeyValueHeads)
-	cos, sin := m.ropeTables(t)
-	q, k = torch.Rotary(q, cos, sin), torch.Rotary(k, cos, sin)
+	q, k, v := m.heads(i, x, "self_attn.q_proj"), m.heads(i, x, "self_attn.k_proj"), m.heads(i, x, "self_attn.v_proj")
 	opts := torch.AttentionOptions{Causal: true, Scale: m.attnScale(), GroupedKV: c.NumKeyValueHeads != c.NumAttentionHeads}
-	if w := int64(c.Window(i)); w > 0 && w < t {
-		// Key j is visible from query i when i-w < j <= i: the band of the w latest positions.
-		pos := torch.Arange(0, float64(t), 1, torch.WithDType(torch.Int64), torch.WithDevice(x.Device()))
-		diff := pos.Unsqueeze(1).Sub(pos.Unsqueeze(0)) // [T, T]: i - j
-		opts.Mask = diff.GtScalar(-1).LogicalAnd(diff.LtScalar(float64(w)))
-		opts.Causal = false
+	if mask := m.windowMask(i, t, x.Device()); mask != nil {
+		opts.Mask, opts.Causal = mask, false
 	}
 	o := torch.ScaledDotProductAttention(q, k, v, opts)
 	o = o.Transpose(1, 2).Reshape(b, t, int64(c.NumAttentionHeads*c.HeadDim))
