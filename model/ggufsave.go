@@ -18,7 +18,7 @@ var ggufFileType = map[gguf.GGMLType]uint32{gguf.TypeF32: 0, gguf.TypeF16: 1, gg
 // GGUFArch returns the GGUF architecture (llama.cpp's name) SaveGGUF writes c as, or an error
 // naming the feature that has no GGUF form here: LLaMA and Mistral without a sliding window
 // shorter than the context are "llama" (llama.cpp's own converter does the same for Mistral),
-// Qwen2 without a sliding window is "qwen2".
+// Qwen2 and Qwen3 without a sliding window are "qwen2" and "qwen3".
 func GGUFArch(c Config) (string, error) {
 	arch := ""
 	switch c.ModelType {
@@ -29,8 +29,13 @@ func GGUFArch(c Config) (string, error) {
 		arch = "llama"
 	case "qwen2":
 		arch = "qwen2"
+	case "qwen3":
+		if c.AttentionBias {
+			return "", fmt.Errorf("GGUF export: Qwen3 with attention_bias is not implemented")
+		}
+		arch = "qwen3"
 	default:
-		return "", fmt.Errorf("GGUF export of model_type %q is not implemented (llama, mistral and qwen2 are)", c.ModelType)
+		return "", fmt.Errorf("GGUF export of model_type %q is not implemented (llama, mistral, qwen2 and qwen3 are)", c.ModelType)
 	}
 	if c.RopeScaling != nil {
 		return "", fmt.Errorf("GGUF export: rope scaling %q is not implemented", c.RopeScaling.Type)

@@ -130,7 +130,7 @@ func place(t *torch.Tensor, opts LoadOptions) *torch.Tensor {
 	return out
 }
 
-// LoadGGUF reads a llama or qwen2 GGUF file, dequantising every tensor and undoing llama.cpp's
+// LoadGGUF reads a llama, qwen2 or qwen3 GGUF file, dequantising every tensor and undoing llama.cpp's
 // Q/K row permutation (llama only), so the result is the HF model the file was converted from
 // (up to quantisation).
 func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
@@ -143,10 +143,10 @@ func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 	if err != nil {
 		return nil, err
 	}
-	modelType := map[string]string{"llama": "", "qwen2": "qwen2"}
+	modelType := map[string]string{"llama": "", "qwen2": "qwen2", "qwen3": "qwen3"}
 	mt, ok := modelType[lp.Architecture]
 	if !ok {
-		return nil, fmt.Errorf("%s: architecture %q is not supported (llama and qwen2 are)", path, lp.Architecture)
+		return nil, fmt.Errorf("%s: architecture %q is not supported (llama, qwen2 and qwen3 are)", path, lp.Architecture)
 	}
 	_, hasHead := f.Tensor("output.weight")
 	cfg := Config{

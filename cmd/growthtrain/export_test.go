@@ -66,6 +66,10 @@ func TestExportGGUFRoundTrips(t *testing.T) {
 			"num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": false}},
 		{"qwen2", "qwen2", map[string]any{"vocab_size": 300, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
 			"num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": true}},
+		// head_dim 128 ≠ hidden/heads: transformers' qwen3 GGUF loader takes Qwen3Config's 128
+		// rather than attention.key_length, so only this head size can be checked there.
+		{"qwen3", "qwen3", map[string]any{"vocab_size": 300, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+			"num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 128, "max_position_embeddings": 128, "tie_word_embeddings": true}},
 	} {
 		orig := hfRandomModel(t, arch.modelType, arch.cfg)
 		ref, tok, err := loadModelFrom(orig, "", "cpu", "float32")

@@ -27,6 +27,9 @@ var LlamaBlockNames = map[string]string{
 	"ffn_down.weight":    "mlp.down_proj.weight",
 	"attn_norm.weight":   "input_layernorm.weight",
 	"ffn_norm.weight":    "post_attention_layernorm.weight",
+	// Qwen3's q/k norms.
+	"attn_q_norm.weight": "self_attn.q_norm.weight",
+	"attn_k_norm.weight": "self_attn.k_norm.weight",
 	// Biases (qwen2's q/k/v).
 	"attn_q.bias": "self_attn.q_proj.bias",
 	"attn_k.bias": "self_attn.k_proj.bias",
