@@ -56,6 +56,8 @@ func TestConfigRefusesUnimplementedFeatures(t *testing.T) {
 		{`{"model_type": "llama", "hidden_act": "relu", ` + ok + `}`, `hidden_act "relu"`},
 		{`{"model_type": "llama", "rope_parameters": {"rope_type": "llama3", "factor": 8}, ` + ok + `}`, "low_freq_factor"},
 		{`{"model_type": "llama", "rope_interleaved": true, ` + ok + `}`, "rope_interleaved"},
+		// A layer count far past the limits is refused before anything is sized by it.
+		{`{"model_type": "qwen2", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16, "num_attention_heads": 2, "num_hidden_layers": 4000000000000}`, "num_hidden_layers"},
 	} {
 		_, err := ParseConfig([]byte(tc.json))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -419,7 +419,7 @@ func parseSliding(c *Config, keys map[string]json.RawMessage) error {
 		if !use {
 			window = nil // transformers sets sliding_window to None
 		}
-		if types == nil {
+		if types == nil && c.NumHiddenLayers > 0 && c.NumHiddenLayers <= MaxLayers { // else Validate refuses the count
 			maxWin := 28
 			if v, ok := keys["max_window_layers"]; ok {
 				if err := json.Unmarshal(v, &maxWin); err != nil {
