@@ -83,13 +83,8 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 					berr = err
 					return
 				}
-				hidden := make([]*torch.Tensor, L+1)
-				h := e.M.Embed(b.Inputs)
-				hidden[0] = h
-				for l := 0; l < L; l++ {
-					h = e.M.Block(l, h)
-					hidden[l+1] = h
-				}
+				hidden := e.hiddenStates(b)
+				h := hidden[L]
 				// Every result stays on the device until the batch is done: one read per batch
 				// instead of one per modification (each read waits for a GPU to finish).
 				rows := []*torch.Tensor{windowNLL(e.M, h, b.Targets)}
@@ -124,6 +119,55 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 		}
 	}
 	return base, out, nil
+}
+
+// hiddenStates runs the embeddings and every decoder layer on b: hidden[0] is the input of
+// layer 0 (the embeddings), hidden[l+1] layer l's output, before the final norm (the
+// TransformerLens resid_pre / resid_post order; HF's hidden_states are the same except that
+// their last entry is after the final norm).
+func (e *Evaluator) hiddenStates(b model.Batch) []*torch.Tensor {
+	L := e.M.Config.NumHiddenLayers
+	hidden := make([]*torch.Tensor, L+1)
+	h := e.M.Embed(b.Inputs)
+	hidden[0] = h
+	for l := 0; l < L; l++ {
+		h = e.M.Block(l, h)
+		hidden[l+1] = h
+	}
+	return hidden
+}
+
+// Pass runs the baseline forward pass over the windows, batch by batch and without gradients,
+// and calls f with each batch: the index of its first window, its windows, the packed batch and
+// its hidden states (hiddenStates). Everything f creates is freed when it returns, so f should
+// read its results once, at its end. progress (optional) is called after each batch.
+func (e *Evaluator) Pass(f func(start int, wins [][]int64, b model.Batch, hidden []*torch.Tensor) error, progress func(done, total int)) (err error) {
+	defer torch.Recover(&err)
+	batch := e.Batch
+	if batch <= 0 {
+		batch = 8
+	}
+	for start := 0; start < len(e.Windows); start += batch {
+		wins := e.Windows[start:min(start+batch, len(e.Windows))]
+		var berr error
+		torch.WithScope(func(s *torch.Scope) {
+			torch.NoGrad(func() {
+				b, err := model.Pack(wins, model.Whole, e.M.Device)
+				if err != nil {
+					berr = err
+					return
+				}
+				berr = f(start, wins, b, e.hiddenStates(b))
+			})
+		})
+		if berr != nil {
+			return berr
+		}
+		if progress != nil {
+			progress(min(start+batch, len(e.Windows)), len(e.Windows))
+		}
+	}
+	return nil
 }
 
 // windowNLL is the summed next-token NLL of each window (row) from the last layer's output h: a

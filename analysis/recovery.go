@@ -61,6 +61,8 @@ type RecoveryOptions struct {
 	// change. Recovery correlates the step counts with it (see CorrelateImportance).
 	Importance     []float64 `json:"-"`
 	ImportanceName string    `json:"importance_name,omitempty"`
+	// Progress (optional) is called after every fine-tuning step with its number.
+	Progress func(step int) `json:"-"`
 }
 
 func (o RecoveryOptions) withDefaults() RecoveryOptions {
@@ -321,6 +323,9 @@ func recoverLayer(m *model.Model, e *Evaluator, train [][]int64, l int, opts Rec
 			return nil, fmt.Errorf("fine-tuning step %d: %w", step, err)
 		}
 		res.Close()
+		if opts.Progress != nil {
+			opts.Progress(step)
+		}
 		if step%opts.EvalEvery == 0 || step == opts.MaxSteps {
 			p, err := ppl()
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/internal/fsutil"
+	"github.com/growthtrain/growthtrain/internal/jsonx"
 	"github.com/growthtrain/growthtrain/model"
 )
 
@@ -31,21 +32,24 @@ var PaperSentences = []string{
 	"The museum's new exhibition shows paintings from the early twentieth century.",
 }
 
-// Metrics are the diagnostics Run knows, in the order it runs them.
-var Metrics = []string{"ablation", "predictability", "recovery", "manipulation", "structure"}
+// Metrics are the diagnostics Run knows, in the order it runs them: the paper's five, then the
+// logit lens and the block angular distances.
+var Metrics = []string{"ablation", "predictability", "recovery", "manipulation", "structure", "lens", "blocks"}
 
 // RunOptions configures Run.
 type RunOptions struct {
-	Metrics         []string                                           `json:"metrics"` // subset of Metrics (default all)
-	Seed            uint64                                             `json:"seed"`
-	Bootstrap       int                                                `json:"bootstrap_iters"`    // resamples for every CI (default 1000)
-	RecoveryLayers  []int                                              `json:"recovery_layers"`    // nil: all layers
-	RecoverySteps   int                                                `json:"recovery_max_steps"` // cap (default: 200 on a GPU, 50 on the CPU)
-	RecoveryBatch   int                                                `json:"recovery_batch"`     // windows per fine-tuning step (default 4)
-	RecoverySeqLen  int                                                `json:"recovery_seq_len"`   // tokens per fine-tuning window (0: as given)
-	ImportanceFrom  string                                             `json:"importance_from"`    // ablation variant recovery correlates with
-	Log             io.Writer                                          `json:"-"`
-	ProgressFactory func(total int, desc string) func(done, total int) `json:"-"`
+	Metrics        []string  `json:"metrics"` // subset of Metrics (default all)
+	Seed           uint64    `json:"seed"`
+	Bootstrap      int       `json:"bootstrap_iters"`    // resamples for every CI (default 1000)
+	RecoveryLayers []int     `json:"recovery_layers"`    // nil: all layers
+	RecoverySteps  int       `json:"recovery_max_steps"` // cap (default: 200 on a GPU, 50 on the CPU)
+	RecoveryBatch  int       `json:"recovery_batch"`     // windows per fine-tuning step (default 4)
+	RecoverySeqLen int       `json:"recovery_seq_len"`   // tokens per fine-tuning window (0: as given)
+	ImportanceFrom string    `json:"importance_from"`    // ablation variant recovery correlates with
+	Log            io.Writer `json:"-"`
+	// ProgressFactory (optional) makes a progress callback for a stage of total units (unit:
+	// "window" for the evaluation passes, "step" for recovery's fine-tuning).
+	ProgressFactory func(total int, desc, unit string) func(done, total int) `json:"-"`
 }
 
 // Report is analysis.json: everything the diagnostics found, with what produced it.
@@ -61,6 +65,8 @@ type Report struct {
 	Recovery       *RecoveryResult       `json:"recovery,omitempty"`
 	Manipulation   *ManipulationResult   `json:"manipulation,omitempty"`
 	Structure      *StructureResult      `json:"structure,omitempty"`
+	Lens           *LensResult           `json:"lens,omitempty"`
+	Blocks         *BlocksResult         `json:"blocks,omitempty"`
 }
 
 // ModelInfo identifies the analysed model.
@@ -119,11 +125,11 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	if log == nil {
 		log = io.Discard
 	}
-	progress := func(total int, desc string) func(int, int) {
+	progress := func(total int, desc, unit string) func(int, int) {
 		if opts.ProgressFactory == nil {
 			return nil
 		}
-		return opts.ProgressFactory(total, desc)
+		return opts.ProgressFactory(total, desc, unit)
 	}
 	want := func(m string) bool { return slices.Contains(opts.Metrics, m) }
 	r := &Report{Tool: "growthtrain analyze", Created: time.Now().UTC().Format(time.RFC3339), Model: info, Data: data,
@@ -144,7 +150,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	if want("ablation") || want("manipulation") || want("recovery") {
 		if err := timed("ablation", func() (err error) {
 			r.Ablation, err = Ablation(e, AblationOptions{Bootstrap: opts.Bootstrap, Seed: opts.Seed,
-				Progress: progress(len(e.Windows), "ablation")})
+				Progress: progress(len(e.Windows), "ablation", "window")})
 			return err
 		}); err != nil {
 			return nil, err
@@ -168,10 +174,17 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 				layers = append(layers, l)
 			}
 		}
+		r.Options.RecoveryLayers = layers // as studied, not nil for "all"
 		if err := timed("recovery", func() (err error) {
 			ro := RecoveryOptions{Seed: opts.Seed, MaxSteps: opts.RecoverySteps, BatchSize: opts.RecoveryBatch, SeqLen: opts.RecoverySeqLen}
-			p := progress(len(layers), "recovery")
+			// The bar counts fine-tuning steps over all layers; a layer that recovers early
+			// jumps to its end.
+			total := len(layers) * opts.RecoverySteps
+			p := progress(total, "recovery", "step")
 			for i, l := range layers {
+				if p != nil {
+					ro.Progress = func(step int) { p(i*opts.RecoverySteps+step, total) }
+				}
 				one, err := Recovery(e.M, e, train, []int{l}, ro)
 				if err != nil {
 					return err
@@ -183,7 +196,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 					r.Recovery.Seconds += one.Seconds
 				}
 				if p != nil {
-					p(i+1, len(layers))
+					p((i+1)*opts.RecoverySteps, total)
 				}
 			}
 			if r.Ablation != nil {
@@ -198,7 +211,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 		if err := timed("manipulation", func() (err error) {
 			layers := DefaultManipulationLayers(r.Ablation, AblateSkip)
 			r.Manipulation, err = Manipulation(e, layers, ManipulationOptions{Seed: opts.Seed, Bootstrap: opts.Bootstrap,
-				Predict: PredictorFor(MethodNeighbors, 0), Progress: progress(len(e.Windows), "manipulation")})
+				Predict: PredictorFor(MethodNeighbors, 0), Progress: progress(len(e.Windows), "manipulation", "window")})
 			return err
 		}); err != nil {
 			return nil, err
@@ -206,7 +219,23 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	}
 	if want("structure") {
 		if err := timed("structure", func() (err error) {
-			r.Structure, err = Structure(e, StructureOptions{Progress: progress(L, "structure")})
+			r.Structure, err = Structure(e, StructureOptions{Progress: progress(len(e.Windows), "structure", "window")})
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if want("lens") {
+		if err := timed("lens", func() (err error) {
+			r.Lens, err = Lens(e, LensOptions{Bootstrap: opts.Bootstrap, Seed: opts.Seed, Progress: progress(len(e.Windows), "lens", "window")})
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if want("blocks") {
+		if err := timed("blocks", func() (err error) {
+			r.Blocks, err = Blocks(e, BlocksOptions{Progress: progress(len(e.Windows), "blocks", "window")})
 			return err
 		}); err != nil {
 			return nil, err
@@ -224,7 +253,8 @@ func (r *Report) WriteJSON(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	raw, err := json.MarshalIndent(r, "", "  ")
+	// Empty lists are written as [] (null means an undefined number only): docs/analysis.md.
+	raw, err := json.MarshalIndent(jsonx.NonNil(r), "", "  ")
 	if err != nil {
 		return fmt.Errorf("analysis.json: %w", err)
 	}

@@ -341,7 +341,7 @@ func (r *run) train() error {
 			}
 			fmt.Fprintf(r.log, "phase %d/%d %q: steps %d-%d, layers %s, lr x%g\n", pi+1, len(b.Phases), p.Name,
 				r.step+1, r.step+p.Steps-inPhase, layerList(p.layers), p.LRScale)
-			pb := progress.NewTo(os.Stderr, r.opts.Progress, p.Steps, p.Name)
+			pb := progress.NewTo(os.Stderr, r.opts.Progress, p.Steps, p.Name, "step")
 			_ = pb.Set(inPhase)
 			bar = pb
 			phaseStart = time.Now()

@@ -10,8 +10,10 @@ package paper
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/growthtrain/growthtrain/analysis"
+	"github.com/growthtrain/growthtrain/model"
 )
 
 // A Figure is a number the paper reports. Text quotes it as the paper states it (and as our
@@ -25,6 +27,26 @@ type Figure struct {
 // NumLayers is the depth of the paper's model, SmolLM2-135M. Its layer numbers (CriticalCore,
 // AntiLayers, ...) name layers of a model this deep; on another depth they name nothing.
 const NumLayers = 30
+
+// Shaped reports whether a model has SmolLM2-135M's shape (model.SmolLM2_135M: 30 layers,
+// hidden 576, 9 query and 3 key-value heads, MLP 1536, vocabulary 49152), the only models the
+// paper's numbers and layer ids can be compared with; otherwise it also says how c differs.
+func Shaped(c model.Config) (bool, string) {
+	want := model.SmolLM2_135M()
+	var diff []string
+	check := func(name string, got, ref int) {
+		if got != ref {
+			diff = append(diff, fmt.Sprintf("%s %d (SmolLM2-135M: %d)", name, got, ref))
+		}
+	}
+	check("layers", c.NumHiddenLayers, want.NumHiddenLayers)
+	check("hidden size", c.HiddenSize, want.HiddenSize)
+	check("attention heads", c.NumAttentionHeads, want.NumAttentionHeads)
+	check("key-value heads", c.NumKeyValueHeads, want.NumKeyValueHeads)
+	check("MLP size", c.IntermediateSize, want.IntermediateSize)
+	check("vocabulary", c.VocabSize, want.VocabSize)
+	return len(diff) == 0, strings.Join(diff, ", ")
+}
 
 // Ablation (the layer's weights replaced by the mean of its neighbours': analysis.
 // AblateNeighbourAverage) on the paper's ten sentences.

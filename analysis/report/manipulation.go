@@ -5,7 +5,6 @@ package report
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -16,15 +15,22 @@ import (
 // ManipulationTable returns the results as one table.
 func ManipulationTable(r *analysis.ManipulationResult) Table {
 	t := Table{
-		Title:   "Weight manipulation of layers " + numfmt.Ints(r.Layers),
-		Columns: []string{"strategy", "setting", "PPL", "change", fmt.Sprintf("%g%% CI", r.Level*100)},
+		Name:       "manipulation",
+		Title:      "Weight manipulation of layers " + numfmt.Ints(r.Layers),
+		Columns:    []string{"strategy", "setting", "PPL", "change", fmt.Sprintf("%g%% CI", r.Level*100)},
+		CSVColumns: [][]string{{"strategy"}, {"setting", "alpha", "paper_setting"}, {"ppl"}, {"change_pct"}, {"ci_low_pct", "ci_high_pct"}},
 	}
 	for _, x := range r.Results {
 		setting := x.Detail
 		if x.Paper {
 			setting += " (paper)"
 		}
-		t.AddRow(x.Strategy, setting, numfmt.Float(float64(x.PPL), 2), numfmt.Pct(float64(x.Change)), numfmt.CIPct(float64(x.CILo), float64(x.CIHi)))
+		alpha := math.NaN()
+		if x.Alpha != nil {
+			alpha = *x.Alpha
+		}
+		t.Add(TextCell(x.Strategy), Cell{Text: setting, Values: []any{x.Detail, alpha, x.Paper}}, NumCell(float64(x.PPL), 2),
+			PctCell(float64(x.Change)), CIPctCell(float64(x.CILo), float64(x.CIHi)))
 	}
 	t.Notes = append([]string{fmt.Sprintf("Baseline PPL %s over %d windows (%d predicted tokens).",
 		numfmt.Float(float64(r.BaselinePPL), 3), r.Windows, r.Tokens)}, r.Notes...)
@@ -34,65 +40,63 @@ func ManipulationTable(r *analysis.ManipulationResult) Table {
 // ManipulationTables returns the results as report tables (one table).
 func ManipulationTables(r *analysis.ManipulationResult) []Table { return []Table{ManipulationTable(r)} }
 
-// logRatio is log10(PPL / baseline PPL) = log10(1 + change): signed, and readable across the
-// many decades the strategies span.
-func logRatio(change analysis.JSONFloat) float64 { return math.Log10(1 + float64(change)) }
-
-// ManipulationPlots writes into dir "manipulation_scale.png" (log10 PPL ratio against alpha,
-// with the interval bounds, and every other strategy as a flat reference line) and
-// "manipulation_strategies.png" (one labelled point per result), and returns the paths.
-func ManipulationPlots(dir string, r *analysis.ManipulationResult) ([]string, error) {
+// ManipulationPlots writes into dir, in each format (default png), "manipulation_scale"
+// (perplexity on a log axis against alpha, with its bootstrap band, every other strategy and the
+// baseline as labelled reference lines) and "manipulation_strategies" (one bar per result with
+// its interval, symmetric-log axis, the paper's setting highlighted), and returns the paths of
+// the first format.
+func ManipulationPlots(dir string, r *analysis.ManipulationResult, formats ...string) ([]string, error) {
+	figs := newFigures(dir, formats)
+	base := float64(r.BaselinePPL)
 	var ax, ay, alo, ahi []float64
 	for _, x := range r.Results {
 		if x.Strategy == analysis.ManipScale && x.Alpha != nil {
 			ax = append(ax, *x.Alpha)
-			ay = append(ay, logRatio(x.Change))
-			alo = append(alo, logRatio(x.CILo))
-			ahi = append(ahi, logRatio(x.CIHi))
+			ay = append(ay, float64(x.PPL))
+			alo = append(alo, base*(1+float64(x.CILo)))
+			ahi = append(ahi, base*(1+float64(x.CIHi)))
 		}
 	}
-	var paths []string
-	ylabel := "log10(PPL / baseline PPL)"
 	title := "Manipulation of layers " + numfmt.Ints(r.Layers)
 	if len(ax) > 0 {
 		lo, hi := slices.Min(ax), slices.Max(ax)
 		if lo == hi {
 			lo, hi = lo-0.05, hi+0.05
 		}
-		series := []Series{
-			{Name: "scale alpha", X: ax, Y: ay},
-			{Name: "scale: CI lower", X: ax, Y: alo},
-			{Name: "scale: CI upper", X: ax, Y: ahi},
-		}
+		series := []Series{{Name: "scale by alpha", X: ax, Y: ay, Lo: alo, Hi: ahi}}
 		for _, x := range r.Results {
 			if x.Strategy != analysis.ManipScale {
-				v := logRatio(x.Change)
-				series = append(series, Series{Name: x.Strategy, X: []float64{lo, hi}, Y: []float64{v, v}})
+				series = append(series, Series{Name: x.Strategy, X: []float64{lo, hi}, Y: []float64{float64(x.PPL), float64(x.PPL)}})
 			}
 		}
-		p := filepath.Join(dir, "manipulation_scale.png")
-		if err := Lines(p, title+": scaling sweep", "alpha", ylabel, series); err != nil {
-			return paths, err
+		series = append(series, Series{Name: "baseline", X: []float64{lo, hi}, Y: []float64{base, base}, Reference: true})
+		if err := figs.add("manipulation_scale", func(p string) error {
+			return Lines(p, title+": scaling sweep", "alpha", "perplexity", series, LinesOptions{LogY: true})
+		}); err != nil {
+			return figs.paths, err
 		}
-		paths = append(paths, p)
 	}
-	var x, y []float64
+	var y, lo, hi []float64
 	var labels []string
+	paper := map[int]string{}
 	for i, res := range r.Results {
-		x = append(x, float64(i))
-		y = append(y, logRatio(res.Change))
+		y = append(y, 100*float64(res.Change))
+		lo, hi = append(lo, 100*float64(res.CILo)), append(hi, 100*float64(res.CIHi))
 		lbl := res.Strategy
 		if res.Alpha != nil {
 			lbl += " " + strconv.FormatFloat(*res.Alpha, 'g', -1, 64)
 		}
+		if res.Paper {
+			paper[i] = "the paper's setting"
+		}
 		labels = append(labels, lbl)
 	}
-	if len(x) > 0 {
-		p := filepath.Join(dir, "manipulation_strategies.png")
-		if err := Scatter(p, title+": all strategies", "result", ylabel, x, y, labels); err != nil {
-			return paths, err
+	if len(y) > 0 {
+		if err := figs.add("manipulation_strategies", func(p string) error {
+			return CategoryBars(p, title+": every strategy", "strategy", "PPL change (%)", labels, y, lo, hi, paper, true)
+		}); err != nil {
+			return figs.paths, err
 		}
-		paths = append(paths, p)
 	}
-	return paths, nil
+	return figs.paths, nil
 }

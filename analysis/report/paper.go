@@ -257,17 +257,33 @@ func GrowthPlot(path string, seed int, curves []GrowthCurve) error {
 		}
 		series = append(series, Series{Name: c.Name, X: xs, Y: c.Loss})
 	}
-	return Lines(path, fmt.Sprintf("Validation loss, growth vs uniform (seed %d)", seed), "step", "validation loss", series)
+	return Lines(path, fmt.Sprintf("Validation loss, growth vs uniform (seed %d)", seed), "step", "validation loss (nats/token)", series, LinesOptions{IntegerX: true})
 }
 
-// headline summarises the findings next to the paper's claims.
+// claimWithoutPaper drops the paper's part of a claim's wording (its "(only ...)" asides).
+func claimWithoutPaper(claim string) string {
+	if i := strings.Index(claim, " (only "); i >= 0 {
+		return claim[:i]
+	}
+	return claim
+}
+
+// headline summarises the findings, next to the paper's claims when the model has the paper's
+// shape (paper.Shaped) and alone otherwise.
 func headline(r *analysis.Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Layer anatomy of %s\n\n", filepath.Base(r.Model.Path))
 	fmt.Fprintf(&b, "%d layers, %.1fM parameters (%s on %s). Evaluation: %s, %d windows, %d tokens. Generated %s by growthtrain analyze.\n\n",
 		r.Model.Config.NumHiddenLayers, float64(r.Model.Params)/1e6, r.Model.DType, r.Model.Device, r.Data.Eval, r.Data.Windows, r.Data.Tokens, r.Created)
-	b.WriteString("## Headline findings, beside the paper's claims\n\n| claim (paper) | paper | here |\n|---|---|---|\n")
-	row := func(claim, paper, here string) { fmt.Fprintf(&b, "| %s | %s | %s |\n", claim, paper, here) }
+	shaped, diff := paper.Shaped(r.Model.Config)
+	var row func(claim, paper, here string)
+	if shaped {
+		b.WriteString("## Headline findings, beside the paper's claims\n\nThe model has SmolLM2-135M's shape, the paper's model, so its numbers and layer ids are set beside ours.\n\n| claim (paper) | paper | here |\n|---|---|---|\n")
+		row = func(claim, paper, here string) { fmt.Fprintf(&b, "| %s | %s | %s |\n", claim, paper, here) }
+	} else {
+		fmt.Fprintf(&b, "## Headline findings\n\nNo comparison with the paper: its numbers and layer ids are for SmolLM2-135M, and this model differs (%s).\n\n| measure | here |\n|---|---|\n", diff)
+		row = func(claim, _, here string) { fmt.Fprintf(&b, "| %s | %s |\n", claimWithoutPaper(claim), here) }
+	}
 	if a := r.Ablation; a != nil {
 		for _, name := range []string{analysis.AblateNeighbourAverage, analysis.AblateSkip} {
 			v := a.Variant(name)
@@ -338,6 +354,28 @@ func headline(r *analysis.Report) string {
 		}
 		row("manipulation of redundant layers (only "+paperScale+" preserves quality)", paperScale+" "+paper.ScaleChange.Text+"; others "+paper.OtherManipulations,
 			strings.Join(parts, "; "))
+	}
+	if l := r.Lens; l != nil && len(l.Depths) > 1 {
+		mid := l.Depths[len(l.Depths)/2]
+		last := l.Depths[len(l.Depths)-1]
+		first := -1
+		for _, d := range l.Depths {
+			if float64(d.KL) < 0.5 {
+				first = d.Depth
+				break
+			}
+		}
+		row("logit lens: loss (nats) at the embeddings / "+depthName(mid)+" / output; first depth with KL to the output < 0.5 nats", "not studied",
+			fmt.Sprintf("%.3f / %.3f / %.3f; depth %d", float64(l.Depths[0].Loss), float64(mid.Loss), float64(last.Loss), first))
+	}
+	if bl := r.Blocks; bl != nil {
+		var parts []string
+		for _, bb := range bl.Best {
+			if bb.N == 1 || bb.N == 2 || bb.N == 4 || bb.N == 8 {
+				parts = append(parts, fmt.Sprintf("n=%d: L%d-L%d (%.3f)", bb.N, bb.Start, bb.Start+bb.N-1, float64(bb.LastToken)))
+			}
+		}
+		row("most redundant blocks of n layers (last-token angular distance, arccos/π)", "not studied", strings.Join(parts, "; "))
 	}
 	b.WriteString("\nEvery effect above comes with a bootstrap interval in the tables below; with the paper-sized evaluation (10 sentences) small effects are not distinguishable from noise, and the flags only fire when the interval supports them.\n")
 	return b.String()

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"github.com/growthtrain/growthtrain/model"
 	"slices"
 	"strings"
 	"testing"
@@ -96,11 +97,24 @@ func TestGrowthTable(t *testing.T) {
 	}
 }
 
-// The headline puts the paper's claims beside the fixture's numbers.
+// The headline puts the paper's claims beside the numbers of a model of the paper's shape (the
+// fixture's results, its config swapped for SmolLM2-135M's), and leaves them out for any other.
 func TestHeadline(t *testing.T) {
 	rep, _ := fixture(t)
-	h := headline(rep)
-	for _, want := range []string{
+	other := headline(rep)
+	for _, want := range []string{"## Headline findings\n\nNo comparison with the paper", "| measure | here |",
+		"| manipulation of redundant layers | scale 0.9 "} {
+		if !strings.Contains(other, want) {
+			t.Errorf("headline of a 4-layer model lacks %q:\n%s", want, other)
+		}
+	}
+	if strings.Contains(other, "22.60") || strings.Contains(other, "L8-L11") {
+		t.Errorf("headline of a 4-layer model quotes the paper:\n%s", other)
+	}
+	shaped := *rep
+	shaped.Model.Config = model.SmolLM2_135M()
+	h := headline(&shaped)
+	for _, want := range []string{"## Headline findings, beside the paper's claims",
 		"| baseline PPL; most important layer (neighbour-average) | 22.60; L11 +63,419% | ",
 		"| critical core (skip; CI lower bound > +100%) | L8-L11 | ",
 		"| anti-layers (skip; CI upper bound < 0) | L14, L17 (-0.6% each) | ",

@@ -6,7 +6,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
 )
 
 // checkPNG decodes path and checks its size and that it is not blank
@@ -23,8 +29,8 @@ func checkPNG(t *testing.T, path string) {
 		t.Fatalf("%s: %v", path, err)
 	}
 	b := img.Bounds()
-	if b.Dx() != WidthPx || b.Dy() != HeightPx {
-		t.Errorf("%s: size %dx%d, want %dx%d", path, b.Dx(), b.Dy(), WidthPx, HeightPx)
+	if b.Dx() < 1000 || b.Dy() < 500 {
+		t.Errorf("%s: size %dx%d, want at least 1000x500 (%d dpi)", path, b.Dx(), b.Dy(), PNGDPI)
 	}
 	var s, ss, n float64
 	nonWhite := 0
@@ -96,7 +102,7 @@ func TestHeatmap(t *testing.T) {
 		}
 	}
 	p := filepath.Join(dir, "heat.png")
-	if err := Heatmap(p, "Cross-layer cosine similarity", m, labels, labels); err != nil {
+	if err := Heatmap(p, "Cross-layer cosine similarity", m, labels, labels, HeatmapOptions{XLabel: "layer", YLabel: "layer", SkipDiagonal: true}); err != nil {
 		t.Fatal(err)
 	}
 	checkPNG(t, p)
@@ -113,17 +119,35 @@ func TestHeatmap(t *testing.T) {
 	big[3][4], big[5][6] = math.NaN(), math.Inf(1)
 	big[10] = big[10][:40]
 	p = filepath.Join(dir, "heat_div.png")
-	if err := Heatmap(p, "diverging", big, long, nil); err != nil {
+	if err := Heatmap(p, "diverging", big, long, nil, HeatmapOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	checkPNG(t, p)
-	// Constant matrix does not panic (colour range widened).
+	// A constant matrix (or one whose only variation is the diagonal) is a note, not a flat map.
 	p = filepath.Join(dir, "heat_const.png")
-	if err := Heatmap(p, "constant", [][]float64{{1, 1}, {1, 1}}, nil, nil); err != nil {
+	if err := Heatmap(p, "constant", [][]float64{{1, 0.5}, {0.5, 1}}, nil, nil, HeatmapOptions{SkipDiagonal: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Heatmap(p, "empty", nil, nil, nil); err == nil {
+	checkNote(t, p)
+	if err := Heatmap(p, "empty", nil, nil, nil, HeatmapOptions{}); err == nil {
 		t.Error("expected error for empty heatmap")
+	}
+}
+
+// checkNote checks that path is a Note (half the height of a figure), not a drawn figure.
+func checkNote(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int(math.Round(float64(FigHeight/vg.Inch) / 2 * PNGDPI)); cfg.Height != want {
+		t.Errorf("%s: %dx%d, not a note (height %d)", path, cfg.Width, cfg.Height, want)
 	}
 }
 
@@ -142,12 +166,22 @@ func TestLines(t *testing.T) {
 	series[1].Y[10] = math.NaN() // gap
 	series[2].Y[30] = math.Inf(1)
 	p := filepath.Join(dir, "lines.png")
-	if err := Lines(p, "Recovery after re-initialisation", "step", "loss", series); err != nil {
-		t.Fatal(err)
+	series[0].Lo, series[0].Hi = make([]float64, 51), make([]float64, 51)
+	for i, y := range series[0].Y {
+		series[0].Lo[i], series[0].Hi[i] = y-0.2, y+0.2
 	}
-	checkPNG(t, p)
-	if err := Lines(p, "bad", "x", "y", []Series{{Name: "a", X: []float64{1}, Y: nil}}); err == nil {
+	series = append(series, Series{Name: "target", X: []float64{0, 1000}, Y: []float64{3, 3}, Reference: true})
+	for _, opt := range []LinesOptions{{}, {IntegerX: true, LogY: true}} {
+		if err := Lines(p, "Recovery after re-initialisation", "step", "loss", series, opt); err != nil {
+			t.Fatal(err)
+		}
+		checkPNG(t, p)
+	}
+	if err := Lines(p, "bad", "x", "y", []Series{{Name: "a", X: []float64{1}, Y: nil}}, LinesOptions{}); err == nil {
 		t.Error("expected length error")
+	}
+	if err := Lines(p, "bad band", "x", "y", []Series{{Name: "a", X: []float64{1, 2}, Y: []float64{1, 2}, Lo: []float64{1}}}, LinesOptions{}); err == nil {
+		t.Error("expected length error for the band")
 	}
 }
 
@@ -179,74 +213,147 @@ func TestScatter(t *testing.T) {
 	}
 }
 
-func TestAllNonFinite(t *testing.T) {
-	// Entirely NaN/Inf input: no panic, a (mostly empty) PNG is still written.
+// Degenerate data (all undefined, one point, constant) makes a note instead of a misleading
+// figure, never a panic.
+func TestDegenerateFiguresAreNotes(t *testing.T) {
 	dir := t.TempDir()
 	nan := []float64{math.NaN(), math.Inf(1), math.NaN()}
-	if err := LayerBars(filepath.Join(dir, "a.png"), "nan", "y", nan, nan, nan, map[int]string{1: "critical"}, true); err != nil {
+	one := []float64{math.NaN(), 2, math.NaN()}
+	flat := []float64{0.5, 0.5, 0.5}
+	x := []float64{1, 2, 3}
+	cases := []struct {
+		name string
+		draw func(path string) error
+	}{
+		{"bars all NaN", func(p string) error {
+			return LayerBars(p, "nan", "y", nan, nan, nan, map[int]string{1: "critical"}, true)
+		}},
+		{"bars constant", func(p string) error { return LayerBars(p, "flat", "y", flat, nil, nil, nil, false) }},
+		{"lines all NaN", func(p string) error {
+			return Lines(p, "nan", "x", "y", []Series{{Name: "s", X: x, Y: nan}, {Name: "ref", X: x, Y: flat, Reference: true}}, LinesOptions{})
+		}},
+		{"lines one point", func(p string) error {
+			return Lines(p, "one", "x", "y", []Series{{Name: "s", X: x, Y: one}}, LinesOptions{})
+		}},
+		{"lines non-positive on a log axis", func(p string) error {
+			return Lines(p, "log", "x", "y", []Series{{Name: "s", X: x, Y: []float64{0, -1, 2}}}, LinesOptions{LogY: true})
+		}},
+		{"scatter all NaN", func(p string) error { return Scatter(p, "nan", "x", "y", nan, nan, nil) }},
+		{"scatter one point", func(p string) error { return Scatter(p, "one", "x", "y", one, one, nil) }},
+		{"scatter constant y", func(p string) error { return Scatter(p, "flat", "x", "y", x, flat, nil) }},
+		{"heatmap all NaN", func(p string) error { return Heatmap(p, "nan", [][]float64{nan, nan}, nil, nil, HeatmapOptions{}) }},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, fmt.Sprintf("%d.png", i))
+			if err := tc.draw(p); err != nil {
+				t.Fatal(err)
+			}
+			checkNote(t, p)
+		})
+	}
+	// One bar is a figure, not a note: a one-layer model has one layer to show.
+	p := filepath.Join(dir, "one-bar.png")
+	if err := LayerBars(p, "one layer", "y", []float64{3}, nil, nil, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := Lines(filepath.Join(dir, "b.png"), "nan", "x", "y", []Series{{Name: "s", X: []float64{1, 2, 3}, Y: nan}}); err != nil {
-		t.Fatal(err)
+	checkPNG(t, p)
+}
+
+// Every figure is written in the format its extension names.
+func TestFigureFormats(t *testing.T) {
+	dir := t.TempDir()
+	v, lo, hi := importance(30)
+	magic := map[string]string{"png": "\x89PNG", "svg": "<?xml", "pdf": "%PDF-"}
+	for _, ext := range Formats {
+		p := filepath.Join(dir, "bars."+ext)
+		if err := LayerBars(p, "Layer ablation", "PPL change (%)", v, lo, hi, map[int]string{0: "critical"}, true); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil || !strings.HasPrefix(string(raw), magic[ext]) {
+			t.Fatalf("%s: not a %s file (%v)", p, ext, err)
+		}
 	}
-	if err := Scatter(filepath.Join(dir, "c.png"), "nan", "x", "y", nan, nan, nil); err != nil {
-		t.Fatal(err)
+	if err := LayerBars(filepath.Join(dir, "bars.jpg"), "x", "y", v, nil, nil, nil, false); err == nil || !strings.Contains(err.Error(), `unknown figure format "jpg"`) {
+		t.Fatalf("jpg: %v", err)
 	}
-	if err := Heatmap(filepath.Join(dir, "d.png"), "nan", [][]float64{nan, nan}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"a.png", "b.png", "c.png", "d.png"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Error(err)
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{{[]string{"png", "svg", "pdf"}, ""}, {nil, "no figure format"}, {[]string{"png", "eps"}, `unknown figure format "eps"`}} {
+		if err := CheckFormats(tc.in); (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CheckFormats(%v) = %v, want %q", tc.in, err, tc.want)
 		}
 	}
 }
 
-// TestWriteSamples writes sample PNGs to $REPORT_SAMPLES_DIR for visual
-// inspection (skipped when unset).
-func TestWriteSamples(t *testing.T) {
-	dir := os.Getenv("REPORT_SAMPLES_DIR")
-	if dir == "" {
-		t.Skip("REPORT_SAMPLES_DIR not set")
+func TestTicks(t *testing.T) {
+	labels := func(ts []plot.Tick) []string {
+		var out []string
+		for _, tk := range ts {
+			if tk.Label != "" {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
 	}
-	v, lo, hi := importance(30)
-	hl := map[int]string{0: "critical", 5: "anti"}
-	must := func(err error) {
-		if err != nil {
-			t.Fatal(err)
+	cases := []struct {
+		name   string
+		ticker plot.Ticker
+		lo, hi float64
+		want   []string
+	}{
+		{"integer, small range", integerTicks{}, -0.4, 5.3, []string{"0", "1", "2", "3", "4", "5"}},
+		{"integer, steps", integerTicks{}, 0, 200, []string{"0", "20", "40", "60", "80", "100", "120", "140", "160", "180", "200"}},
+		{"integer, never fractions", integerTicks{}, 0, 1.5, []string{"0", "1"}},
+		{"log, decades", logTicks{}, 0.5, 2e4, []string{"1", "10", "10²", "10³", "10⁴"}},
+		{"log, within a decade", logTicks{}, 9, 60, []string{"10", "20", "50"}},
+		{"log, small values", logTicks{}, 1e-5, 0.2, []string{"1e-5", "1e-4", "0.001", "0.01", "0.1"}},
+		{"log, narrow range", logTicks{}, 4.6e4, 5.3e4, []string{"46000", "48000", "50000", "52000"}},
+		{"linear, narrow range", linearTicks{}, 10.79, 10.851, []string{"10.79", "10.82", "10.85"}}, // not "11, 11, 11"
+		{"linear, integers", linearTicks{}, 0, 40, []string{"0", "20", "40"}},
+		{"linear, around zero", linearTicks{}, -0.03, 0.021, []string{"-0.02", "0.00", "0.02"}},
+		{"linear, two majors only", linearTicks{}, -39, 2, []string{"-30", "0", "-20", "-10"}}, // gonum labels -30 and 0 only
+	}
+	for _, tc := range cases {
+		if got := labels(tc.ticker.Ticks(tc.lo, tc.hi)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	must(LayerBars(filepath.Join(dir, "bars_symlog.png"), "Layer ablation: PPL change", "PPL change (fraction)", v, lo, hi, hl, true))
-	must(LayerBars(filepath.Join(dir, "bars_linear.png"), "Layer ablation: PPL change", "PPL change (fraction)", v, lo, hi, hl, false))
-	n := 30
-	m := make([][]float64, n)
-	labels := make([]string, n)
-	for i := range m {
-		labels[i] = fmt.Sprintf("%d", i)
-		m[i] = make([]float64, n)
-		for j := range m[i] {
-			m[i][j] = math.Exp(-math.Abs(float64(i-j)) / 5)
+}
+
+// Heatmap axes label at most 32 cells at a round step, and leave out the unlabelled ticks of a
+// long axis (576 singular values drew a ruler).
+func TestLabelTicks(t *testing.T) {
+	for _, tc := range []struct{ n, ticks, labels, step int }{{9, 9, 9, 1}, {30, 30, 30, 1}, {60, 60, 30, 2}, {576, 29, 29, 20}} {
+		ts := labelTicks(tc.n, nil, func(i int) float64 { return float64(i) })
+		labels := 0
+		for _, tk := range ts {
+			if tk.Label != "" {
+				labels++
+				if int(tk.Value)%tc.step != 0 || tk.Label != strconv.Itoa(int(tk.Value)) {
+					t.Errorf("n=%d: label %q at %v", tc.n, tk.Label, tk.Value)
+				}
+			}
+		}
+		if len(ts) != tc.ticks || labels != tc.labels {
+			t.Errorf("n=%d: %d ticks, %d labelled; want %d, %d", tc.n, len(ts), labels, tc.ticks, tc.labels)
 		}
 	}
-	m[2][3] = math.NaN()
-	must(Heatmap(filepath.Join(dir, "heat.png"), "Cross-layer cosine similarity (q_proj)", m, labels, labels))
-	var series []Series
-	for k := 0; k < 3; k++ {
-		s := Series{Name: fmt.Sprintf("layer %d", k*7)}
-		for i := 0; i <= 50; i++ {
-			x := float64(i * 20)
-			s.X = append(s.X, x)
-			s.Y = append(s.Y, 3+float64(k+1)*math.Exp(-x/float64(200+100*k)))
+}
+
+// A symlog axis is widened to show a power of ten on a side whose data reach a third of the way
+// to it, not for a whisker just below 0 (it left a band of empty plot under the bars).
+func TestSymlogRange(t *testing.T) {
+	s := newSymlog([]float64{12.7, 5e5}) // c = 12.7: the first power is 100
+	for _, tc := range []struct{ min, wantMin float64 }{{-3, -3}, {-60, -100}, {-500, -500}} {
+		ax := plot.Axis{Min: s.f(tc.min), Max: s.f(5e5)}
+		s.apply(&ax)
+		if math.Abs(ax.Min-s.f(tc.wantMin)) > 1e-12 {
+			t.Errorf("data down to %g: axis from %g, want %g", tc.min, ax.Min, s.f(tc.wantMin))
 		}
-		series = append(series, s)
 	}
-	series[1].Y[10] = math.NaN()
-	must(Lines(filepath.Join(dir, "lines.png"), "Recovery", "step", "loss", series))
-	x, y := make([]float64, n), make([]float64, n)
-	for i := range x {
-		x[i], y[i] = v[i], 100+40*math.Sin(float64(i))
-	}
-	must(ScatterWith(filepath.Join(dir, "scatter.png"), "Recovery steps vs importance", "importance", "steps", x, y, labels, ScatterOptions{SymlogX: true}))
 }
 
 func TestSymlog(t *testing.T) {

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/growthtrain/growthtrain/analysis"
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/internal/jsonx"
 	"github.com/growthtrain/growthtrain/model"
 )
 
@@ -128,6 +128,22 @@ func TestDiagnosticTablesAndPlots(t *testing.T) {
 					t.Fatalf("similarity table:\n%s", md)
 				}
 			}, []string{"cosine_all.png", "hidden_block_influence.png", "attention_entropy_normalised.png"}},
+		{"lens", func() []Table { return LensTables(rep.Lens) },
+			func(dir string) ([]string, error) { return LensPlots(dir, rep.Lens) },
+			1, 2,
+			func(t *testing.T, tabs []Table) {
+				if len(tabs[0].Rows) != 5 || tabs[0].Rows[0][1] != "embeddings" || tabs[0].Rows[4][1] != "L3 output" {
+					t.Fatalf("lens table:\n%s", tabs[0].Markdown())
+				}
+			}, []string{"lens_loss.png", "lens_kl.png"}},
+		{"blocks", func() []Table { return BlocksTables(rep.Blocks) },
+			func(dir string) ([]string, error) { return BlocksPlots(dir, rep.Blocks) },
+			2, 2,
+			func(t *testing.T, tabs []Table) {
+				if len(tabs[0].Rows) != 4 || len(tabs[1].Rows) != 4+3+2+1 {
+					t.Fatalf("blocks tables: %d and %d rows", len(tabs[0].Rows), len(tabs[1].Rows))
+				}
+			}, []string{"blocks_last_token.png", "blocks_all_tokens.png"}},
 		{"structure, weights only", func() []Table { return StructureTables(weights) },
 			func(dir string) ([]string, error) { return StructurePlots(dir, weights) },
 			5, 8 + 4 + 7, nil, []string{"spectrum_down.png"}},
@@ -180,7 +196,7 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := json.Marshal(rep)
+	a, _ := json.Marshal(jsonx.NonNil(rep))
 	b, _ := json.Marshal(back)
 	if !bytes.Equal(a, b) {
 		t.Fatal("analysis.json does not read back as the report")
@@ -190,15 +206,19 @@ func TestWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables := map[string][]Table{"ablation": AblationTables(rep.Ablation), "predictability": PredictabilityTables(rep.Predictability),
-		"recovery": RecoveryTables(rep.Recovery), "manipulation": ManipulationTables(rep.Manipulation), "structure": StructureTables(rep.Structure)}
+		"recovery": RecoveryTables(rep.Recovery), "manipulation": ManipulationTables(rep.Manipulation), "structure": StructureTables(rep.Structure),
+		"lens": LensTables(rep.Lens), "blocks": BlocksTables(rep.Blocks)}
 	nTables := 0
 	for name, tabs := range tables {
-		if !strings.Contains(string(md), "\n## "+strings.ToUpper(name[:1])+name[1:]+"\n") {
+		if !strings.Contains(string(md), "\n## "+sectionTitle(name)+"\n") {
 			t.Errorf("report.md has no %s section", name)
 		}
-		for i, tb := range tabs {
+		for _, tb := range tabs {
 			nTables++
-			base := name + "-" + strconv.Itoa(i+1) + "-" + slug(tb.Title)
+			base := tb.Name
+			if !strings.HasPrefix(base, name) || len(base) > 32 {
+				t.Errorf("table %q: file name %q", tb.Title, base)
+			}
 			got, err := os.ReadFile(filepath.Join(dir, base+".md"))
 			if err != nil || string(got) != tb.Markdown() {
 				t.Fatalf("%s.md: %v", base, err)
@@ -218,7 +238,7 @@ func TestWrite(t *testing.T) {
 	pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
 	mds, _ := filepath.Glob(filepath.Join(dir, "*.md"))
 	csvs, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
-	if len(mds) != nTables+1 || len(csvs) != nTables || len(pngs) != 5+4+2+2+23 {
+	if len(mds) != nTables+1 || len(csvs) != nTables || len(pngs) != 5+4+2+2+23+2+2 {
 		t.Fatalf("%d Markdown, %d CSV, %d PNG files for %d tables", len(mds), len(csvs), len(pngs), nTables)
 	}
 	for _, p := range pngs {
@@ -227,25 +247,10 @@ func TestWrite(t *testing.T) {
 			t.Errorf("report.md does not show %s", name)
 		}
 	}
-	for _, want := range []string{"# Layer anatomy of model.safetensors", "## Headline findings, beside the paper's claims",
-		"critical core", "gate_proj R²", "Spearman", "manipulation of redundant layers"} {
+	for _, want := range []string{"# Layer anatomy of model.safetensors", "## Headline findings\n\nNo comparison with the paper",
+		"layers 4 (SmolLM2-135M: 30)", "critical core", "gate_proj R²", "Spearman", "| manipulation of redundant layers |", "logit lens", "most redundant blocks"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
-		}
-	}
-}
-
-func TestSlug(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"Ablation: skip", "ablation-skip"},
-		{"Weight predictability across depth (R²)", "weight-predictability-across-depth-r"},
-		{"Consecutive-delta correlation corr(W[l+1]-W[l], W[l+2]-W[l+1]) with its null models", "consecutive-delta-correlation-corr-w-l-1-w-l-w-l"},
-		{"Cross-layer weight similarity (cosine of flattened weights)", "cross-layer-weight-similarity-cosine-of-flattene"},
-		{"  --Hidden-state change per layer--  ", "hidden-state-change-per-layer"},
-	}
-	for _, c := range cases {
-		if got := slug(c.in); got != c.want {
-			t.Errorf("slug(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

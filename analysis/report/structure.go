@@ -3,11 +3,10 @@ package report
 // Tables and plots of the structural measures (analysis.Structure).
 
 import (
-	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/growthtrain/growthtrain/analysis"
 	"github.com/growthtrain/growthtrain/analysis/stats"
@@ -38,23 +37,30 @@ var metricOrder = []string{analysis.MetricFrobenius, analysis.MetricSpectral, an
 func StructureTables(res *analysis.StructureResult) []Table {
 	var out []Table
 	for _, metric := range metricOrder {
-		t := Table{Title: "Weight structure: " + metricTitles[metric], Columns: append([]string{"layer"}, res.MatrixTypes...)}
+		t := Table{Name: "structure-" + strings.ReplaceAll(metric, "_", "-"), Title: "Weight structure: " + metricTitles[metric],
+			Columns: append([]string{"layer"}, res.MatrixTypes...), CSVColumns: [][]string{{"layer"}}}
+		for _, typ := range res.MatrixTypes {
+			t.CSVColumns = append(t.CSVColumns, []string{typ + "_" + metric})
+		}
 		cols := make([][]float64, len(res.MatrixTypes))
 		for i, typ := range res.MatrixTypes {
 			cols[i] = res.Metric(typ, metric)
 		}
 		for l := range res.Matrices {
-			row := []string{strconv.Itoa(l)}
+			row := []Cell{IntCell(l)}
 			for i := range cols {
-				row = append(row, numfmt.Sig(cols[i][l], 4))
+				row = append(row, SigCell(cols[i][l], 4))
 			}
-			t.AddRow(row...)
+			t.Add(row...)
 		}
 		out = append(out, t)
 	}
 	sim := Table{
+		Name:    "structure-similarity",
 		Title:   "Cross-layer weight similarity (cosine of flattened weights)",
 		Columns: []string{"matrix", "mean adjacent", "min adjacent (layers)", "max adjacent (layers)", "mean all pairs"},
+		CSVColumns: [][]string{{"matrix"}, {"mean_adjacent_cos"}, {"min_adjacent_cos", "min_adjacent_layer"},
+			{"max_adjacent_cos", "max_adjacent_layer"}, {"mean_all_pairs_cos"}},
 	}
 	for _, typ := range append(slices.Clone(res.MatrixTypes), analysis.CosineAll) {
 		c := floatMatrix(res.Cosine[typ])
@@ -77,33 +83,38 @@ func StructureTables(res *analysis.StructureResult) []Table {
 				}
 			}
 		}
-		pair := func(v float64, at int) string {
+		pair := func(v float64, at int) Cell {
 			if at < 0 {
-				return numfmt.NA
+				return Cell{Text: numfmt.NA, Values: []any{math.NaN(), nil}}
 			}
-			return numfmt.Float(v, 3) + " (" + strconv.Itoa(at) + "-" + strconv.Itoa(at+1) + ")"
+			return Cell{Text: numfmt.Float(v, 3) + " (" + strconv.Itoa(at) + "-" + strconv.Itoa(at+1) + ")", Values: []any{v, at}}
 		}
-		sim.AddRow(typ, numfmt.Float(stats.Mean(adj), 3), pair(minA, minAt), pair(maxA, maxAt), numfmt.Float(stats.Mean(all), 3))
+		sim.Add(TextCell(typ), NumCell(stats.Mean(adj), 3), pair(minA, minAt), pair(maxA, maxAt), NumCell(stats.Mean(all), 3))
 	}
+	sim.Notes = []string{"min/max adjacent: the pair of layers l-(l+1) with the lowest/highest cosine; the CSV gives l."}
 	out = append(out, sim)
 	if res.Hidden != nil {
 		t := Table{
-			Title:   "Hidden-state change per layer",
-			Columns: []string{"layer", "angular distance", "block influence", "relative update"},
+			Name:       "structure-hidden",
+			Title:      "Hidden-state change per layer",
+			Columns:    []string{"layer", "angular distance", "block influence", "relative update"},
+			CSVColumns: [][]string{{"layer"}, {"angular_distance_pi"}, {"block_influence"}, {"relative_update"}},
 		}
 		if res.Entropy != nil {
 			t.Columns = append(t.Columns, "attn entropy mean (nats)", "min head", "max head", "normalised mean")
+			t.CSVColumns = append(t.CSVColumns, []string{"entropy_mean_nats"}, []string{"entropy_min_head_nats"},
+				[]string{"entropy_max_head_nats"}, []string{"entropy_normalised_mean"})
 		}
 		for l, h := range res.Hidden {
-			row := []string{strconv.Itoa(l), numfmt.Float(float64(h.AngularDistance), 4),
-				numfmt.Float(float64(h.BlockInfluence), 4), numfmt.Float(float64(h.RelativeUpdate), 4)}
+			row := []Cell{IntCell(l), NumCell(float64(h.AngularDistance), 4),
+				NumCell(float64(h.BlockInfluence), 4), NumCell(float64(h.RelativeUpdate), 4)}
 			if res.Entropy != nil {
 				e := floatMatrix(res.Entropy.Mean)[l]
 				n := floatMatrix(res.Entropy.Normalised)[l]
-				row = append(row, numfmt.Float(stats.Mean(e), 3), numfmt.Float(slices.Min(e), 3),
-					numfmt.Float(slices.Max(e), 3), numfmt.Float(stats.Mean(n), 3))
+				row = append(row, NumCell(stats.Mean(e), 3), NumCell(slices.Min(e), 3),
+					NumCell(slices.Max(e), 3), NumCell(stats.Mean(n), 3))
 			}
-			t.AddRow(row...)
+			t.Add(row...)
 		}
 		t.Notes = res.Notes[min(2, len(res.Notes)):]
 		out = append(out, t)
@@ -111,29 +122,25 @@ func StructureTables(res *analysis.StructureResult) []Table {
 	return out
 }
 
-// StructurePlots writes the structure figures into dir and returns their paths:
-// cosine_<type>.png and cosine_all.png (layer × layer heatmaps), structure_<metric>.png (one
-// line per matrix type across layers), spectrum_<type>.png (log10 σ/σ_max, layer × index),
-// and with hidden-state measures hidden_block_influence.png, hidden_angular_distance.png
-// (per-layer bars), attention_entropy.png and attention_entropy_normalised.png (layer × head).
-func StructurePlots(dir string, res *analysis.StructureResult) ([]string, error) {
-	var paths []string
-	add := func(name string, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		paths = append(paths, filepath.Join(dir, name))
-		return nil
-	}
+// StructurePlots writes the structure figures into dir in each format (default png) and returns
+// the paths of the first format: cosine_<type> and cosine_all (layer × layer heatmaps, the
+// diagonal left out of the colour scale), structure_<metric> (one line per matrix type across
+// layers), spectrum_<type> (log10 σ/σ_max, layer × index), and with hidden-state measures
+// hidden_block_influence, hidden_angular_distance (per-layer bars), attention_entropy and
+// attention_entropy_normalised (layer × head).
+func StructurePlots(dir string, res *analysis.StructureResult, formats ...string) ([]string, error) {
+	figs := newFigures(dir, formats)
 	layers := make([]string, res.NumLayers)
 	for i := range layers {
 		layers[i] = strconv.Itoa(i)
 	}
 	for _, typ := range append(slices.Clone(res.MatrixTypes), analysis.CosineAll) {
-		name := "cosine_" + typ + ".png"
-		err := Heatmap(filepath.Join(dir, name), "Cross-layer cosine similarity: "+typ, floatMatrix(res.Cosine[typ]), layers, layers)
-		if err := add(name, err); err != nil {
-			return paths, err
+		m := floatMatrix(res.Cosine[typ])
+		if err := figs.add("cosine_"+typ, func(p string) error {
+			return Heatmap(p, "Cross-layer cosine similarity of the weights: "+typ+" (diagonal, = 1, left out)", m, layers, layers,
+				HeatmapOptions{XLabel: "layer", YLabel: "layer", ValueLabel: "cosine", SkipDiagonal: true})
+		}); err != nil {
+			return figs.paths, err
 		}
 	}
 	x := make([]float64, res.NumLayers)
@@ -145,10 +152,10 @@ func StructurePlots(dir string, res *analysis.StructureResult) ([]string, error)
 		for _, typ := range res.MatrixTypes {
 			series = append(series, Series{Name: typ, X: x, Y: res.Metric(typ, metric)})
 		}
-		name := "structure_" + metric + ".png"
-		err := Lines(filepath.Join(dir, name), "Weight "+metricTitles[metric]+" per layer", "layer", metricTitles[metric], series)
-		if err := add(name, err); err != nil {
-			return paths, err
+		if err := figs.add("structure_"+metric, func(p string) error {
+			return Lines(p, "Weight "+metricTitles[metric]+" per layer", "layer", metricTitles[metric], series, LinesOptions{LayerX: true})
+		}); err != nil {
+			return figs.paths, err
 		}
 	}
 	for ti, typ := range res.MatrixTypes {
@@ -158,22 +165,23 @@ func StructurePlots(dir string, res *analysis.StructureResult) ([]string, error)
 				spec[l] = append(spec[l], math.Max(-6, math.Log10(float64(v)))) // floor: numerically zero values
 			}
 		}
-		name := "spectrum_" + typ + ".png"
-		err := Heatmap(filepath.Join(dir, name), "Singular values of "+typ+": log10(σ/σ_max) (floored at -6), layer × index", spec, nil, layers)
-		if err := add(name, err); err != nil {
-			return paths, err
+		if err := figs.add("spectrum_"+typ, func(p string) error {
+			return Heatmap(p, "Singular values of "+typ+", normalised by the largest", spec, nil, layers,
+				HeatmapOptions{XLabel: "singular value index (descending)", YLabel: "layer", ValueLabel: "log10(σ / σ_max), floored at -6"})
+		}); err != nil {
+			return figs.paths, err
 		}
 	}
 	if res.Hidden != nil {
-		name := "hidden_block_influence.png"
-		err := LayerBars(filepath.Join(dir, name), "Block influence (1 - mean cos(input, output))", "BI", res.BlockInfluence(), nil, nil, nil, false)
-		if err := add(name, err); err != nil {
-			return paths, err
+		if err := figs.add("hidden_block_influence", func(p string) error {
+			return LayerBars(p, "Block influence (ShortGPT): 1 - mean cos(layer input, layer output)", "block influence", res.BlockInfluence(), nil, nil, nil, false)
+		}); err != nil {
+			return figs.paths, err
 		}
-		name = "hidden_angular_distance.png"
-		err = LayerBars(filepath.Join(dir, name), "Angular distance between layer input and output", "arccos(cos)/π", res.AngularDistance(), nil, nil, nil, false)
-		if err := add(name, err); err != nil {
-			return paths, err
+		if err := figs.add("hidden_angular_distance", func(p string) error {
+			return LayerBars(p, "Angular distance between each layer's input and output (mean over tokens)", "arccos(cos) / π", res.AngularDistance(), nil, nil, nil, false)
+		}); err != nil {
+			return figs.paths, err
 		}
 	}
 	if res.Entropy != nil {
@@ -181,16 +189,18 @@ func StructurePlots(dir string, res *analysis.StructureResult) ([]string, error)
 		for i := range heads {
 			heads[i] = strconv.Itoa(i)
 		}
-		name := "attention_entropy.png"
-		err := Heatmap(filepath.Join(dir, name), "Attention entropy (nats), layer × head", floatMatrix(res.Entropy.Mean), heads, layers)
-		if err := add(name, err); err != nil {
-			return paths, err
+		if err := figs.add("attention_entropy", func(p string) error {
+			return Heatmap(p, "Attention entropy per head", floatMatrix(res.Entropy.Mean), heads, layers,
+				HeatmapOptions{XLabel: "head", YLabel: "layer", ValueLabel: "entropy (nats)"})
+		}); err != nil {
+			return figs.paths, err
 		}
-		name = "attention_entropy_normalised.png"
-		err = Heatmap(filepath.Join(dir, name), "Attention entropy / log(keys visible), layer × head", floatMatrix(res.Entropy.Normalised), heads, layers)
-		if err := add(name, err); err != nil {
-			return paths, err
+		if err := figs.add("attention_entropy_normalised", func(p string) error {
+			return Heatmap(p, "Attention entropy / log(keys visible) per head", floatMatrix(res.Entropy.Normalised), heads, layers,
+				HeatmapOptions{XLabel: "head", YLabel: "layer", ValueLabel: "normalised entropy (1 = uniform)"})
+		}); err != nil {
+			return figs.paths, err
 		}
 	}
-	return paths, nil
+	return figs.paths, nil
 }

@@ -4,22 +4,115 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/growthtrain/growthtrain/internal/numfmt"
 )
 
-// Table is a titled table of pre-formatted cells.
+// Table is a titled table: pre-formatted cells for people (Markdown) and, beside them, the raw
+// values of each cell for programs (CSV).
 type Table struct {
+	// Name is the table's short, stable file name without extension ("ablation-skip"): Write
+	// saves <Name>.md and <Name>.csv.
+	Name    string
 	Title   string
-	Columns []string
-	Rows    [][]string
-	Notes   []string
+	Columns []string // the Markdown header
+	// CSVColumns holds, per Markdown column, the CSV header of each value its cells carry
+	// (snake_case, the unit as a suffix: "change_pct", "ci_low_pct", "loss_nats"); Add fills
+	// Values. A table made with AddRow alone (text cells) has none, and its CSV repeats the
+	// Markdown cells.
+	CSVColumns [][]string
+	Rows       [][]string
+	Values     [][]any // per row: the CSV record (float64, int, bool or string; NaN: empty)
+	Notes      []string
 }
 
-// AddRow appends a row of cells.
+// Cell is one cell of a table: its text for Markdown and its values for CSV, one per CSV column
+// of its table column.
+type Cell struct {
+	Text   string
+	Values []any
+}
+
+// AddRow appends a row of text cells.
 func (t *Table) AddRow(cells ...string) { t.Rows = append(t.Rows, cells) }
+
+// Add appends a row of cells: their texts to Rows, their values to Values.
+func (t *Table) Add(cells ...Cell) {
+	row := make([]string, len(cells))
+	var vals []any
+	for i, c := range cells {
+		row[i] = c.Text
+		vals = append(vals, c.Values...)
+	}
+	t.Rows = append(t.Rows, row)
+	t.Values = append(t.Values, vals)
+}
+
+// Cell constructors: the Markdown text is formatted by numfmt, the CSV value is the number
+// itself (percentages as percent, to match the text).
+
+// TextCell is a string cell.
+func TextCell(s string) Cell { return Cell{Text: s, Values: []any{s}} }
+
+// IntCell is an integer cell.
+func IntCell(i int) Cell { return Cell{Text: strconv.Itoa(i), Values: []any{i}} }
+
+// NumCell is a number shown with digits decimals.
+func NumCell(v float64, digits int) Cell {
+	return Cell{Text: numfmt.Float(v, digits), Values: []any{v}}
+}
+
+// SigCell is a number shown with n significant digits.
+func SigCell(v float64, n int) Cell { return Cell{Text: numfmt.Sig(v, n), Values: []any{v}} }
+
+// PctCell is a fraction shown as a signed percentage; its CSV value is the percentage.
+func PctCell(frac float64) Cell { return Cell{Text: numfmt.Pct(frac), Values: []any{100 * frac}} }
+
+// CIPctCell is an interval of fractions shown as percentages: two CSV values, low and high.
+func CIPctCell(lo, hi float64) Cell {
+	return Cell{Text: numfmt.CIPct(lo, hi), Values: []any{100 * lo, 100 * hi}}
+}
+
+// CIFloatCell is an interval shown with digits decimals: two CSV values.
+func CIFloatCell(lo, hi float64, digits int) Cell {
+	return Cell{Text: numfmt.CIFloat(lo, hi, digits), Values: []any{lo, hi}}
+}
+
+// PCell is a p-value.
+func PCell(p float64) Cell { return Cell{Text: numfmt.PValue(p), Values: []any{p}} }
+
+// IntsCell is a list of layers: numfmt.Ints as text, "1;2;3" in CSV (one field).
+func IntsCell(xs []int) Cell {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.Itoa(x)
+	}
+	return Cell{Text: numfmt.Ints(xs), Values: []any{strings.Join(parts, ";")}}
+}
+
+// csvValue formats one CSV value: numbers in full precision (strconv 'g', -1), NaN and ±Inf as
+// an empty field, which pandas and R read as missing.
+func csvValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		if !finite(x) {
+			return ""
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case string:
+		return x
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
 
 func (t *Table) width() int {
 	n := len(t.Columns)
@@ -153,11 +246,45 @@ func (t *Table) Markdown() string {
 	return b.String()
 }
 
-// WriteCSV writes the header and rows as RFC 4180 CSV (encoding/csv; rows
-// padded to the header width). Title and notes are not written.
+// CSVHeader is the CSV header: the flattened CSVColumns, or the Markdown header for a table of
+// text cells.
+func (t *Table) CSVHeader() []string {
+	if t.CSVColumns == nil {
+		return t.Columns
+	}
+	var out []string
+	for _, c := range t.CSVColumns {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// WriteCSV writes the header and rows as RFC 4180 CSV (encoding/csv): the raw values (see
+// CSVColumns), or, for a table of text cells, the cells padded to the header width. Title and
+// notes are not written.
 func (t *Table) WriteCSV(w io.Writer) error {
-	n := t.width()
 	cw := csv.NewWriter(w)
+	if t.CSVColumns != nil {
+		header := t.CSVHeader()
+		if err := cw.Write(header); err != nil {
+			return err
+		}
+		for i, vals := range t.Values {
+			if len(vals) != len(header) {
+				return fmt.Errorf("report: table %q row %d has %d values for %d CSV columns", t.Title, i, len(vals), len(header))
+			}
+			rec := make([]string, len(vals))
+			for j, v := range vals {
+				rec[j] = csvValue(v)
+			}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	n := t.width()
 	rec := make([]string, n)
 	write := func(r []string) error {
 		for j := range rec {

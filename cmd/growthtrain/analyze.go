@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/growthtrain/growthtrain/analysis"
 	"github.com/growthtrain/growthtrain/analysis/paper"
@@ -23,20 +24,22 @@ import (
 func analyzeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "analyze",
-		Usage:     "the paper's layer diagnostics: ablation, predictability, recovery, manipulation, structure",
-		UsageText: "growthtrain analyze -m MODEL [--data FILE] [--metrics LIST] [--eval-tokens N] -o DIR",
-		Flags: append(modelFlags(),
-			&cli.StringFlag{Name: "data", Usage: "evaluation text (default: the paper-sized set of 10 short sentences)"},
+		Usage:     "layer diagnostics: the paper's five (ablation, predictability, recovery, manipulation, structure), the logit lens and block angular distances",
+		UsageText: "growthtrain analyze -m MODEL [--data FILE] [--metrics LIST] [--eval-tokens N] [--format png,svg,pdf] -o DIR",
+		Flags: append(append(modelFlags(), dataFlags("evaluation text (default: the paper-sized set of 10 short sentences)")...),
 			intIn(&cli.IntFlag{Name: "eval-tokens", Value: 16384, Usage: "with --data: evaluate at most this many tokens (0: all)"}, 0, maxTokens, "0: all"),
 			intIn(&cli.IntFlag{Name: "seq-len", Value: 256, Usage: "with --data: tokens per evaluation window"}, 2, maxSeqLen, "capped at the model's context"),
 			intIn(&cli.IntFlag{Name: "batch", Value: 8, Usage: "windows per forward pass"}, 1, maxBatch, ""),
-			&cli.StringFlag{Name: "metrics", Value: strings.Join(analysis.Metrics, ","), Usage: "comma-separated subset of " + strings.Join(analysis.Metrics, ", ")},
+			&cli.StringFlag{Name: "metrics", Usage: "comma-separated subset of " + strings.Join(analysis.Metrics, ", ") +
+				" (default: all of them, except recovery on the CPU, which runs only when named here or when its estimate fits --recovery-budget)"},
+			&cli.DurationFlag{Name: "recovery-budget", Value: 10 * time.Minute, Usage: "on the CPU, without recovery in --metrics: run recovery anyway when its estimated time is within this"},
+			&cli.StringFlag{Name: "format", Value: "png", Usage: "figure formats, comma-separated: png, svg, pdf"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of every random choice (bootstrap, noise, permutations)"},
 			intIn(&cli.IntFlag{Name: "bootstrap", Value: 1000, Usage: "bootstrap resamples per confidence interval"}, 1, maxBootstrap, ""),
 			&cli.StringFlag{Name: "recovery-layers", Value: "auto", Usage: "layers for the recovery runs: auto (all on a GPU, 8 spread across depth on the CPU), all, or a list like 8,11,14"},
-			intIn(&cli.IntFlag{Name: "recovery-steps", Usage: "fine-tuning steps allowed for recovery (default: 200 on a GPU, as the paper's ~200; 50 on the CPU)"}, 0, maxRecovSteps, "0: the default"),
-			&cli.StringFlag{Name: "train-data", Usage: "text for recovery fine-tuning (default: the embedded corpus' training split)"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "directory for analysis.json, tables, plots and report.md"},
+			intIn(&cli.IntFlag{Name: "recovery-steps", Usage: "fine-tuning steps allowed for recovery; 0: 200 on a GPU (the paper's ~200), 50 on the CPU", DefaultText: "0"}, 0, maxRecovSteps, "0: the default"),
+			&cli.StringFlag{Name: "train-data", Usage: "text for recovery fine-tuning, in the formats of --data (default: the embedded corpus' training split)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "directory for analysis.json, tables, figures and report.md"},
 		),
 		Action: analyzeAction,
 	}
@@ -46,8 +49,11 @@ func analyzeCommand() *cli.Command {
 type analyzeParams struct {
 	Model, Tokenizer, Device, DType string
 	Data                            string
+	Source                          data.RecordOptions // how to read Data and TrainData
 	EvalTokens, SeqLen, Batch       int
-	Metrics                         []string
+	Metrics                         []string // nil: the default set (see defaultMetrics)
+	RecoveryBudget                  time.Duration
+	Formats                         []string
 	Seed                            uint64
 	Bootstrap                       int
 	RecoveryLayers                  string
@@ -60,18 +66,54 @@ func analyzeAction(c *cli.Context) error {
 	var metrics []string
 	for _, m := range strings.Split(c.String("metrics"), ",") {
 		if m = strings.TrimSpace(m); m != "" {
+			if !slices.Contains(analysis.Metrics, m) {
+				return usageError(c, fmt.Errorf("--metrics: unknown metric %q (want %s)", m, strings.Join(analysis.Metrics, ", ")))
+			}
 			metrics = append(metrics, m)
 		}
 	}
-	_, err := runAnalyze(analyzeParams{Model: c.String("model"), Tokenizer: c.String("tokenizer"), Device: c.String("device"),
-		DType: c.String("dtype"), Data: c.String("data"), EvalTokens: c.Int("eval-tokens"), SeqLen: c.Int("seq-len"),
-		Batch: c.Int("batch"), Metrics: metrics, Seed: c.Uint64("seed"), Bootstrap: c.Int("bootstrap"),
+	formats, err := figureFormats(c)
+	if err != nil {
+		return err
+	}
+	src, err := dataSource(c)
+	if err != nil {
+		return err
+	}
+	_, err = runAnalyze(analyzeParams{Model: c.String("model"), Tokenizer: c.String("tokenizer"), Device: c.String("device"),
+		DType: c.String("dtype"), Data: c.String("data"), Source: src, EvalTokens: c.Int("eval-tokens"), SeqLen: c.Int("seq-len"),
+		Batch: c.Int("batch"), Metrics: metrics, RecoveryBudget: c.Duration("recovery-budget"), Formats: formats,
+		Seed: c.Uint64("seed"), Bootstrap: c.Int("bootstrap"),
 		RecoveryLayers: c.String("recovery-layers"), RecoverySteps: c.Int("recovery-steps"), TrainData: c.String("train-data"),
 		Output: c.String("output")})
 	return err
 }
 
-// runAnalyze runs the diagnostics and writes their outputs; it returns the report.
+// figureFormats parses --format.
+func figureFormats(c *cli.Context) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(c.String("format"), ",") {
+		if f = strings.ToLower(strings.TrimSpace(f)); f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if err := report.CheckFormats(out); err != nil {
+		return nil, usageError(c, fmt.Errorf("--format %q: %w", c.String("format"), err))
+	}
+	return out, nil
+}
+
+// absPath returns p as an absolute path (analysis.json records paths that way), or p itself if
+// that fails.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// runAnalyze runs the diagnostics and writes their outputs; it returns the report. Stage
+// messages and estimates go to stderr, the files written to stdout.
 func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	m, tok, err := loadModelFrom(p.Model, p.Tokenizer, p.Device, p.DType)
 	if err != nil {
@@ -81,7 +123,7 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	e := &analysis.Evaluator{M: m, Batch: p.Batch}
 	info := analysis.DataInfo{}
 	if p.Data != "" {
-		text, err := data.ReadText(p.Data)
+		text, err := data.ReadTextAny(p.Data, p.Source)
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +136,7 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 		}
 		seq := min(p.SeqLen, m.Config.MaxPositionEmbeddings)
 		e.Windows = data.Windows(ids, seq)
-		info.Eval, info.SeqLen, info.MaxEvalTokens = p.Data, seq, p.EvalTokens
+		info.Eval, info.SeqLen, info.MaxEvalTokens = absPath(p.Data), seq, p.EvalTokens
 	} else {
 		for _, s := range analysis.PaperSentences {
 			ids, err := tok.TryEncode(s)
@@ -112,10 +154,17 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	for _, w := range e.Windows {
 		info.Tokens += len(w) - 1
 	}
-	opts := analysis.RunOptions{Metrics: p.Metrics, Seed: p.Seed, Bootstrap: p.Bootstrap,
-		RecoverySteps: p.RecoverySteps, RecoveryBatch: 4, RecoverySeqLen: 64, Log: os.Stdout,
-		ProgressFactory: func(total int, desc string) func(int, int) {
-			bar := progress.New(total, desc)
+	metrics, askedRecovery := p.Metrics, slices.Contains(p.Metrics, "recovery")
+	if metrics == nil {
+		metrics = slices.Clone(analysis.Metrics)
+	}
+	opts := analysis.RunOptions{Seed: p.Seed, Bootstrap: p.Bootstrap,
+		RecoverySteps: p.RecoverySteps, RecoveryBatch: 4,
+		// 64-token fine-tuning windows, shorter for a model whose context is not longer (a
+		// window is seq_len+1 tokens).
+		RecoverySeqLen: min(64, m.Config.MaxPositionEmbeddings-1), Log: os.Stderr,
+		ProgressFactory: func(total int, desc, unit string) func(int, int) {
+			bar := progress.NewUnits(total, desc, unit)
 			return func(done, _ int) { _ = bar.Set(done) }
 		}}
 	if opts.RecoveryLayers, err = recoveryLayers(p.RecoveryLayers, m); err != nil {
@@ -124,25 +173,64 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	if opts.RecoverySteps == 0 { // resolved here too: it sizes the fine-tuning windows below
 		opts.RecoverySteps = analysis.DefaultRecoverySteps(m.Device)
 	}
+	if opts.RecoveryLayers == nil {
+		for l := 0; l < m.Config.NumHiddenLayers; l++ {
+			opts.RecoveryLayers = append(opts.RecoveryLayers, l)
+		}
+	}
 	var train [][]int64
-	if len(p.Metrics) == 0 || slices.Contains(p.Metrics, "recovery") {
-		if train, info.TrainSource, err = recoveryWindows(p.TrainData, tok, opts, p.Seed); err != nil {
+	if slices.Contains(metrics, "recovery") {
+		if train, info.TrainSource, err = recoveryWindows(p.TrainData, p.Source, tok, opts, p.Seed); err != nil {
 			return nil, err
 		}
 		info.TrainWindows = len(train)
 	}
-	fmt.Printf("analyze %s: %d layers, %d evaluation windows (%d tokens), metrics %s\n",
-		p.Model, m.Config.NumHiddenLayers, info.Windows, info.Tokens, strings.Join(p.Metrics, ","))
-	rep, err := analysis.Run(e, train, analysis.ModelInfo{Path: p.Model, Config: m.Config, Params: m.NumParams(),
+	fmt.Fprintf(os.Stderr, "analyze %s: %d layers, %d evaluation windows (%d tokens) on %v\n",
+		p.Model, m.Config.NumHiddenLayers, info.Windows, info.Tokens, m.Device)
+	// Time estimates, from a calibration on this model and machine.
+	cal, err := analysis.Calibrate(e, train, opts)
+	if err != nil {
+		return nil, err
+	}
+	est := cal.Estimate(metrics, m.Config.NumHiddenLayers, len(e.Windows), opts)
+	if slices.Contains(metrics, "recovery") && !askedRecovery && !m.Device.IsCUDA() {
+		if d := time.Duration(est["recovery"] * float64(time.Second)); d > p.RecoveryBudget {
+			metrics = slices.DeleteFunc(metrics, func(s string) bool { return s == "recovery" })
+			fmt.Fprintf(os.Stderr, "recovery skipped: on the CPU it would take about %s (%d layers x %d steps), more than --recovery-budget %s; name it in --metrics to run it anyway\n",
+				roundDuration(d), len(opts.RecoveryLayers), opts.RecoverySteps, p.RecoveryBudget)
+			train, info.TrainWindows, info.TrainSource = nil, 0, ""
+		}
+	}
+	total := 0.0
+	fmt.Fprintln(os.Stderr, "estimated time (extrapolated from one calibration batch; an estimate, not a promise):")
+	for _, name := range metrics {
+		total += est[name]
+		fmt.Fprintf(os.Stderr, "  %-15s ~%s\n", name, roundDuration(time.Duration(est[name]*float64(time.Second))))
+	}
+	fmt.Fprintf(os.Stderr, "  %-15s ~%s\n", "total", roundDuration(time.Duration(total*float64(time.Second))))
+	opts.Metrics = metrics
+	rep, err := analysis.Run(e, train, analysis.ModelInfo{Path: absPath(p.Model), Config: m.Config, Params: m.NumParams(),
 		Device: m.Device.String(), DType: m.DType.String()}, info, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := report.Write(p.Output, rep); err != nil {
+	if err := report.WriteWith(p.Output, rep, report.Options{Formats: p.Formats}); err != nil {
 		return nil, err
 	}
-	fmt.Printf("wrote %s (analysis.json, tables, plots, report.md)\n", p.Output)
+	fmt.Printf("%s\n", filepath.Join(p.Output, "analysis.json"))
+	fmt.Printf("%s\n", filepath.Join(p.Output, "report.md"))
 	return rep, nil
+}
+
+// roundDuration rounds d for a human: seconds under a minute, else minutes.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d < 10*time.Second:
+		return d.Round(100 * time.Millisecond)
+	case d < time.Minute:
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Minute)
 }
 
 // recoveryLayers resolves --recovery-layers. On the CPU, "auto" takes 8 layers spread over the
@@ -188,7 +276,7 @@ func recoveryLayers(spec string, m *model.Model) ([]int, error) {
 
 // recoveryWindows draws the fine-tuning windows: seq_len+1 tokens at seeded random offsets of
 // the training text.
-func recoveryWindows(path string, tok *tokenizer.Tokenizer, opts analysis.RunOptions, seed uint64) ([][]int64, string, error) {
+func recoveryWindows(path string, src data.RecordOptions, tok *tokenizer.Tokenizer, opts analysis.RunOptions, seed uint64) ([][]int64, string, error) {
 	var docs []data.Document
 	source := path
 	if path == "" {
@@ -202,9 +290,16 @@ func recoveryWindows(path string, tok *tokenizer.Tokenizer, opts analysis.RunOpt
 		source = "embedded corpus (training split)"
 	} else {
 		var err error
-		if docs, err = data.LoadFiles(path); err != nil {
+		if src.Format == data.FormatJSONL || src.Format == data.FormatParquet ||
+			(src.Format == "" || src.Format == data.FormatAuto) && data.DetectFormat(path) != data.FormatText {
+			docs, err = data.ReadDocuments(path, src)
+		} else {
+			docs, err = data.LoadFiles(path)
+		}
+		if err != nil {
 			return nil, "", err
 		}
+		source = absPath(path)
 	}
 	// The same separator as the trainer's: a tokenizer without EOS gets id 0 (trainer.Separator).
 	tokens, err := data.Tokenize(docs, tok, trainer.Separator(tok), 0)
@@ -234,7 +329,7 @@ func budgetCommand() *cli.Command {
 			intIn(&cli.IntFlag{Name: "phases", Value: 6, Usage: "at most this many phases"}, 1, trainer.MaxLayers, ""),
 			&cli.StringFlag{Name: "variant", Value: analysis.AblateNeighbourAverage, Usage: "ablation variant giving importance and anti-layers"},
 			&cli.StringFlag{Name: "template", Usage: "budget TOML whose [run]/[model]/[data]/... tables to keep (its phases are replaced)"},
-			intIn(&cli.IntFlag{Name: "layers", Usage: "derive for a model of this many layers, mapping the diagnostics by relative depth (default: the template's num_hidden_layers, else the analysed model's)"}, 0, trainer.MaxLayers, "0: as described"),
+			intIn(&cli.IntFlag{Name: "layers", Usage: "derive for a model of this many layers, mapping the diagnostics by relative depth; 0: the template's num_hidden_layers, else the analysed model's", DefaultText: "0"}, 0, trainer.MaxLayers, "0: as described"),
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "budget file to write"},
 		},
 		Action: budgetAction,
@@ -242,16 +337,17 @@ func budgetCommand() *cli.Command {
 }
 
 func budgetAction(c *cli.Context) error {
-	rep, err := analysis.ReadReport(c.String("from"))
+	from := c.String("from")
+	rep, err := analysis.ReadReport(from)
 	if err != nil {
 		return err
 	}
 	if rep.Ablation == nil {
-		return fmt.Errorf("%s has no ablation results (run analyze with the ablation metric)", c.String("from"))
+		return fmt.Errorf("%s has no ablation results (run analyze with the ablation metric)", from)
 	}
 	v := rep.Ablation.Variant(c.String("variant"))
 	if v == nil {
-		return fmt.Errorf("%s has no ablation variant %q", c.String("from"), c.String("variant"))
+		return fmt.Errorf("%s has no ablation variant %q", from, c.String("variant"))
 	}
 	L := rep.Model.Config.NumHiddenLayers
 	importance := make([]float64, L)
@@ -296,7 +392,7 @@ func budgetAction(c *cli.Context) error {
 			head = head[:i]
 		}
 	} else {
-		head = defaultBudgetHead(rep, c.String("from"), max(n, 0))
+		head = defaultBudgetHead(rep, from, max(n, 0))
 	}
 	src := head + "\n" + d.TOML(true)
 	out := c.String("output")
@@ -306,27 +402,29 @@ func budgetAction(c *cli.Context) error {
 	if err := fsutil.WriteFile(out, []byte(src)); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s: %d phases, %d steps, cost ratio %.3f (asked %.3f)\n", out, len(d.Phases), d.TotalSteps, d.CostRatio, c.Float64("cost"))
+	fmt.Printf("%s\n", out)
+	fmt.Fprintf(os.Stderr, "%d phases, %d steps, cost ratio %.3f (asked %.3f)\n", len(d.Phases), d.TotalSteps, d.CostRatio, c.Float64("cost"))
 	for _, p := range d.Phases {
-		fmt.Printf("  %-14s %5d steps  layers %v\n", p.Name, p.Steps, p.Layers)
+		fmt.Fprintf(os.Stderr, "  %-14s %5d steps  layers %v\n", p.Name, p.Steps, p.Layers)
 	}
 	return nil
 }
 
 // defaultBudgetHead writes [run], [model] and [data] tables for the analysed model's
-// architecture, trained from scratch with its tokenizer on the embedded corpus.
+// architecture (with layers layers when > 0), trained from scratch with its tokenizer on the
+// embedded corpus. The tokenizer path is written absolute, so the budget runs wherever it is
+// saved: analysis.json's model path is absolute, or (older files) relative to analysis.json's
+// folder.
 func defaultBudgetHead(rep *analysis.Report, from string, layers int) string {
 	c := rep.Model.Config
 	if layers > 0 {
 		c.NumHiddenLayers = layers
 	}
 	tok := rep.Model.Path
-	if st, err := os.Stat(tok); err == nil && st.IsDir() {
-		tok = filepath.Join(tok, "tokenizer.json")
+	if !filepath.IsAbs(tok) {
+		tok = filepath.Join(filepath.Dir(from), tok)
 	}
-	if abs, err := filepath.Abs(tok); err == nil {
-		tok = abs
-	}
+	tok = absPath(defaultTokenizerPath(tok)) // as analyze found it: in the directory, beside the file, or the .gguf itself
 	return fmt.Sprintf(`# Budget derived from %s by growthtrain budget.
 # Architecture of %s, trained from scratch on the embedded corpus.
 

@@ -30,10 +30,10 @@ func exportCommand() *cli.Command {
 			case "gguf":
 				typ, ok := model.GGUFTypes[strings.ToLower(c.String("type"))]
 				if !ok {
-					return fmt.Errorf("--type %q: want one of %s", c.String("type"), strings.Join(ggufTypeNames(), ", "))
+					return usageError(c, fmt.Errorf("--type %q: want one of %s", c.String("type"), strings.Join(ggufTypeNames(), ", ")))
 				}
 				if !strings.HasSuffix(strings.ToLower(out), ".gguf") {
-					return fmt.Errorf("-o %s: a GGUF file's name ends in .gguf", out)
+					return usageError(c, fmt.Errorf("-o %s: a GGUF file's name ends in .gguf", out))
 				}
 				m, tok, err := loadModel(c)
 				if err != nil {
@@ -47,11 +47,12 @@ func exportCommand() *cli.Command {
 				if err := saveGGUFWithTokenizer(m, tok, out, typ, name); err != nil {
 					return err
 				}
-				fmt.Printf("wrote %s (%s, %s, %d layers)\n", out, c.String("type"), m.Config.Arch().Class, m.Config.NumHiddenLayers)
+				fmt.Fprintf(os.Stderr, "wrote %s (%s, %s, %d layers)\n", out, c.String("type"), m.Config.Arch().Class, m.Config.NumHiddenLayers)
+				fmt.Println(out)
 				return nil
 			case "hf":
 				if c.IsSet("type") || c.IsSet("name") {
-					return fmt.Errorf("--type and --name are for --format gguf; an HF export takes --dtype")
+					return usageError(c, fmt.Errorf("--type and --name are for --format gguf; an HF export takes --dtype"))
 				}
 				if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
 					return fmt.Errorf("export: output directory %s is not empty", out)
@@ -64,10 +65,11 @@ func exportCommand() *cli.Command {
 				if err := saveHFWithTokenizer(m, tok, out); err != nil {
 					return err
 				}
-				fmt.Printf("wrote %s (%s, %v)\n", out, m.Config.Arch().Class, m.DType)
+				fmt.Fprintf(os.Stderr, "wrote %s (%s, %v)\n", out, m.Config.Arch().Class, m.DType)
+				fmt.Println(out)
 				return nil
 			}
-			return fmt.Errorf("--format %q: want gguf or hf", c.String("format"))
+			return usageError(c, fmt.Errorf("--format %q: want gguf or hf", c.String("format")))
 		},
 	}
 }

@@ -18,6 +18,7 @@ func fetchCommand() *cli.Command {
 		Name:      "fetch",
 		Usage:     "download a model (config.json, weights, tokenizer) from the Hugging Face hub",
 		UsageText: "growthtrain fetch [-o DIR] [--revision REV] OWNER/NAME  (e.g. HuggingFaceTB/SmolLM2-135M)",
+		ArgsUsage: "OWNER/NAME",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "directory to write into (default: the Hugging Face cache, HF_HUB_CACHE or HF_HOME/hub, where -m OWNER/NAME and transformers find it)"},
 			&cli.StringFlag{Name: "revision", Value: "main", Usage: "branch, tag or commit"},
@@ -25,7 +26,7 @@ func fetchCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 || !strings.Contains(c.Args().First(), "/") {
-				return fmt.Errorf("fetch needs one repository id like HuggingFaceTB/SmolLM2-135M")
+				return usageError(c, fmt.Errorf("fetch needs one repository id like HuggingFaceTB/SmolLM2-135M"))
 			}
 			repo := c.Args().First()
 			// Ctrl-C stops the transfer and keeps the partial file, so a rerun resumes.

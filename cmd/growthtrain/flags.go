@@ -7,8 +7,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// Numeric flags check their value when given: out of range, NaN or infinite is an error naming
-// the flag and its range, before the command does any work.
+// Numeric flags check their value when given: out of range, NaN or infinite is a usage error
+// naming the flag and its range, before the command does any work.
 
 // Limits of flags that size work or memory without another bound.
 const (
@@ -22,9 +22,9 @@ const (
 
 // intIn makes f accept only lo <= value <= hi; what is a note on the range (e.g. "0: all").
 func intIn(f *cli.IntFlag, lo, hi int, what string) *cli.IntFlag {
-	f.Action = func(_ *cli.Context, v int) error {
+	f.Action = func(c *cli.Context, v int) error {
 		if v < lo || v > hi {
-			return fmt.Errorf("--%s %d: want an integer from %d to %d%s", f.Name, v, lo, hi, note(what))
+			return usageError(c, fmt.Errorf("--%s %d: want an integer from %d to %d%s", f.Name, v, lo, hi, note(what)))
 		}
 		return nil
 	}
@@ -34,7 +34,12 @@ func intIn(f *cli.IntFlag, lo, hi int, what string) *cli.IntFlag {
 // floatIn makes f accept only finite values in [lo, hi], or (lo, hi] when loOpen (hi may be
 // +Inf: no upper bound).
 func floatIn(f *cli.Float64Flag, lo, hi float64, loOpen bool, what string) *cli.Float64Flag {
-	f.Action = func(_ *cli.Context, v float64) error {
+	f.Action = func(c *cli.Context, v float64) (err error) {
+		defer func() {
+			if err != nil {
+				err = usageError(c, err)
+			}
+		}()
 		ok := !math.IsNaN(v) && !math.IsInf(v, 0) && v <= hi && (v > lo || !loOpen && v == lo)
 		switch {
 		case ok:

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 
@@ -29,31 +30,40 @@ func main() {
 }
 
 // runMain runs the command line and returns the exit status: 0, 1 for an error (printed once,
-// plainly, on stderr), or the status an error carries (cli.Exit: 130 after Ctrl-C, 143 after
-// SIGTERM, once the checkpoint is saved).
+// plainly, on stderr), 2 for a usage error (the error and the command's usage line on stderr:
+// usage.go), or the status an error carries (cli.Exit: 130 after Ctrl-C, 143 after SIGTERM,
+// once the checkpoint is saved).
 func runMain(args []string) int {
-	err := newApp().Run(args)
+	return runMainTo(os.Stderr, args)
+}
+
+func runMainTo(stderr io.Writer, args []string) int {
+	app := newApp()
+	err := app.Run(args)
 	if err == nil {
 		return 0
 	}
-	code := 1
-	if ec, ok := err.(cli.ExitCoder); ok {
-		code = ec.ExitCode()
-	}
+	code, cmd, usage := exitStatus(err)
 	if msg := err.Error(); msg != "" {
-		fmt.Fprintln(os.Stderr, "growthtrain:", msg)
+		fmt.Fprintln(stderr, "growthtrain:", msg)
+	}
+	if usage {
+		printUsage(stderr, app, cmd)
 	}
 	return code
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:      "growthtrain",
 		Usage:     "layer anatomy and per-layer-budget training for transformer language models",
 		Version:   version,
 		UsageText: "growthtrain -c budget.toml [--uniform | --compare] [--resume]\n   growthtrain COMMAND [options]",
 		Flags:     trainFlags(),
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError(c, fmt.Errorf("unknown command %q", c.Args().First()))
+			}
 			if c.String("config") == "" {
 				return cli.ShowAppHelp(c)
 			}
@@ -78,4 +88,6 @@ func newApp() *cli.App {
 		// stack trace ever reaches a user. (The default handler would exit from inside Run.)
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	enforceConventions(app)
+	return app
 }

@@ -327,7 +327,7 @@ train_head = true
 	if err := run("reproduce", "nonsense"); err == nil || !strings.Contains(err.Error(), "want one of") {
 		t.Fatalf("unknown table: %v", err)
 	}
-	if err := run("reproduce", "ablation", "-m", dir); err == nil || !strings.Contains(err.Error(), "options go before") {
+	if err := run("reproduce", "ablation", "-m", dir); err == nil || !strings.Contains(err.Error(), "flags go before positional arguments") {
 		t.Fatalf("options after the table: %v", err)
 	}
 }

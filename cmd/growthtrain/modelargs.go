@@ -43,10 +43,7 @@ func loadModelFrom(path, tokPath, device, dtype string) (*model.Model, *tokenize
 	if !dt.IsFloating() {
 		return nil, nil, fmt.Errorf("--dtype %s: weights need a floating-point type", dt)
 	}
-	if _, err := os.Stat(path); err != nil {
-		if !hub.IsRepoID(path) {
-			return nil, nil, fmt.Errorf("model: %w", err)
-		}
+	if _, err := os.Stat(path); err != nil && hub.IsRepoID(path) {
 		// owner/name[@revision]: a hub model already in the Hugging Face cache.
 		cache, cerr := hub.CacheDir(os.Getenv)
 		if cerr != nil {
@@ -56,6 +53,9 @@ func loadModelFrom(path, tokPath, device, dtype string) (*model.Model, *tokenize
 		if path, err = hub.ResolveCached(cache, repo, rev); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := checkModelPath(path); err != nil {
+		return nil, nil, err
 	}
 	if tokPath == "" {
 		tokPath = defaultTokenizerPath(path)
@@ -93,4 +93,26 @@ func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 		return nil, fmt.Errorf("no tokenizer: %s (pass --tokenizer)", path)
 	}
 	return tokenizer.Load(path)
+}
+
+// checkModelPath says what is wrong with a model path before anything is loaded from it (the
+// tokenizer is looked for beside the model, so a wrong path would otherwise be reported as a
+// missing tokenizer).
+func checkModelPath(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	const want = "want an HF model directory with config.json, a .safetensors file or a .gguf file"
+	if st.IsDir() {
+		if _, err := os.Stat(filepath.Join(path, "config.json")); err != nil {
+			return fmt.Errorf("model %s: a directory without config.json (%s)", path, want)
+		}
+		return nil
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".safetensors", ".gguf":
+		return nil
+	}
+	return fmt.Errorf("model %s: not a model file (%s)", path, want)
 }

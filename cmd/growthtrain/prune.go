@@ -61,15 +61,15 @@ type pruneReport struct {
 func pruneAction(c *cli.Context) error {
 	drop, k := c.String("drop"), c.Int("k")
 	if (drop == "") == (k == 0) {
-		return fmt.Errorf("prune: give exactly one of --drop LIST and --k N")
+		return usageError(c, fmt.Errorf("prune: give exactly one of --drop LIST and --k N"))
 	}
 	if c.IsSet("metric") && drop != "" {
-		return fmt.Errorf("prune: --metric chooses layers for --k; --drop names them itself")
+		return usageError(c, fmt.Errorf("prune: --metric chooses layers for --k; --drop names them itself"))
 	}
 	out := c.String("output")
 	ggufType, wantGGUF := model.GGUFTypes[strings.ToLower(c.String("gguf"))]
 	if c.String("gguf") != "" && !wantGGUF {
-		return fmt.Errorf("--gguf %q: want one of %s", c.String("gguf"), strings.Join(ggufTypeNames(), ", "))
+		return usageError(c, fmt.Errorf("--gguf %q: want one of %s", c.String("gguf"), strings.Join(ggufTypeNames(), ", ")))
 	}
 	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
 		return fmt.Errorf("prune: output directory %s is not empty", out)
@@ -129,7 +129,7 @@ func pruneAction(c *cli.Context) error {
 		for _, s := range choice.Scores {
 			rep.Scores = append(rep.Scores, analysis.JSONFloat(s))
 		}
-		fmt.Printf("%s scores (smaller = less important): %s\n", choice.Metric, formatScores(choice.Scores))
+		fmt.Fprintf(os.Stderr, "%s scores (smaller = less important): %s\n", choice.Metric, formatScores(choice.Scores))
 	}
 	pruned, err := m.WithoutLayers(rep.Drop)
 	if err != nil {
@@ -147,12 +147,12 @@ func pruneAction(c *cli.Context) error {
 		return err
 	}
 	rep.PPLAfter = analysis.JSONFloat(after)
-	fmt.Printf("prune %s: dropped layers %v of %d; perplexity on %s (%d tokens): %.3f before, %.3f after\n",
+	fmt.Fprintf(os.Stderr, "prune %s: dropped layers %v of %d; perplexity on %s (%d tokens): %.3f before, %.3f after\n",
 		rep.Model, rep.Drop, rep.Layers, rep.Eval, rep.EvalTokens, before, after)
 	if n := c.Int("heal-steps"); n > 0 {
 		opts := analysis.RunOptions{RecoverySteps: n, RecoveryBatch: c.Int("heal-batch"),
 			RecoverySeqLen: min(c.Int("heal-seq-len"), pruned.Config.MaxPositionEmbeddings-1)}
-		train, source, err := recoveryWindows(c.String("train-data"), tok, opts, c.Uint64("seed"))
+		train, source, err := recoveryWindows(c.String("train-data"), data.RecordOptions{}, tok, opts, c.Uint64("seed"))
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func pruneAction(c *cli.Context) error {
 		}
 		h := analysis.JSONFloat(healed)
 		rep.PPLHealed, rep.HealSource = &h, source
-		fmt.Printf("healed %d steps on %s (loss %.4f -> %.4f): perplexity %.3f\n", n, source, losses[0], losses[len(losses)-1], healed)
+		fmt.Fprintf(os.Stderr, "healed %d steps on %s (loss %.4f -> %.4f): perplexity %.3f\n", n, source, losses[0], losses[len(losses)-1], healed)
 	}
 	if err := saveHFWithTokenizer(pruned, tok, out); err != nil {
 		return err
@@ -184,7 +184,8 @@ func pruneAction(c *cli.Context) error {
 	if err := fsutil.WriteFile(filepath.Join(out, "prune.json"), append(buf, '\n')); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s (%d layers; prune.json)\n", out, pruned.Config.NumHiddenLayers)
+	fmt.Fprintf(os.Stderr, "wrote %s (%d layers; prune.json)\n", out, pruned.Config.NumHiddenLayers)
+	fmt.Println(out) // the result, on stdout
 	return nil
 }
 

@@ -27,13 +27,14 @@ func reproduceCommand() *cli.Command {
 		Name:      "reproduce",
 		Usage:     "regenerate one of the paper's tables beside its numbers: " + strings.Join(reproduceTables, ", "),
 		UsageText: "growthtrain reproduce [-m MODEL] [--eval small|full] [-o results] TABLE",
+		ArgsUsage: "TABLE",
 		Flags: append(modelFlags()[1:], // the model is optional here
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Value: smolLM2GGUF, Usage: "model to analyse (default: SmolLM2-135M-Instruct from make smollm2)"},
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Value: smolLM2GGUF, Usage: "model to analyse (make smollm2 fetches SmolLM2-135M-Instruct here)"},
 			&cli.StringFlag{Name: "eval", Value: "small", Usage: "small: the paper-sized evaluation (10 sentences; fits a CPU); full: 1M held-out tokens of the embedded corpus (for a GPU)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "results", Usage: "directory for <table>.{json,md,csv,png}"},
 			&cli.StringFlag{Name: "budget", Usage: "growth: the budget to compare (default configs/demo.toml for small, configs/poc.toml for full)"},
 			intIn(&cli.IntFlag{Name: "seeds", Value: 3, Usage: "growth: seeds to train each budget with"}, 1, 1000, ""),
-			intIn(&cli.IntFlag{Name: "recovery-steps", Usage: "recovery: step cap (default 200 on a GPU, 50 on the CPU)"}, 0, maxRecovSteps, "0: the default"),
+			intIn(&cli.IntFlag{Name: "recovery-steps", Usage: "recovery: step cap; 0: 200 on a GPU, 50 on the CPU", DefaultText: "0"}, 0, maxRecovSteps, "0: the default"),
 			&cli.StringFlag{Name: "recovery-layers", Value: "auto", Usage: "recovery: auto, all or a list"},
 			intIn(&cli.IntFlag{Name: "bootstrap", Value: 1000, Usage: "bootstrap resamples per interval"}, 1, maxBootstrap, ""),
 		),
@@ -44,13 +45,13 @@ func reproduceCommand() *cli.Command {
 func reproduceAction(c *cli.Context) error {
 	table := c.Args().First()
 	if c.NArg() > 1 {
-		return fmt.Errorf("reproduce: options go before the table name (growthtrain reproduce [options] TABLE); got extra %q", c.Args().Slice()[1:])
+		return usageError(c, fmt.Errorf("reproduce: one table name, got extra %q", c.Args().Slice()[1:]))
 	}
 	if !slices.Contains(reproduceTables, table) {
-		return fmt.Errorf("reproduce: want one of %s, got %q", strings.Join(reproduceTables, ", "), table)
+		return usageError(c, fmt.Errorf("reproduce: want one of %s, got %q", strings.Join(reproduceTables, ", "), table))
 	}
 	if e := c.String("eval"); e != "small" && e != "full" {
-		return fmt.Errorf("--eval %q: want small or full", e)
+		return usageError(c, fmt.Errorf("--eval %q: want small or full", e))
 	}
 	out := c.String("output")
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -188,7 +189,7 @@ func reproduceGrowth(c *cli.Context, out string) error {
 				return err
 			}
 			res[mode] = sum
-			fmt.Printf("seed %d %s: val loss %.4f, %.1fs\n", s, mode, sum.FinalValLoss, sum.Seconds)
+			fmt.Fprintf(os.Stderr, "seed %d %s: val loss %.4f, %.1fs\n", s, mode, sum.FinalValLoss, sum.Seconds)
 		}
 		g, u := res["growth"], res["uniform"]
 		rows = append(rows, report.GrowthRun{Seed: uint64(s), GrowthVal: g.FinalValLoss, UniformVal: u.FinalValLoss, GrowthSec: g.Seconds,

@@ -22,7 +22,7 @@ func sweepCommand() *cli.Command {
 			&cli.StringFlag{Name: "methods", Value: strings.Join(sweep.DefaultMethods, ","), Usage: "methods, comma-separated, from " + strings.Join(trainer.Methods, ", ")},
 			&cli.StringFlag{Name: "levels", Value: "0.25,0.5,0.75,1", Usage: "compute levels: fractions of the uniform run's estimated FLOPs at the budget's steps"},
 			&cli.StringFlag{Name: "seeds", Value: "1,2,3", Usage: "run seeds (model init, data split and order)"},
-			&cli.Float64Flag{Name: "target", Usage: "validation loss to read every curve's compute at (default 0: the uniform baseline's at the highest level)"},
+			&cli.Float64Flag{Name: "target", Usage: "validation loss to read every curve's compute at; 0: the uniform baseline's at the highest level", DefaultText: "0"},
 			&cli.BoolFlag{Name: "resume", Usage: "keep finished runs and resume interrupted ones"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "directory for the runs, sweep.json, sweep.csv, summary.md and the figures"},
 		},

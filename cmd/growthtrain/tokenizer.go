@@ -28,6 +28,7 @@ func tokenizerTrainCommand() *cli.Command {
 		Usage: "train a byte-level BPE tokenizer (GPT-2 style, HF tokenizer.json) on UTF-8 text files",
 		UsageText: "growthtrain tokenizer train --vocab-size N [--min-frequency 2] [--special TOKEN]... " +
 			"[--split-digits] -o tokenizer.json FILE...",
+		ArgsUsage: "FILE...",
 		Flags: []cli.Flag{
 			intIn(&cli.IntFlag{Name: "vocab-size", Required: true, Usage: "total ids: 256 byte tokens + special tokens + merges"}, 256, 1<<24, "256 byte tokens, the special tokens, and the merges"),
 			intIn(&cli.IntFlag{Name: "min-frequency", Value: 2, Usage: "stop when the most frequent pair occurs fewer times"}, 1, math.MaxInt32, ""),
@@ -37,7 +38,7 @@ func tokenizerTrainCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
-				return fmt.Errorf("tokenizer train needs at least one text file")
+				return usageError(c, fmt.Errorf("tokenizer train needs at least one text file"))
 			}
 			var texts []string
 			size := 0

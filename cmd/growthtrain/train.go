@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/growthtrain/growthtrain/analysis/report"
 	"github.com/growthtrain/growthtrain/trainer"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -58,11 +62,14 @@ func trainAction(c *cli.Context) error {
 	if out == "" {
 		out = b.Run.Output
 	}
-	opts := trainer.Options{Resume: c.Bool("resume"), Log: os.Stdout, Context: ctx, StopAt: c.Int("stop-at"),
+	// Stage messages, the progress bars and the run's summary go to stderr; stdout gets the paths
+	// of the results (summary.json, the loss curve) and --compare's comparison.
+	opts := trainer.Options{Resume: c.Bool("resume"), Log: os.Stderr, Context: ctx, StopAt: c.Int("stop-at"),
 		Progress: term.IsTerminal(int(os.Stderr.Fd())), AutoTokenizer: autoTokenizer()}
 	if !c.Bool("compare") {
 		opts.Uniform, opts.Output = c.Bool("uniform"), out
 		_, err := trainer.Run(b, opts)
+		finishRun(out, runName(b.Run.Name, out), err)
 		return interrupted(ctx, err)
 	}
 	// --compare --resume resumes each run that has a checkpoint (a finished one re-finishes
@@ -75,11 +82,106 @@ func trainAction(c *cli.Context) error {
 	}
 	opts.Output = out
 	rep, err := trainer.RunComparison(path, opts, trainer.CompareOptions{Match: match, MatchTo: c.String("match-to")})
+	// A loss curve for each of RunComparison's runs (growth, uniform, uniform at matched cost).
+	runs, _ := filepath.Glob(filepath.Join(out, "*", "metrics.jsonl"))
+	for _, m := range runs {
+		dir := filepath.Dir(m)
+		finishRun(dir, runName(b.Run.Name, out)+" ("+filepath.Base(dir)+")", err)
+	}
 	if err != nil {
 		return interrupted(ctx, err)
 	}
 	trainer.PrintComparison(os.Stdout, rep)
 	return trainer.WriteComparison(filepath.Join(out, "comparison.json"), rep)
+}
+
+// finishRun writes the loss curve beside dir's metrics.jsonl, once the trainer has returned
+// (finished, stopped at --stop-at, interrupted or diverged: whatever steps were logged), and
+// prints the paths of the run's results. A figure that cannot be drawn is a warning, not a
+// failed run.
+func finishRun(dir, name string, runErr error) {
+	metrics := filepath.Join(dir, "metrics.jsonl")
+	if _, err := os.Stat(metrics); err != nil {
+		return // the run failed before its first step
+	}
+	fig := filepath.Join(dir, "loss.png")
+	if err := writeLossCurve(metrics, fig, name); err != nil {
+		fmt.Fprintf(os.Stderr, "growthtrain: warning: loss curve: %v\n", err)
+	} else {
+		fmt.Println(fig)
+	}
+	if runErr == nil {
+		fmt.Println(filepath.Join(dir, "summary.json"))
+	}
+}
+
+// runName is how the loss curve names a run: the budget's [run] name, or its output folder's.
+func runName(name, out string) string {
+	if name == "" || name == "run" {
+		return filepath.Base(filepath.Clean(out))
+	}
+	return name
+}
+
+// writeLossCurve draws the training loss of every step in metrics, the validation loss where it
+// was measured and the steps where a phase begins into path (PNG).
+func writeLossCurve(metrics, path, name string) error {
+	raw, err := os.ReadFile(metrics)
+	if err != nil {
+		return err
+	}
+	var train, val report.Series
+	train.Name, val.Name = "training loss", "validation loss"
+	var starts []float64 // first step of every phase after the first
+	phase := ""
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, line := range bytes.Split(raw, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var m struct {
+			Step    int      `json:"step"`
+			Phase   string   `json:"phase"`
+			Loss    *float64 `json:"loss"` // null: not finite
+			ValLoss *float64 `json:"val_loss"`
+		}
+		if err := json.Unmarshal(line, &m); err != nil {
+			return fmt.Errorf("%s line %d: %w", metrics, i+1, err)
+		}
+		x := float64(m.Step)
+		if phase != "" && m.Phase != phase {
+			starts = append(starts, x)
+		}
+		phase = m.Phase
+		for _, v := range []*float64{m.Loss, m.ValLoss} {
+			if v != nil {
+				lo, hi = math.Min(lo, *v), math.Max(hi, *v)
+			}
+		}
+		train.X, train.Y = append(train.X, x), append(train.Y, orNaN(m.Loss))
+		if m.ValLoss != nil {
+			val.X, val.Y = append(val.X, x), append(val.Y, *m.ValLoss)
+		}
+	}
+	series := []report.Series{train}
+	if len(val.X) > 0 {
+		series = append(series, val)
+	}
+	for i, s := range starts {
+		ref := report.Series{Name: "phase start", X: []float64{s, s}, Y: []float64{lo, hi}, Reference: true}
+		if i > 0 {
+			ref.Name = "" // one legend entry
+		}
+		series = append(series, ref)
+	}
+	return report.Lines(path, "Loss of "+name, "step", "loss (nats/token)", series, report.LinesOptions{IntegerX: true})
+}
+
+func orNaN(v *float64) float64 {
+	if v == nil {
+		return math.NaN()
+	}
+	return *v
 }
 
 // signalCause is the context cause of a run stopped by a signal.
@@ -115,7 +217,7 @@ func notifyContext() (context.Context, func()) {
 // checkpoint.
 func interrupted(ctx context.Context, err error) error {
 	if errors.Is(err, trainer.ErrStopped) {
-		fmt.Println(err)
+		fmt.Fprintln(os.Stderr, err) // a stage message: where the run stopped
 		return nil
 	}
 	if errors.Is(err, trainer.ErrInterrupted) {

@@ -93,6 +93,10 @@ func TestTrainThenAnalyzeCheckpoint(t *testing.T) {
 			if err := run("-c", budget, "-o", out); err != nil {
 				t.Fatal(err)
 			}
+			// The loss curve is drawn beside metrics.jsonl.
+			if st, err := os.Stat(filepath.Join(out, "loss.png")); err != nil || st.Size() < 1000 {
+				t.Errorf("loss.png beside metrics.jsonl: %v", err)
+			}
 			modelDir := filepath.Join(out, "checkpoints", "step-0000006", "model")
 			for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"} {
 				if _, err := os.Stat(filepath.Join(modelDir, f)); err != nil {

@@ -14,15 +14,22 @@ import (
 
 // New returns a bar for total steps labelled desc.
 func New(total int, desc string) *progressbar.ProgressBar {
-	return NewTo(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())), total, desc)
+	return NewUnits(total, desc, "step")
 }
 
-// NewTo returns a bar counting steps, drawn on w when visible is set (tests pass a buffer).
-func NewTo(w io.Writer, visible bool, total int, desc string) *progressbar.ProgressBar {
+// NewUnits returns a bar for total units (the singular name: "step", "window") labelled desc,
+// with the count, the rate in units per second and the elapsed and remaining time.
+func NewUnits(total int, desc, unit string) *progressbar.ProgressBar {
+	return NewTo(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())), total, desc, unit)
+}
+
+// NewTo returns a bar counting units, drawn on w when visible is set (tests pass a buffer).
+func NewTo(w io.Writer, visible bool, total int, desc, unit string) *progressbar.ProgressBar {
 	return progressbar.NewOptions(total, append(common(w, visible, desc),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("step"))...)
+		progressbar.OptionSetItsString(unit),
+		progressbar.OptionSetPredictTime(true))...)
 }
 
 // NewBytesTo returns a bar counting bytes (sizes and rates in B, kB, MB), drawn on w when
