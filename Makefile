@@ -34,12 +34,14 @@ GGUF      := $(CACHE)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps lib install uninstall build test demo bench-ops bench-model bench-train bench-gpu curves fuzz smollm2 gpu-check fmt vet clean help
+.PHONY: deps gloo FORCE lib install uninstall build test demo bench-ops bench-model bench-train bench-gpu curves fuzz smollm2 gpu-check fmt vet clean help
 
 help:
 	@echo "make demo       set up and run the main job on the embedded default"
 	@echo "make test       set up and run every test"
-	@echo "make deps       Python venv with PyTorch (libtorch) and the reference implementations"
+	@echo "make deps       Python venv with PyTorch (libtorch) and the reference implementations,"
+	@echo "                and gloo's headers for the c10d Gloo backend (make gloo)"
+	@echo "make gloo       install libgloo-dev (apt-get, as root) when gloo's headers are missing"
 	@echo "make lib        build libgrowthtorch (LIBTORCH=/dir to use another libtorch)"
 	@echo "make install    install libgrowthtorch, growthtorch.h and growthtorch.pc (PREFIX=/usr/local)"
 	@echo "make uninstall  remove what make install put in PREFIX"
@@ -55,7 +57,18 @@ help:
 
 # ---- set-up -----------------------------------------------------------------------------------
 
-deps: $(DEPSSTAMP)
+deps: $(DEPSSTAMP) gloo
+
+# gloo's headers (Debian's libgloo-dev) for libgrowthtorch's c10d Gloo backend: the PyTorch wheel
+# has c10d and gloo compiled in, but not gloo's headers. The script installs the package when
+# they are missing (root, apt-get), says loudly when it cannot, and records where they are in
+# GLOOSTAMP, rewritten only when that changes, so the library is rebuilt exactly then. Every
+# `make lib` (and so `make test`) runs it first; it never fails the build (docs/distributed.md).
+GLOOSTAMP := $(BUILD)/.gloo-headers
+gloo: $(GLOOSTAMP)
+$(GLOOSTAMP): FORCE
+	@bash scripts/gloo-headers.sh $@
+FORCE:
 
 # Re-installs only when the pinned requirements change; otherwise this is a file check.
 $(DEPSSTAMP): tools/requirements.txt
@@ -67,7 +80,7 @@ $(DEPSSTAMP): tools/requirements.txt
 
 lib: $(LIB)
 
-$(LIB): $(CSRC) | $(if $(LIBTORCH),,$(DEPSSTAMP))
+$(LIB): $(CSRC) $(GLOOSTAMP) | $(if $(LIBTORCH),,$(DEPSSTAMP))
 	@command -v cmake >/dev/null || { echo "make lib: cmake not found"; exit 1; }
 	@command -v pkg-config >/dev/null || { echo "make lib: pkg-config not found (apt-get install pkg-config)"; exit 1; }
 	cmake -S . -B $(BUILD) -DLIBTORCH="$(TORCH_DIR)" -DCMAKE_BUILD_TYPE=Release >/dev/null

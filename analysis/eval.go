@@ -18,6 +18,9 @@ type Evaluator struct {
 	M       *model.Model
 	Windows [][]int64 // each window predicts its tokens 1..len-1 from those before
 	Batch   int       // windows per forward pass (default 8)
+	// Group, when set, shards Sweep's modifications over its ranks (shard.go); every rank gets
+	// every result.
+	Group Group
 }
 
 // Tokens returns the number of predicted tokens of each window.
@@ -88,7 +91,12 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 				// Every result stays on the device until the batch is done: one read per batch
 				// instead of one per modification (each read waits for a GPU to finish).
 				rows := []*torch.Tensor{windowNLL(e.M, h, b.Targets)}
-				for _, md := range mods {
+				var own []int // the modifications this rank computes
+				for mi, md := range mods {
+					if !mine(e.Group, mi) {
+						continue
+					}
+					own = append(own, mi)
 					undo, err := md.Apply(e.M)
 					if err != nil {
 						berr = fmt.Errorf("modification %q: %w", md.Name, err)
@@ -106,8 +114,8 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 				all := torch.Stack(rows, 0).Float64s() // [1 + mods, windows of the batch]
 				n := len(wins)
 				copy(base[start:], all[:n])
-				for mi := range mods {
-					copy(out[mi][start:], all[(mi+1)*n:(mi+2)*n])
+				for k, mi := range own {
+					copy(out[mi][start:], all[(k+1)*n:(k+2)*n])
 				}
 			})
 		})
@@ -117,6 +125,9 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 		if progress != nil {
 			progress(min(start+batch, len(e.Windows)), len(e.Windows))
 		}
+	}
+	if err := gatherRows(e.Group, out, len(e.Windows)); err != nil {
+		return nil, nil, err
 	}
 	return base, out, nil
 }

@@ -50,6 +50,11 @@ type RunOptions struct {
 	// ProgressFactory (optional) makes a progress callback for a stage of total units (unit:
 	// "window" for the evaluation passes, "step" for recovery's fine-tuning).
 	ProgressFactory func(total int, desc, unit string) func(done, total int) `json:"-"`
+	// Group, when set, shards the per-layer runs (ablation variants, recovery fine-tuning,
+	// manipulation) over its ranks and merges them (shard.go), so every rank's report is the
+	// one process's; the diagnostics that are one computation (predictability, structure, lens,
+	// blocks) run on rank 0 only, whose report is the one to write.
+	Group Group `json:"-"`
 }
 
 // Report is analysis.json: everything the diagnostics found, with what produced it.
@@ -132,6 +137,14 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 		return opts.ProgressFactory(total, desc, unit)
 	}
 	want := func(m string) bool { return slices.Contains(opts.Metrics, m) }
+	g := opts.Group
+	root := g == nil || g.Rank() == 0
+	// The sweeps of ablation and manipulation shard their modifications; recovery shards whole
+	// runs, whose own evaluations (and rank 0's predictability and structure) are not sharded.
+	se := e
+	if g != nil {
+		se = &Evaluator{M: e.M, Windows: e.Windows, Batch: e.Batch, Group: g}
+	}
 	r := &Report{Tool: "growthtrain analyze", Created: time.Now().UTC().Format(time.RFC3339), Model: info, Data: data,
 		Options: opts, Seconds: map[string]float64{}}
 	L := e.M.Config.NumHiddenLayers
@@ -149,14 +162,14 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	// Ablation comes first: manipulation picks its layers, and recovery correlates with it.
 	if want("ablation") || want("manipulation") || want("recovery") {
 		if err := timed("ablation", func() (err error) {
-			r.Ablation, err = Ablation(e, AblationOptions{Bootstrap: opts.Bootstrap, Seed: opts.Seed,
+			r.Ablation, err = Ablation(se, AblationOptions{Bootstrap: opts.Bootstrap, Seed: opts.Seed,
 				Progress: progress(len(e.Windows), "ablation", "window")})
 			return err
 		}); err != nil {
 			return nil, err
 		}
 	}
-	if want("predictability") {
+	if want("predictability") && root {
 		if err := timed("predictability", func() (err error) {
 			r.Predictability, err = Predictability(e.M, e, PredictabilityOptions{Seed: opts.Seed, BootstrapIters: opts.Bootstrap})
 			return err
@@ -177,26 +190,34 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 		r.Options.RecoveryLayers = layers // as studied, not nil for "all"
 		if err := timed("recovery", func() (err error) {
 			ro := RecoveryOptions{Seed: opts.Seed, MaxSteps: opts.RecoverySteps, BatchSize: opts.RecoveryBatch, SeqLen: opts.RecoverySeqLen}
-			// The bar counts fine-tuning steps over all layers; a layer that recovers early
-			// jumps to its end.
+			// The bar counts fine-tuning steps over this rank's layers; a layer that recovers
+			// early jumps to its end.
 			total := len(layers) * opts.RecoverySteps
 			p := progress(total, "recovery", "step")
+			runs := make([]*RecoveryResult, len(layers))
 			for i, l := range layers {
+				if !mine(g, i) {
+					continue
+				}
 				if p != nil {
 					ro.Progress = func(step int) { p(i*opts.RecoverySteps+step, total) }
 				}
-				one, err := Recovery(e.M, e, train, []int{l}, ro)
-				if err != nil {
+				if runs[i], err = Recovery(e.M, e, train, []int{l}, ro); err != nil {
 					return err
 				}
+				if p != nil {
+					p((i+1)*opts.RecoverySteps, total)
+				}
+			}
+			if err := gatherValues(g, runs); err != nil {
+				return err
+			}
+			for _, one := range runs {
 				if r.Recovery == nil {
 					r.Recovery = one
 				} else {
 					r.Recovery.Layers = append(r.Recovery.Layers, one.Layers...)
 					r.Recovery.Seconds += one.Seconds
-				}
-				if p != nil {
-					p((i+1)*opts.RecoverySteps, total)
 				}
 			}
 			if r.Ablation != nil {
@@ -210,14 +231,14 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 	if want("manipulation") {
 		if err := timed("manipulation", func() (err error) {
 			layers := DefaultManipulationLayers(r.Ablation, AblateSkip)
-			r.Manipulation, err = Manipulation(e, layers, ManipulationOptions{Seed: opts.Seed, Bootstrap: opts.Bootstrap,
+			r.Manipulation, err = Manipulation(se, layers, ManipulationOptions{Seed: opts.Seed, Bootstrap: opts.Bootstrap,
 				Predict: PredictorFor(MethodNeighbors, 0), Progress: progress(len(e.Windows), "manipulation", "window")})
 			return err
 		}); err != nil {
 			return nil, err
 		}
 	}
-	if want("structure") {
+	if want("structure") && root {
 		if err := timed("structure", func() (err error) {
 			r.Structure, err = Structure(e, StructureOptions{Progress: progress(len(e.Windows), "structure", "window")})
 			return err
@@ -225,7 +246,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 			return nil, err
 		}
 	}
-	if want("lens") {
+	if want("lens") && root {
 		if err := timed("lens", func() (err error) {
 			r.Lens, err = Lens(e, LensOptions{Bootstrap: opts.Bootstrap, Seed: opts.Seed, Progress: progress(len(e.Windows), "lens", "window")})
 			return err
@@ -233,7 +254,7 @@ func Run(e *Evaluator, train [][]int64, info ModelInfo, data DataInfo, opts RunO
 			return nil, err
 		}
 	}
-	if want("blocks") {
+	if want("blocks") && root {
 		if err := timed("blocks", func() (err error) {
 			r.Blocks, err = Blocks(e, BlocksOptions{Progress: progress(len(e.Windows), "blocks", "window")})
 			return err

@@ -36,6 +36,9 @@ gt_error current_error() {
     throw;
   } catch (const c10::OutOfMemoryError &e) {
     return make_error(GT_ERR_OOM, e.what_without_backtrace());
+  } catch (const c10::DistError &e) {
+    // c10d's store, network and backend errors (timeouts, a peer that closed the connection).
+    return make_error(GT_ERR_DIST, e.what_without_backtrace());
   } catch (const c10::Error &e) {
     // libtorch's CPU allocator reports failure through a plain enforce, not OutOfMemoryError.
     std::string msg = e.what_without_backtrace();
@@ -47,6 +50,8 @@ gt_error current_error() {
     return make_error(GT_ERR_ARGUMENT, e.what());
   } catch (const FreedError &e) {
     return make_error(GT_ERR_FREED, e.what());
+  } catch (const CommError &e) {
+    return make_error(GT_ERR_DIST, e.what());
   } catch (const std::bad_alloc &) {
     return make_error(GT_ERR_OOM, "out of memory (std::bad_alloc)");
   } catch (const std::exception &e) {

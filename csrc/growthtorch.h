@@ -35,7 +35,7 @@ extern "C" {
 /* Bumped whenever anything in this header changes for a caller: a signature, an enum value, a
    struct layout, the meaning or default of an entry point, and also an entry point added or
    removed (docs/bindings.md, "ABI rule"). */
-#define GT_ABI_VERSION 6
+#define GT_ABI_VERSION 7
 
 /* A tensor handle: a slot number (bits 0-31) and a generation (bits 32-61); 0 is "no tensor".
    A released handle's generation no longer matches its slot, so using it is a clean
@@ -57,7 +57,9 @@ enum {
   GT_ERR_OOM = 2,      /* an allocation failed on the CPU or an accelerator */
   GT_ERR_ARGUMENT = 3, /* this library rejected an argument before calling libtorch */
   GT_ERR_FREED = 4,    /* a handle whose tensor was already released */
-  GT_ERR_INTERNAL = 5  /* anything else thrown (std::exception or unknown) */
+  GT_ERR_INTERNAL = 5, /* anything else thrown (std::exception or unknown) */
+  GT_ERR_DIST = 6      /* a process group's communication failed or timed out (a peer died,
+                          hung, or never joined; the network refused) */
 };
 int gt_error_code(gt_error e);
 const char *gt_error_message(gt_error e);
@@ -342,6 +344,71 @@ int gt_cpu_cache_stats(int64_t *out5);
 int64_t gt_cpu_cache_empty(void);
 /* Sets the limit of idle bytes (0: cache nothing from now on), releasing what is over it. */
 void gt_cpu_cache_set_limit(int64_t bytes);
+
+/* ---- distributed: c10d process groups ----
+   A process group is libtorch's c10d machinery, the one torch.distributed uses: a TCPStore for
+   the rendezvous (rank 0 serves it at master_addr:master_port, every rank connects) and a
+   backend for the collectives: Gloo (CPU tensors; compiled when gloo's headers were found,
+   USE_C10D_GLOO) or NCCL (CUDA tensors; compiled only with USE_C10D_NCCL, on GPU hosts). Every
+   entry point exists in every build; a backend that was not compiled in is GT_ERR_ARGUMENT
+   ("built without c10d Gloo support"). Every collective waits for its completion and returns;
+   a timeout, a peer that died or never joined, or a network error is GT_ERR_DIST, never an
+   abort. After a GT_ERR_DIST the group is unusable (later calls fail at once with the first
+   error) and gt_pg_free does not tear it down: its threads may still be blocked on a dead peer,
+   so it is left to the process's exit. Collectives must be called in the same order, with the
+   same shapes, dtypes and bucket sizes, on every rank. */
+typedef struct gt_pg_s *gt_pg;
+enum { GT_DIST_GLOO = 0, GT_DIST_NCCL = 1 };
+/* 1 when the backend was compiled into this build of the library (a GPU is not checked). */
+int gt_dist_available(int backend);
+/* Options begin with their own size (as gt_runtime_options do): fields past a smaller size are
+   taken as 0, a larger size than this header's is refused. */
+typedef struct gt_pg_options {
+  int64_t size;            /* sizeof(gt_pg_options) as the caller knows it */
+  int32_t backend;         /* GT_DIST_GLOO or GT_DIST_NCCL */
+  int32_t rank;            /* 0 <= rank < world_size */
+  int32_t world_size;      /* >= 1 */
+  int32_t master_port;     /* the TCPStore's port, 1-65535 */
+  const char *master_addr; /* the TCPStore's host (rank 0 listens there) */
+  /* Gloo: the network interface (e.g. "eth0") or the local address to communicate through;
+     both NULL or "": 127.0.0.1 when master_addr is a loopback address, otherwise the address
+     this host's name resolves to. */
+  const char *gloo_iface;
+  const char *gloo_host;
+  int64_t timeout_ms;      /* rendezvous, store operations and every collective; > 0 */
+  int32_t device_index;    /* NCCL: this rank's CUDA device */
+  int32_t threads;         /* Gloo: worker threads of the backend (0: 2) */
+  /* Nonzero: the TCPStore at master_addr:master_port already exists (a launcher's agent serves
+     it, as torchrun's does: TORCHELASTIC_USE_AGENT_STORE=True) and every rank is a client.
+     0: rank 0 serves it and waits until every rank has connected. */
+  int32_t agent_store;
+} gt_pg_options;
+/* Joins the group: returns when all world_size ranks have joined, or GT_ERR_DIST after
+   timeout_ms (naming what was missing). */
+gt_error gt_pg_new(const gt_pg_options *opts, gt_pg *out);
+/* Leaves and releases the group (see above for a group that failed). NULL is a no-op. */
+void gt_pg_free(gt_pg pg);
+/* Sums ts[0..n) in place over the ranks (average: then divides by world_size). Tensors are
+   coalesced into buckets: consecutive tensors of one dtype and device are flattened into one
+   buffer of at most bucket_bytes (<= 0: 25 MiB; a larger tensor is a bucket of its own), each
+   buffer is all-reduced, and the results are copied back. *bytes (nullable) receives the
+   payload: the bytes of the reduced tensors (each rank's share of the wire traffic is about
+   2 (world_size - 1) / world_size of it for a ring). */
+gt_error gt_pg_allreduce(gt_pg pg, const gt_tensor *ts, int64_t n, int average,
+                         int64_t bucket_bytes, int64_t *bytes);
+/* gt_pg_allreduce on the gradients of params (data-parallel training). A parameter without a
+   gradient gets a zero one first, so that every rank's buckets agree. */
+gt_error gt_pg_allreduce_grads(gt_pg pg, const gt_tensor *params, int64_t n, int average,
+                               int64_t bucket_bytes, int64_t *bytes);
+/* Replaces ts[0..n) on every rank by rank root's values (in place, bucketed as above, with
+   autograd off so parameters can be written). *bytes (nullable) receives the payload. */
+gt_error gt_pg_broadcast(gt_pg pg, const gt_tensor *ts, int64_t n, int root,
+                         int64_t bucket_bytes, int64_t *bytes);
+/* *out = every rank's t, stacked in rank order: [world_size, t's shape...], on t's device.
+   t must have the same shape and dtype on every rank. */
+gt_error gt_pg_allgather(gt_pg pg, gt_tensor t, gt_tensor *out);
+/* Returns once every rank has entered the barrier. */
+gt_error gt_pg_barrier(gt_pg pg);
 
 #if defined(GT_BUILDING) && defined(__GNUC__)
 #pragma GCC visibility pop

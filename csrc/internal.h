@@ -34,6 +34,11 @@ struct ArgumentError : std::runtime_error {
 struct FreedError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// Raised by the process-group code (distributed/c10d.cpp) for a failed or timed-out
+// communication whose own exception is not a c10::DistError (gloo's, for instance).
+struct CommError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // ---- handles (handles.cpp) ----
 gt_tensor wrap(at::Tensor t);

@@ -78,6 +78,9 @@ func HasCheckpoint(b *Budget, output string) bool {
 // [checkpoint] every, Ctrl-C right after a periodic checkpoint and --resume of a finished run
 // would otherwise write the same step twice.
 func (r *run) saveCheckpoint() (err error) {
+	if !r.dist.root() {
+		return nil // rank 0 writes the checkpoints of a data-parallel run
+	}
 	dir := r.checkpointDir()
 	keep := r.b.Checkpoint.Keep
 	if keep <= 0 {

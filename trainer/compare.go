@@ -296,10 +296,12 @@ func calibrate(path string, opts Options, steps int) (float64, error) {
 		return 0, err
 	}
 	// The phase time excludes set-up; the first step warms caches up, so it is averaged in.
+	per := time.Since(start).Seconds() / float64(steps+1)
 	if sum.Seconds > 0 {
-		return sum.Seconds / float64(sum.Steps), nil
+		per = sum.Seconds / float64(sum.Steps)
 	}
-	return time.Since(start).Seconds() / float64(steps+1), nil
+	// The ranks of a data-parallel run must size the baseline alike: rank 0's timing.
+	return (&dist{g: opts.Group}).fromRoot(per)
 }
 
 // PrintComparison writes the comparison table: every cost measure of every run, then one

@@ -80,7 +80,11 @@ func openMetrics(path string, upTo int) (*metricsLog, error) {
 	return &metricsLog{f: f, w: bufio.NewWriter(f)}, nil
 }
 
+// A nil *metricsLog (a data-parallel rank other than 0) writes nothing.
 func (l *metricsLog) Write(m metric) error {
+	if l == nil {
+		return nil
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -92,6 +96,9 @@ func (l *metricsLog) Write(m metric) error {
 
 // Sync makes the lines written so far durable (before a checkpoint that covers them).
 func (l *metricsLog) Sync() error {
+	if l == nil {
+		return nil
+	}
 	if err := l.w.Flush(); err != nil {
 		return err
 	}

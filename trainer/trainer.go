@@ -37,6 +37,13 @@ type Options struct {
 	// selects when it exists; otherwise, or when empty, "auto" trains a tokenizer. The CLI passes
 	// SmolLM2-135M's GGUF from `make smollm2`.
 	AutoTokenizer string
+	// Group, when set, makes this process one rank of a data-parallel run (distributed.go,
+	// docs/distributed.md): the budget's batch is split over the ranks, and only rank 0 logs and
+	// writes files. Every rank must be given the same budget and options.
+	Group *torch.ProcessGroup
+	// Device, when set, is the device to train on instead of [run] device, without changing the
+	// run's fingerprint: a data-parallel rank's own GPU (cuda:LOCAL_RANK).
+	Device string
 }
 
 // ErrDiverged is wrapped by the error of a run stopped by a NaN or infinite loss or gradient
@@ -68,6 +75,7 @@ type Summary struct {
 	FinalLoss     float64        `json:"final_train_loss"`
 	FinalValLoss  float64        `json:"final_val_loss"`
 	Phases        []PhaseSummary `json:"phases"`
+	WorldSize     int            `json:"world_size,omitempty"` // ranks of a data-parallel run (omitted: 1)
 }
 
 // PhaseSummary reports one phase.
@@ -80,6 +88,14 @@ type PhaseSummary struct {
 	FLOPs        float64 `json:"flops_estimate"`
 	TrainLoss    float64 `json:"final_train_loss"`
 	ValLoss      float64 `json:"val_loss"`
+	// AllReduceBytes is the gradient payload one step of the phase all-reduces in a
+	// data-parallel run: the phase's trainable parameters (omitted in one process, and for a
+	// phase this process did not train in: one finished before a resume).
+	AllReduceBytes int64 `json:"allreduce_bytes_per_step,omitempty"`
+	// AllReduceSeconds is the time rank 0 spent in the gradient all-reduce during the phase
+	// (by this process: a resumed run counts from the resume), which includes waiting for the
+	// slowest rank.
+	AllReduceSeconds float64 `json:"allreduce_seconds,omitempty"`
 }
 
 // run is the state of one training run.
@@ -100,7 +116,8 @@ type run struct {
 	sampler *data.Sampler
 	val     [][]int64
 	sched   optim.Schedule
-	metrics *metricsLog
+	metrics *metricsLog // nil on ranks other than 0
+	dist    dist
 
 	lock *fsutil.Locked // the checkpoint directory's, held for the whole run
 
@@ -116,6 +133,8 @@ type run struct {
 	lastVal    float64
 	phaseVal   []float64
 	phaseLoss  []float64
+	phaseBytes []int64   // all-reduce payload per step, per phase (data-parallel runs)
+	phaseComm  []float64 // seconds in the all-reduce per phase, by this process
 }
 
 // Run trains the model a budget describes and returns its summary.
@@ -129,7 +148,10 @@ func Run(b *Budget, opts Options) (sum *Summary, err error) {
 	if opts.Uniform {
 		b = b.Uniform()
 	}
-	r := &run{b: b, opts: opts, log: opts.Log, mode: "growth", savedStep: -1}
+	r := &run{b: b, opts: opts, log: opts.Log, mode: "growth", savedStep: -1, dist: dist{g: opts.Group}}
+	if !r.dist.root() {
+		r.log, r.opts.Progress = io.Discard, false
+	}
 	if opts.Uniform {
 		r.mode = "uniform"
 	}
@@ -140,10 +162,10 @@ func Run(b *Budget, opts Options) (sum *Summary, err error) {
 	defer torch.Recover(&err)
 	defer r.close() // also after a failed setup: it may hold the checkpoint directory's lock
 	if err := r.setup(); err != nil {
-		return nil, err
+		return nil, r.dist.failed(err)
 	}
 	if err := r.train(); err != nil {
-		return nil, err
+		return nil, r.dist.failed(err)
 	}
 	return r.finish()
 }
@@ -164,11 +186,20 @@ func (r *run) close() {
 func (r *run) setup() error {
 	b := r.b
 	r.dev, _ = torch.ParseDevice(b.Run.Device)
+	if r.opts.Device != "" {
+		var err error
+		if r.dev, err = torch.ParseDevice(r.opts.Device); err != nil {
+			return err
+		}
+	}
 	r.dtype, _ = torch.ParseDType(b.Run.DType)
 	if r.dev.IsCUDA() && !torch.CUDAAvailable() {
 		return fmt.Errorf("[run] device %s: CUDA is not available here", r.dev)
 	}
 	torch.ManualSeed(b.Run.Seed)
+	if err := r.dist.check(b); err != nil {
+		return fmt.Errorf("%s: %w", b.path, err)
+	}
 	if err := os.MkdirAll(r.out, 0o755); err != nil {
 		return err
 	}
@@ -200,6 +231,9 @@ func (r *run) setup() error {
 	sep := Separator(r.tok)
 	key := tokenizerKey(r.tok)
 	r.fp = fingerprint(b, key)
+	if err := r.dist.agree(r.fp); err != nil {
+		return err
+	}
 	cache := b.Resolve(b.Data.CacheDir)
 	trainTok, err := data.TokenizeCached(train, r.tok, sep, cache, key)
 	if err != nil {
@@ -235,6 +269,9 @@ func (r *run) setup() error {
 	if err := r.m.To(r.dev, params); err != nil {
 		return err
 	}
+	if err := r.dist.broadcast(r.m.Param, r.m.Names(), "the initial parameters"); err != nil {
+		return err
+	}
 	r.m.Compute = r.dtype
 	precision := params.String()
 	if r.m.Mixed() {
@@ -245,6 +282,9 @@ func (r *run) setup() error {
 	o := b.Optim
 	r.opt = optim.NewAdamW(torch.AdamWConfig{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay})
 	r.stepper = optim.Step{Optimizer: r.opt, GradClip: o.GradClip, CheckFinite: true}
+	if r.dist.on() {
+		r.stepper.Reduce = r.dist.reduceGrads
+	}
 	r.sched = optim.Schedule{Kind: o.Schedule, PeakLR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup, Total: b.TotalSteps()}
 	if err := r.sched.Validate(); err != nil {
 		return fmt.Errorf("[optim] %w", err)
@@ -255,19 +295,34 @@ func (r *run) setup() error {
 	r.phaseTime = make([]float64, len(b.Phases))
 	r.phaseVal = make([]float64, len(b.Phases))
 	r.phaseLoss = make([]float64, len(b.Phases))
+	r.phaseBytes = make([]int64, len(b.Phases))
+	r.phaseComm = make([]float64, len(b.Phases))
 	for i := range r.phaseVal {
 		r.phaseVal[i], r.phaseLoss[i] = math.NaN(), math.NaN()
 	}
 	r.lastVal, r.lastLoss = math.NaN(), math.NaN()
-	if err := r.openCheckpointDir(); err != nil {
+	// Rank 0 owns the checkpoint directory (its lock, its recovery); every rank reads the
+	// checkpoint it resumes from, after that recovery.
+	if r.dist.root() {
+		if err := r.openCheckpointDir(); err != nil {
+			return err
+		}
+		if !r.opts.Resume {
+			if err := r.freshOutput(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := r.dist.barrier("waiting for rank 0's checkpoint directory"); err != nil {
 		return err
 	}
 	if r.opts.Resume {
 		if err := r.resume(); err != nil {
 			return err
 		}
-	} else if err := r.freshOutput(); err != nil {
-		return err
+		if err := r.dist.broadcast(r.m.Param, r.m.Names(), "the resumed parameters"); err != nil {
+			return err
+		}
 	} else if err := r.silenceAbsent(); err != nil {
 		return err
 	}
@@ -277,6 +332,9 @@ func (r *run) setup() error {
 		pi, _ := b.phaseAt(s)
 		sp := r.plan.at(pi, s)
 		r.flopsDone += r.flops.stepOf(b.Phases[pi], sp.trained, sp.skipped) * tokens
+	}
+	if !r.dist.root() {
+		return nil
 	}
 	r.metrics, err = openMetrics(filepath.Join(r.out, "metrics.jsonl"), r.step)
 	return err
@@ -305,14 +363,18 @@ func (r *run) train() error {
 	for r.step < total {
 		// A stop comes before anything of the next step, a phase's init included: a checkpoint
 		// at a phase boundary holds the weights before the init, and resuming applies it once.
-		if err := r.opts.Context.Err(); err != nil || (r.opts.StopAt > 0 && r.step >= r.opts.StopAt) {
+		stop, interrupted, err := r.stopRequested()
+		if err != nil {
+			return err
+		}
+		if stop {
 			if current >= 0 {
 				r.phaseTime[current] += time.Since(phaseStart).Seconds()
 			}
 			if err := r.saveCheckpoint(); err != nil {
 				return err
 			}
-			if r.opts.Context.Err() != nil {
+			if interrupted {
 				return ErrInterrupted
 			}
 			return ErrStopped
@@ -331,6 +393,9 @@ func (r *run) train() error {
 			r.setPresence(pi)
 			if inPhase == 0 {
 				if err := r.applyInit(pi); err != nil {
+					return err
+				}
+				if err := r.dist.broadcast(r.m.Param, r.layerParamNames(p.layers), fmt.Sprintf("phase %d's init", pi+1)); err != nil {
 					return err
 				}
 				testHook("init-applied", pi+1)
@@ -362,6 +427,13 @@ func (r *run) train() error {
 		}
 		for _, l := range sp.trained {
 			r.layerSteps[l]++
+		}
+		if r.dist.on() {
+			if inPhase == 0 || r.dist.stepBytes != r.phaseBytes[pi] {
+				fmt.Fprintf(r.log, "  all-reduce: %d bytes of gradients per step over %d ranks\n", r.dist.stepBytes, r.dist.size())
+			}
+			r.phaseBytes[pi] = r.dist.stepBytes
+			r.phaseComm[pi] += r.dist.stepTime.Seconds()
 		}
 		r.flopsDone += r.flops.stepOf(p, sp.trained, sp.skipped) * float64(tokensPerStep) // as setup replays it
 		r.step++
@@ -456,13 +528,22 @@ func (r *run) paramsFinite() (ok bool, err error) {
 // step goes to metrics.jsonl).
 func (r *run) trainStep(params []optim.Param, lr float64) (loss, gnorm float64, err error) {
 	res, err := r.stepper.Run(params, lr, r.b.Data.GradAccum, func(int) (*torch.Tensor, error) {
-		return r.batchLoss(r.sampler.Next())
+		return r.batchLoss(r.dist.shard(r.sampler.Next()))
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", r.step+1, err)
 	}
 	defer res.Close()
-	return res.Read()
+	if loss, gnorm, err = res.Read(); err != nil || !r.dist.on() {
+		return loss, gnorm, err
+	}
+	// The logged loss is the global batch's: the mean of the ranks' equal shares. The gradient
+	// norm was measured after the reduction, so it already is.
+	s, err := r.dist.sums(loss)
+	if err != nil {
+		return 0, 0, fmt.Errorf("step %d: %w", r.step+1, err)
+	}
+	return s[0] / float64(r.dist.size()), gnorm, nil
 }
 
 // batchLoss is the mean next-token cross-entropy of windows of seq_len+1 tokens.
@@ -474,13 +555,23 @@ func (r *run) batchLoss(batch [][]int64) (*torch.Tensor, error) {
 	return r.m.Loss(b, model.LossOptions{})
 }
 
-// validate returns the mean next-token loss on the validation windows.
+// validate returns the mean next-token loss on the validation windows. In a data-parallel run
+// each rank evaluates its own share of them (rank k every size-th window from the k-th, in
+// batches of its share of batch_size) and the token-weighted sums are added over the ranks.
 func (r *run) validate() (v float64, err error) {
 	defer torch.Recover(&err)
 	var sum float64
 	var count int64
-	for i := 0; i < len(r.val); i += r.b.Data.BatchSize {
-		batch := r.val[i:min(i+r.b.Data.BatchSize, len(r.val))]
+	val := r.val
+	if r.dist.on() {
+		val = nil
+		for i := r.dist.rank(); i < len(r.val); i += r.dist.size() {
+			val = append(val, r.val[i])
+		}
+	}
+	bs := r.b.Data.BatchSize / r.dist.size()
+	for i := 0; i < len(val); i += bs {
+		batch := val[i:min(i+bs, len(val))]
 		torch.WithScope(func(s *torch.Scope) {
 			torch.NoGrad(func() {
 				var l *torch.Tensor
@@ -495,6 +586,13 @@ func (r *run) validate() (v float64, err error) {
 		if err != nil {
 			return 0, fmt.Errorf("validation: %w", err)
 		}
+	}
+	if r.dist.on() {
+		s, err := r.dist.sums(sum, float64(count))
+		if err != nil {
+			return 0, fmt.Errorf("validation: %w", err)
+		}
+		sum, count = s[0], int64(s[1])
 	}
 	return sum / float64(count), nil
 }
@@ -669,7 +767,7 @@ func (r *run) finish() (*Summary, error) {
 	phaseFLOPs := r.plan.phaseFLOPs(fl, float64(s.TokensPerStep))
 	for i, p := range b.Phases {
 		ps := PhaseSummary{Name: p.Name, Layers: slices.Clone(p.layers), Steps: p.Steps, Seconds: r.phaseTime[i],
-			TrainLoss: r.phaseLoss[i], ValLoss: r.phaseVal[i]}
+			TrainLoss: r.phaseLoss[i], ValLoss: r.phaseVal[i], AllReduceBytes: r.phaseBytes[i], AllReduceSeconds: r.phaseComm[i]}
 		ps.FLOPs = phaseFLOPs[i]
 		if ps.Seconds > 0 {
 			ps.TokensPerSec = float64(s.TokensPerStep*p.Steps) / ps.Seconds
@@ -681,6 +779,12 @@ func (r *run) finish() (*Summary, error) {
 	s.UniformFLOPs = fl.step(b.Uniform().Phases[0]) * float64(s.TokensPerStep) * float64(s.Steps)
 	if s.Seconds > 0 {
 		s.TokensPerSec = float64(s.TokensPerStep*s.Steps) / s.Seconds
+	}
+	if r.dist.on() {
+		s.WorldSize = r.dist.size()
+	}
+	if !r.dist.root() {
+		return s, nil
 	}
 	if err := writeJSONAtomic(filepath.Join(r.out, "summary.json"), s); err != nil {
 		return nil, err
@@ -700,6 +804,13 @@ func PrintSummary(w io.Writer, s *Summary) {
 		s.TotalLayerSt, s.UniformLaySt, s.CostRatio, 100*s.CostReduction, s.FLOPs, s.UniformFLOPs)
 	fmt.Fprintf(w, "per-layer trained steps: %v\n", s.LayerSteps)
 	fmt.Fprintf(w, "final train loss %.4f, final val loss %.4f, %.1fs, %.0f tokens/s\n", s.FinalLoss, s.FinalValLoss, s.Seconds, s.TokensPerSec)
+	if s.WorldSize > 0 {
+		var parts []string
+		for _, p := range s.Phases {
+			parts = append(parts, fmt.Sprintf("%s %d (%.1fs)", p.Name, p.AllReduceBytes, p.AllReduceSeconds))
+		}
+		fmt.Fprintf(w, "data parallel over %d ranks; gradient bytes all-reduced per step (time in all-reduce): %s\n", s.WorldSize, strings.Join(parts, ", "))
+	}
 }
 
 // layerList formats sorted layer indices compactly: "0-3,8,10-11".

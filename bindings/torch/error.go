@@ -20,6 +20,9 @@ const (
 	CodeArgument    ErrorCode = C.GT_ERR_ARGUMENT // the bindings rejected an argument
 	CodeFreed       ErrorCode = C.GT_ERR_FREED    // the tensor was already closed or released
 	CodeInternal    ErrorCode = C.GT_ERR_INTERNAL // any other C++ exception
+	// CodeDistributed: a process group's communication failed or timed out (a peer died, hung
+	// or never joined; the network refused). The group cannot be used again.
+	CodeDistributed ErrorCode = C.GT_ERR_DIST
 )
 
 // Sentinels for errors.Is: errors.Is(err, torch.ErrOutOfMemory) holds for any *Error with
@@ -30,6 +33,7 @@ var (
 	ErrArgument    = errors.New("torch: invalid argument")
 	ErrFreed       = errors.New("torch: tensor already released")
 	ErrInternal    = errors.New("torch: internal error")
+	ErrDistributed = errors.New("torch: distributed communication failed")
 )
 
 // Error is what tensor operations panic with, and what Recover and Try return.
@@ -57,6 +61,8 @@ func (e *Error) Is(target error) bool {
 		return e.Code == CodeFreed
 	case ErrInternal:
 		return e.Code == CodeInternal
+	case ErrDistributed:
+		return e.Code == CodeDistributed
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/growthtrain/growthtrain/analysis"
 	"github.com/growthtrain/growthtrain/analysis/paper"
 	"github.com/growthtrain/growthtrain/analysis/report"
+	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/data"
 	"github.com/growthtrain/growthtrain/internal/fsutil"
 	"github.com/growthtrain/growthtrain/internal/progress"
@@ -25,8 +27,8 @@ func analyzeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "analyze",
 		Usage:     "layer diagnostics: the paper's five (ablation, predictability, recovery, manipulation, structure), the logit lens and block angular distances",
-		UsageText: "growthtrain analyze -m MODEL [--data FILE] [--metrics LIST] [--eval-tokens N] [--format png,svg,pdf] -o DIR",
-		Flags: append(append(modelFlags(), dataFlags("evaluation text (default: the paper-sized set of 10 short sentences)")...),
+		UsageText: "growthtrain analyze -m MODEL [--data FILE] [--metrics LIST] [--eval-tokens N] [--format png,svg,pdf] -o DIR [--nproc N]",
+		Flags: append(append(append(modelFlags(), dataFlags("evaluation text (default: the paper-sized set of 10 short sentences)")...),
 			intIn(&cli.IntFlag{Name: "eval-tokens", Value: 16384, Usage: "with --data: evaluate at most this many tokens (0: all)"}, 0, maxTokens, "0: all"),
 			intIn(&cli.IntFlag{Name: "seq-len", Value: 256, Usage: "with --data: tokens per evaluation window"}, 2, maxSeqLen, "capped at the model's context"),
 			intIn(&cli.IntFlag{Name: "batch", Value: 8, Usage: "windows per forward pass"}, 1, maxBatch, ""),
@@ -40,7 +42,7 @@ func analyzeCommand() *cli.Command {
 			intIn(&cli.IntFlag{Name: "recovery-steps", Usage: "fine-tuning steps allowed for recovery; 0: 200 on a GPU (the paper's ~200), 50 on the CPU", DefaultText: "0"}, 0, maxRecovSteps, "0: the default"),
 			&cli.StringFlag{Name: "train-data", Usage: "text for recovery fine-tuning, in the formats of --data (default: the embedded corpus' training split)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "directory for analysis.json, tables, figures and report.md"},
-		),
+		), distFlags()...),
 		Action: analyzeAction,
 	}
 }
@@ -60,9 +62,13 @@ type analyzeParams struct {
 	RecoverySteps                   int
 	TrainData                       string
 	Output                          string
+	Group                           *torch.ProcessGroup // a rank of a distributed analysis
 }
 
 func analyzeAction(c *cli.Context) error {
+	if launching(c) {
+		return launch(argv, c.Int("nproc"))
+	}
 	var metrics []string
 	for _, m := range strings.Split(c.String("metrics"), ",") {
 		if m = strings.TrimSpace(m); m != "" {
@@ -80,12 +86,31 @@ func analyzeAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = runAnalyze(analyzeParams{Model: c.String("model"), Tokenizer: c.String("tokenizer"), Device: c.String("device"),
+	p := analyzeParams{Model: c.String("model"), Tokenizer: c.String("tokenizer"), Device: c.String("device"),
 		DType: c.String("dtype"), Data: c.String("data"), Source: src, EvalTokens: c.Int("eval-tokens"), SeqLen: c.Int("seq-len"),
 		Batch: c.Int("batch"), Metrics: metrics, RecoveryBudget: c.Duration("recovery-budget"), Formats: formats,
 		Seed: c.Uint64("seed"), Bootstrap: c.Int("bootstrap"),
 		RecoveryLayers: c.String("recovery-layers"), RecoverySteps: c.Int("recovery-steps"), TrainData: c.String("train-data"),
-		Output: c.String("output")})
+		Output: c.String("output")}
+	// A rank of a distributed analysis (--nproc, torchrun, SLURM): the per-layer runs are
+	// sharded over the ranks, rank 0 writes the outputs.
+	if e, ok, err := readRankEnv(); err != nil {
+		return err
+	} else if ok {
+		g, dev, err := joinGroup(e, p.Device, c.Duration("dist-timeout"))
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		p.Group = g
+		if dev != "" {
+			p.Device = dev
+		}
+	}
+	_, err = runAnalyze(p)
+	if p.Group != nil && err != nil {
+		err = fmt.Errorf("rank %d of %d: %w", p.Group.Rank(), p.Group.Size(), err)
+	}
 	return err
 }
 
@@ -154,6 +179,7 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 	for _, w := range e.Windows {
 		info.Tokens += len(w) - 1
 	}
+	root := p.Group == nil || p.Group.Rank() == 0
 	metrics, askedRecovery := p.Metrics, slices.Contains(p.Metrics, "recovery")
 	if metrics == nil {
 		metrics = slices.Clone(analysis.Metrics)
@@ -167,6 +193,12 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 			bar := progress.NewUnits(total, desc, unit)
 			return func(done, _ int) { _ = bar.Set(done) }
 		}}
+	if p.Group != nil {
+		opts.Group = p.Group
+		if !root {
+			opts.Log, opts.ProgressFactory = io.Discard, nil
+		}
+	}
 	if opts.RecoveryLayers, err = recoveryLayers(p.RecoveryLayers, m); err != nil {
 		return nil, err
 	}
@@ -185,34 +217,47 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 		}
 		info.TrainWindows = len(train)
 	}
-	fmt.Fprintf(os.Stderr, "analyze %s: %d layers, %d evaluation windows (%d tokens) on %v\n",
-		p.Model, m.Config.NumHiddenLayers, info.Windows, info.Tokens, m.Device)
+	if root {
+		fmt.Fprintf(os.Stderr, "analyze %s: %d layers, %d evaluation windows (%d tokens) on %v\n",
+			p.Model, m.Config.NumHiddenLayers, info.Windows, info.Tokens, m.Device)
+	}
 	// Time estimates, from a calibration on this model and machine.
 	cal, err := analysis.Calibrate(e, train, opts)
 	if err != nil {
 		return nil, err
 	}
 	est := cal.Estimate(metrics, m.Config.NumHiddenLayers, len(e.Windows), opts)
+	if p.Group != nil {
+		// Every rank must drop recovery or none: rank 0's estimate decides.
+		all, err := p.Group.AllGatherFloat64s([]float64{est["recovery"]})
+		if err != nil {
+			return nil, err
+		}
+		est["recovery"] = all[0][0]
+	}
 	if slices.Contains(metrics, "recovery") && !askedRecovery && !m.Device.IsCUDA() {
 		if d := time.Duration(est["recovery"] * float64(time.Second)); d > p.RecoveryBudget {
 			metrics = slices.DeleteFunc(metrics, func(s string) bool { return s == "recovery" })
-			fmt.Fprintf(os.Stderr, "recovery skipped: on the CPU it would take about %s (%d layers x %d steps), more than --recovery-budget %s; name it in --metrics to run it anyway\n",
+			fmt.Fprintf(opts.Log, "recovery skipped: on the CPU it would take about %s (%d layers x %d steps), more than --recovery-budget %s; name it in --metrics to run it anyway\n",
 				roundDuration(d), len(opts.RecoveryLayers), opts.RecoverySteps, p.RecoveryBudget)
 			train, info.TrainWindows, info.TrainSource = nil, 0, ""
 		}
 	}
 	total := 0.0
-	fmt.Fprintln(os.Stderr, "estimated time (extrapolated from one calibration batch; an estimate, not a promise):")
+	fmt.Fprintln(opts.Log, "estimated time (extrapolated from one calibration batch; an estimate, not a promise):")
 	for _, name := range metrics {
 		total += est[name]
-		fmt.Fprintf(os.Stderr, "  %-15s ~%s\n", name, roundDuration(time.Duration(est[name]*float64(time.Second))))
+		fmt.Fprintf(opts.Log, "  %-15s ~%s\n", name, roundDuration(time.Duration(est[name]*float64(time.Second))))
 	}
-	fmt.Fprintf(os.Stderr, "  %-15s ~%s\n", "total", roundDuration(time.Duration(total*float64(time.Second))))
+	fmt.Fprintf(opts.Log, "  %-15s ~%s\n", "total", roundDuration(time.Duration(total*float64(time.Second))))
 	opts.Metrics = metrics
 	rep, err := analysis.Run(e, train, analysis.ModelInfo{Path: absPath(p.Model), Config: m.Config, Params: m.NumParams(),
 		Device: m.Device.String(), DType: m.DType.String()}, info, opts)
 	if err != nil {
 		return nil, err
+	}
+	if !root {
+		return rep, nil
 	}
 	if err := report.WriteWith(p.Output, rep, report.Options{Formats: p.Formats}); err != nil {
 		return nil, err

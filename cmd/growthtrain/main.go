@@ -12,6 +12,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// argv is the command line without the program name, which --nproc gives its workers.
+var argv []string
+
 // version is the growthtrain release; the libtorch and ABI versions are reported beside it.
 const version = "0.1.0-dev"
 
@@ -38,6 +41,7 @@ func runMain(args []string) int {
 }
 
 func runMainTo(stderr io.Writer, args []string) int {
+	argv = args[1:] // what --nproc's launcher passes on to its workers
 	app := newApp()
 	err := app.Run(args)
 	if err == nil {

@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	if args, ok := os.LookupEnv(cliChildEnv); ok {
+		selfCommand = testSelfCommand // --nproc's workers are this binary as the CLI too
 		os.Exit(runMain(append([]string{"growthtrain"}, strings.Split(args, "\x1f")...)))
 	}
 	os.Exit(m.Run())
@@ -37,6 +38,7 @@ func TestMain(m *testing.M) {
 
 // run executes the CLI in-process and returns its error.
 func run(args ...string) error {
+	argv = args
 	return newApp().Run(append([]string{"growthtrain"}, args...))
 }
 

@@ -59,7 +59,7 @@ func sweepAction(c *cli.Context) error {
 		Target: c.Float64("target"), Output: c.String("output"), Resume: c.Bool("resume"), Log: os.Stderr,
 		Train: trainer.Options{Context: ctx, AutoTokenizer: autoTokenizer()}})
 	if err != nil {
-		return interrupted(ctx, err)
+		return interrupted(ctx, err, true) // sweep runs in one process
 	}
 	fmt.Print(res.Markdown())
 	fmt.Fprintf(os.Stderr, "wrote %s (sweep.json, sweep.csv, summary.md, loss_vs_flops, loss_vs_wall)\n", c.String("output"))

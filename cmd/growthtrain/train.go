@@ -21,7 +21,7 @@ import (
 
 // trainFlags are accepted both at the top level (growthtrain -c budget.toml) and by `train`.
 func trainFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "budget TOML file (see docs/budget.md)"},
 		&cli.BoolFlag{Name: "uniform", Usage: "train the uniform baseline of the budget (same model, data order and steps, every layer every step)"},
 		&cli.BoolFlag{Name: "compare", Usage: "train the budget and its uniform baseline at equal cost (--match), then compare them"},
@@ -30,14 +30,14 @@ func trainFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "resume", Usage: "continue from the latest checkpoint in the output directory"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output directory (default: [run] output)"},
 		intIn(&cli.IntFlag{Name: "stop-at", Usage: "checkpoint and stop after this many steps (continue later with --resume)"}, 0, trainer.MaxSteps, "0: run to the end"),
-	}
+	}, distFlags()...)
 }
 
 func trainCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "train",
 		Usage:     "train with per-layer budgets (same as growthtrain -c FILE)",
-		UsageText: "growthtrain train -c budget.toml [--uniform | --compare] [--resume] [-o DIR]",
+		UsageText: "growthtrain train -c budget.toml [--uniform | --compare] [--resume] [-o DIR] [--nproc N]",
 		Flags:     trainFlags(),
 		Action:    trainAction,
 	}
@@ -55,6 +55,9 @@ func trainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if launching(c) {
+		return launch(argv, c.Int("nproc"))
+	}
 	// Ctrl-C and SIGTERM: the trainer saves a checkpoint at the next step boundary and stops.
 	ctx, stop := notifyContext()
 	defer stop()
@@ -66,11 +69,25 @@ func trainAction(c *cli.Context) error {
 	// of the results (summary.json, the loss curve) and --compare's comparison.
 	opts := trainer.Options{Resume: c.Bool("resume"), Log: os.Stderr, Context: ctx, StopAt: c.Int("stop-at"),
 		Progress: term.IsTerminal(int(os.Stderr.Fd())), AutoTokenizer: autoTokenizer()}
+	// A rank of a data-parallel run (launched by --nproc, torchrun or SLURM).
+	root := true
+	if e, ok, err := readRankEnv(); err != nil {
+		return err
+	} else if ok {
+		g, dev, err := joinGroup(e, b.Run.Device, c.Duration("dist-timeout"))
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		opts.Group, opts.Device, root = g, dev, e.rank == 0
+	}
 	if !c.Bool("compare") {
 		opts.Uniform, opts.Output = c.Bool("uniform"), out
 		_, err := trainer.Run(b, opts)
-		finishRun(out, runName(b.Run.Name, out), err)
-		return interrupted(ctx, err)
+		if root {
+			finishRun(out, runName(b.Run.Name, out), err)
+		}
+		return interrupted(ctx, err, root)
 	}
 	// --compare --resume resumes each run that has a checkpoint (a finished one re-finishes
 	// from its final checkpoint at once) and starts one that has none.
@@ -84,12 +101,18 @@ func trainAction(c *cli.Context) error {
 	rep, err := trainer.RunComparison(path, opts, trainer.CompareOptions{Match: match, MatchTo: c.String("match-to")})
 	// A loss curve for each of RunComparison's runs (growth, uniform, uniform at matched cost).
 	runs, _ := filepath.Glob(filepath.Join(out, "*", "metrics.jsonl"))
+	if !root {
+		runs = nil
+	}
 	for _, m := range runs {
 		dir := filepath.Dir(m)
 		finishRun(dir, runName(b.Run.Name, out)+" ("+filepath.Base(dir)+")", err)
 	}
 	if err != nil {
-		return interrupted(ctx, err)
+		return interrupted(ctx, err, root)
+	}
+	if !root {
+		return nil
 	}
 	trainer.PrintComparison(os.Stdout, rep)
 	return trainer.WriteComparison(filepath.Join(out, "comparison.json"), rep)
@@ -215,21 +238,28 @@ func notifyContext() (context.Context, func()) {
 // interrupted turns the trainer's stop errors into the command's outcome: --stop-at is a normal
 // end; a signal exits with 128 + its number (130 for Ctrl-C, 143 for SIGTERM) after the
 // checkpoint.
-func interrupted(ctx context.Context, err error) error {
+// Of a data-parallel run's ranks only rank 0 (root) says so: the others stopped alike.
+func interrupted(ctx context.Context, err error, root bool) error {
 	if errors.Is(err, trainer.ErrStopped) {
-		fmt.Fprintln(os.Stderr, err) // a stage message: where the run stopped
+		if root {
+			fmt.Fprintln(os.Stderr, err) // a stage message: where the run stopped
+		}
 		return nil
 	}
 	if errors.Is(err, trainer.ErrInterrupted) {
 		code := 130
 		var sc signalCause
+		msg := err.Error()
 		if errors.As(context.Cause(ctx), &sc) {
 			if s, ok := sc.sig.(syscall.Signal); ok {
 				code = 128 + int(s)
 			}
-			return cli.Exit(fmt.Sprintf("%s: %v", sc.sig, err), code)
+			msg = fmt.Sprintf("%s: %v", sc.sig, err)
 		}
-		return cli.Exit(err.Error(), code)
+		if !root {
+			msg = "" // a rank interrupted by another rank's signal exits alike, silently
+		}
+		return cli.Exit(msg, code)
 	}
 	return err
 }
