@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -161,9 +162,10 @@ func FuzzParseConfig(f *testing.F) {
 
 func sameConfig(a, b Config) bool {
 	eq := func(x, y *int64) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }
-	if !eq(a.BOSTokenID, b.BOSTokenID) || !eq(a.EOSTokenID, b.EOSTokenID) {
+	if !eq(a.BOSTokenID, b.BOSTokenID) || !eq(a.EOSTokenID, b.EOSTokenID) || !eq(a.PadTokenID, b.PadTokenID) {
 		return false
 	}
 	a.BOSTokenID, a.EOSTokenID, b.BOSTokenID, b.EOSTokenID = nil, nil, nil, nil
-	return a == b
+	a.PadTokenID, b.PadTokenID = nil, nil
+	return reflect.DeepEqual(a, b) // RopeScaling and LayerTypes by value
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 )
@@ -12,9 +13,14 @@ import (
 // Shapes: ids [B, T] int64; hidden states [B, T, hidden]; logits [B, T, vocab].
 // Every function returns new tensors; call them inside a torch.Scope.
 
-// Embed returns the token embeddings of ids.
+// Embed returns the token embeddings of ids (Gemma: times sqrt(hidden_size), rounded to the
+// parameters' dtype first, as transformers does).
 func (m *Model) Embed(ids *torch.Tensor) *torch.Tensor {
-	return torch.Embedding(m.params["model.embed_tokens.weight"], ids)
+	e := torch.Embedding(m.params["model.embed_tokens.weight"], ids)
+	if m.Config.Arch().EmbedScale {
+		e = e.Mul(torch.Scalar(float64(float32(math.Sqrt(float64(m.Config.HiddenSize))))).To(e.DType()))
+	}
+	return e
 }
 
 // Block applies decoder layer i (its controls included) to hidden state h at positions
@@ -38,7 +44,7 @@ func (m *Model) block(i int, h *torch.Tensor) *torch.Tensor {
 	ctl := m.Layers[i]
 	p := LayerPrefix(i)
 	if !ctl.SkipAttn {
-		a := m.attention(p, m.norm(h, m.params[p+"input_layernorm.weight"]))
+		a := m.attention(i, m.norm(h, m.params[p+"input_layernorm.weight"]))
 		if ctl.AttnOut != 1 {
 			a = a.MulScalar(ctl.AttnOut)
 		}
@@ -48,7 +54,7 @@ func (m *Model) block(i int, h *torch.Tensor) *torch.Tensor {
 		x := m.norm(h, m.params[p+"post_attention_layernorm.weight"])
 		gate := m.linear(x, p+"mlp.gate_proj")
 		up := m.linear(x, p+"mlp.up_proj")
-		f := m.linear(torch.SwiGLU(gate, up), p+"mlp.down_proj")
+		f := m.linear(m.gated(gate, up), p+"mlp.down_proj")
 		if ctl.MLPOut != 1 {
 			f = f.MulScalar(ctl.MLPOut)
 		}
@@ -113,8 +119,21 @@ func (m *Model) checkIDs(ids *torch.Tensor) error {
 	return nil
 }
 
-// norm is HF's LlamaRMSNorm: normalise in float32, cast back, then scale by the weight.
+// norm is HF's RMSNorm: normalise in float32, cast back, then scale by the weight (LLaMA);
+// or, for architectures that scale by (1 + weight), scale in float32 and then cast (Gemma).
 func (m *Model) norm(h, w *torch.Tensor) *torch.Tensor {
+	if m.Config.Arch().NormOffset {
+		w = w.To(torch.Float32).AddScalar(1)
+		if h.DType() == torch.Float32 {
+			return torch.RMSNorm(h, w, m.Config.RMSNormEps)
+		}
+		return torch.RMSNorm(h.To(torch.Float32), w, m.Config.RMSNormEps).To(h.DType())
+	}
+	return m.plainNorm(h, w)
+}
+
+// plainNorm is LLaMA's RMSNorm whatever the architecture (Qwen3's q/k norms are this one).
+func (m *Model) plainNorm(h, w *torch.Tensor) *torch.Tensor {
 	if h.DType() == torch.Float32 {
 		return torch.RMSNorm(h, w, m.Config.RMSNormEps)
 	}
@@ -122,23 +141,80 @@ func (m *Model) norm(h, w *torch.Tensor) *torch.Tensor {
 	return x.Mul(w)
 }
 
+// gated is the MLP's inner product act(gate) * up: SwiGLU for silu; for gelu_pytorch_tanh the
+// tanh approximation of GeLU, evaluated in float32 and rounded once to the input dtype, as
+// libtorch's kernel does for reduced precision.
+func (m *Model) gated(gate, up *torch.Tensor) *torch.Tensor {
+	if m.Config.HiddenAct != "gelu_pytorch_tanh" {
+		return torch.SwiGLU(gate, up)
+	}
+	x := gate
+	if x.DType() != torch.Float32 {
+		x = x.To(torch.Float32)
+	}
+	// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+	inner := x.Add(x.Mul(x).Mul(x).MulScalar(0.044715)).MulScalar(math.Sqrt(2 / math.Pi))
+	g := x.Mul(inner.Tanh().AddScalar(1)).MulScalar(0.5)
+	if g.DType() != gate.DType() {
+		g = g.To(gate.DType())
+	}
+	return g.Mul(up)
+}
+
 func (m *Model) linear(x *torch.Tensor, prefix string) *torch.Tensor {
 	return torch.Linear(x, m.params[prefix+".weight"], m.params[prefix+".bias"])
 }
 
-// attention is grouped-query self-attention with rotary position embeddings, causal.
-func (m *Model) attention(p string, x *torch.Tensor) *torch.Tensor {
+// heads projects the normalised input x [B, T, hidden] of layer i to the heads of name
+// (self_attn.q_proj, k_proj or v_proj): [B, n, T, head_dim]; queries and keys get their q/k
+// norm (Qwen3) and the rotary embedding.
+func (m *Model) heads(i int, x *torch.Tensor, name string) *torch.Tensor {
 	c := m.Config
+	p := LayerPrefix(i)
 	b, t := x.Size(0), x.Size(1)
-	heads := func(name string, n int) *torch.Tensor {
-		return m.linear(x, p+name).View(b, t, int64(n), int64(c.HeadDim)).Transpose(1, 2) // [B, n, T, d]
+	n := c.NumKeyValueHeads
+	if name == "self_attn.q_proj" {
+		n = c.NumAttentionHeads
 	}
-	q, k, v := heads("self_attn.q_proj", c.NumAttentionHeads), heads("self_attn.k_proj", c.NumKeyValueHeads), heads("self_attn.v_proj", c.NumKeyValueHeads)
+	y := m.linear(x, p+name).View(b, t, int64(n), int64(c.HeadDim))
+	if name == "self_attn.v_proj" {
+		return y.Transpose(1, 2)
+	}
+	if c.Arch().QKNorm {
+		norm := "self_attn.q_norm.weight"
+		if name == "self_attn.k_proj" {
+			norm = "self_attn.k_norm.weight"
+		}
+		y = m.plainNorm(y, m.params[p+norm])
+	}
 	cos, sin := m.ropeTables(t)
-	q, k = torch.Rotary(q, cos, sin), torch.Rotary(k, cos, sin)
-	o := torch.ScaledDotProductAttention(q, k, v, torch.AttentionOptions{
-		Causal: true, Scale: m.attnScale(), GroupedKV: c.NumKeyValueHeads != c.NumAttentionHeads,
-	})
+	return torch.Rotary(y.Transpose(1, 2), cos, sin) // [B, n, T, d]
+}
+
+// windowMask is the boolean mask (true = attend) of layer i's sliding window over t positions,
+// or nil when the window covers them all: key j is visible from query q when q-w < j <= q.
+func (m *Model) windowMask(i int, t int64, dev torch.Device) *torch.Tensor {
+	w := int64(m.Config.Window(i))
+	if w <= 0 || w >= t {
+		return nil
+	}
+	pos := torch.Arange(0, float64(t), 1, torch.WithDType(torch.Int64), torch.WithDevice(dev))
+	diff := pos.Unsqueeze(1).Sub(pos.Unsqueeze(0)) // [T, T]: q - j
+	return diff.GtScalar(-1).LogicalAnd(diff.LtScalar(float64(w)))
+}
+
+// attention is grouped-query self-attention of layer i with rotary position embeddings,
+// causal, and limited to the layer's sliding window where it has one.
+func (m *Model) attention(i int, x *torch.Tensor) *torch.Tensor {
+	c := m.Config
+	p := LayerPrefix(i)
+	b, t := x.Size(0), x.Size(1)
+	q, k, v := m.heads(i, x, "self_attn.q_proj"), m.heads(i, x, "self_attn.k_proj"), m.heads(i, x, "self_attn.v_proj")
+	opts := torch.AttentionOptions{Causal: true, Scale: m.attnScale(), GroupedKV: c.NumKeyValueHeads != c.NumAttentionHeads}
+	if mask := m.windowMask(i, t, x.Device()); mask != nil {
+		opts.Mask, opts.Causal = mask, false
+	}
+	o := torch.ScaledDotProductAttention(q, k, v, opts)
 	o = o.Transpose(1, 2).Reshape(b, t, int64(c.NumAttentionHeads*c.HeadDim))
 	return m.linear(o, p+"self_attn.o_proj")
 }

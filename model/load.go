@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -129,8 +130,8 @@ func place(t *torch.Tensor, opts LoadOptions) *torch.Tensor {
 	return out
 }
 
-// LoadGGUF reads a LLaMA-architecture GGUF file, dequantising every tensor and undoing
-// llama.cpp's Q/K row permutation, so the result is the HF model the file was converted from
+// LoadGGUF reads a llama, qwen2 or qwen3 GGUF file, dequantising every tensor and undoing llama.cpp's
+// Q/K row permutation (llama only), so the result is the HF model the file was converted from
 // (up to quantisation).
 func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 	f, err := gguf.Open(path)
@@ -142,18 +143,23 @@ func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if lp.Architecture != "llama" {
-		return nil, fmt.Errorf("%s: architecture %q is not supported (llama only)", path, lp.Architecture)
+	modelType := map[string]string{"llama": "", "qwen2": "qwen2", "qwen3": "qwen3"}
+	mt, ok := modelType[lp.Architecture]
+	if !ok {
+		return nil, fmt.Errorf("%s: architecture %q is not supported (llama, qwen2 and qwen3 are)", path, lp.Architecture)
 	}
 	_, hasHead := f.Tensor("output.weight")
 	cfg := Config{
-		VocabSize: lp.VocabSize, HiddenSize: lp.EmbeddingLength, IntermediateSize: lp.FeedForwardLength,
+		ModelType: mt, VocabSize: lp.VocabSize, HiddenSize: lp.EmbeddingLength, IntermediateSize: lp.FeedForwardLength,
 		NumHiddenLayers: lp.BlockCount, NumAttentionHeads: lp.HeadCount, NumKeyValueHeads: lp.HeadCountKV,
 		MaxPositionEmbeddings: lp.ContextLength, RMSNormEps: lp.RMSNormEps, RopeTheta: lp.RopeFreqBase,
 		TieWordEmbeddings: !hasHead, HiddenAct: "silu",
 	}
 	if lp.HeadCount > 0 {
 		cfg.HeadDim = lp.EmbeddingLength / lp.HeadCount
+	}
+	if lp.KeyLength > 0 {
+		cfg.HeadDim = lp.KeyLength
 	}
 	if bos, err := f.Metadata.Int("tokenizer.ggml.bos_token_id"); err == nil {
 		cfg.BOSTokenID = &bos
@@ -194,6 +200,7 @@ func LoadGGUF(path string, opts LoadOptions) (m *Model, err error) {
 			return nil, err
 		}
 		switch {
+		case lp.Architecture != "llama": // only llama's Q/K rows are permuted
 		case strings.HasSuffix(n, "self_attn.q_proj.weight"):
 			w, err = gguf.UnpermuteQK(w, int(ti.Shape[0]), int(ti.Shape[1]), cfg.NumAttentionHeads)
 		case strings.HasSuffix(n, "self_attn.k_proj.weight"):
@@ -223,8 +230,10 @@ func listSome(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// SaveHF writes the model as an HF directory (config.json and model.safetensors) that
-// transformers loads as LlamaForCausalLM, in the model's dtype. Each file is written atomically.
+// SaveHF writes the model as an HF directory (config.json, generation_config.json and
+// model.safetensors) that transformers loads as the architecture's class (LlamaForCausalLM,
+// ...), in the model's dtype, readable by all (0755 directory, 0644 files). Each file is
+// written atomically. The tokenizer's files are the caller's (tokenizer.SaveDir).
 func (m *Model) SaveHF(dir string) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model: %w", err)
@@ -246,7 +255,33 @@ func (m *Model) SaveHF(dir string) (err error) {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFile(filepath.Join(dir, "config.json"), cfg)
+	if err := fsutil.WriteFile(filepath.Join(dir, "config.json"), cfg); err != nil {
+		return err
+	}
+	gen, err := m.Config.GenerationJSON()
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFile(filepath.Join(dir, "generation_config.json"), gen)
+}
+
+// GenerationJSON returns the generation_config.json transformers' generate reads: the BOS and
+// EOS ids of c, and as pad id c's own or, without one, the EOS id (what generate falls back to
+// anyway, with a warning).
+func (c Config) GenerationJSON() ([]byte, error) {
+	out := map[string]any{"_from_model_config": true}
+	if c.BOSTokenID != nil {
+		out["bos_token_id"] = *c.BOSTokenID
+	}
+	if c.EOSTokenID != nil {
+		out["eos_token_id"] = *c.EOSTokenID
+	}
+	if c.PadTokenID != nil {
+		out["pad_token_id"] = *c.PadTokenID
+	} else if c.EOSTokenID != nil {
+		out["pad_token_id"] = *c.EOSTokenID
+	}
+	return json.MarshalIndent(out, "", "  ")
 }
 
 // SafetensorsDType maps a floating-point tensor dtype to its safetensors name.

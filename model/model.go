@@ -62,22 +62,29 @@ func ParamShapes(c Config) ([]string, map[string][]int64) {
 		names = append(names, name)
 		shapes[name] = shape
 	}
+	a := c.Arch()
 	for i := 0; i < c.NumHiddenLayers; i++ {
 		p := LayerPrefix(i)
 		add(p+"self_attn.q_proj.weight", q, h)
 		add(p+"self_attn.k_proj.weight", kv, h)
 		add(p+"self_attn.v_proj.weight", kv, h)
 		add(p+"self_attn.o_proj.weight", h, q)
-		if c.AttentionBias {
+		if a.BiasQKV {
 			add(p+"self_attn.q_proj.bias", q)
 			add(p+"self_attn.k_proj.bias", kv)
 			add(p+"self_attn.v_proj.bias", kv)
+		}
+		if a.BiasO {
 			add(p+"self_attn.o_proj.bias", h)
+		}
+		if a.QKNorm {
+			add(p+"self_attn.q_norm.weight", int64(c.HeadDim))
+			add(p+"self_attn.k_norm.weight", int64(c.HeadDim))
 		}
 		add(p+"mlp.gate_proj.weight", ff, h)
 		add(p+"mlp.up_proj.weight", ff, h)
 		add(p+"mlp.down_proj.weight", h, ff)
-		if c.MLPBias {
+		if a.BiasMLP {
 			add(p+"mlp.gate_proj.bias", ff)
 			add(p+"mlp.up_proj.bias", ff)
 			add(p+"mlp.down_proj.bias", h)
@@ -93,7 +100,8 @@ func ParamShapes(c Config) ([]string, map[string][]int64) {
 }
 
 // New returns a model with config c and parameters initialised as HF's LlamaPreTrainedModel
-// does (normal with std 0.02, norms at 1, biases at 0), float32 on the CPU, drawn from gen.
+// does (normal with std 0.02, norms at 1 or, where they scale by 1+w, at 0, biases at 0),
+// float32 on the CPU, drawn from gen.
 func New(c Config, gen *torch.Generator) (m *Model, err error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -103,6 +111,8 @@ func New(c Config, gen *torch.Generator) (m *Model, err error) {
 	params := make(map[string]*torch.Tensor, len(names))
 	for _, n := range names {
 		switch {
+		case strings.HasSuffix(n, "norm.weight") && c.Arch().NormOffset:
+			params[n] = torch.Zeros(shapes[n])
 		case strings.HasSuffix(n, "norm.weight"):
 			params[n] = torch.Ones(shapes[n])
 		case strings.HasSuffix(n, ".bias"):
@@ -274,7 +284,12 @@ func (m *Model) ropeTables(n int64) (cos, sin *torch.Tensor) {
 		torch.NoGrad(func() {
 			// inv_freq = 1 / theta^(arange(0, d, 2) / d), all in float32 like HF.
 			exps := torch.Arange(0, d, 2, torch.WithDType(torch.Int64)).To(torch.Float32).DivScalar(d)
-			invFreq := exps.PowBase(m.Config.RopeTheta).Reciprocal()
+			invFreq := exps.PowBase(ropeBase(m.Config)).Reciprocal()
+			if rs := m.Config.RopeScaling; rs != nil && rs.Type == "linear" {
+				invFreq = invFreq.DivScalar(rs.Factor)
+			} else if rs != nil && rs.Type == "llama3" {
+				invFreq = torch.FromSlice(llama3InvFreq(invFreq.Float32s(), rs))
+			}
 			pos := torch.Arange(0, float64(size), 1, torch.WithDType(torch.Int64)).To(torch.Float32)
 			freqs := pos.Unsqueeze(1).Mul(invFreq.Unsqueeze(0)) // [size, d/2]
 			emb := torch.Cat([]*torch.Tensor{freqs, freqs}, 1)
@@ -288,6 +303,44 @@ func (m *Model) ropeTables(n int64) (cos, sin *torch.Tensor) {
 		})
 	})
 	return m.rope.cos.Narrow(0, 0, n), m.rope.sin.Narrow(0, 0, n)
+}
+
+// ropeBase is the RoPE base: rope_theta, or for dynamic NTK scaling the base transformers
+// computes at initialisation (for sequences up to max_position_embeddings, the only ones
+// Forward accepts, it keeps it), in the same float64 arithmetic.
+func ropeBase(c Config) float64 {
+	base := c.RopeTheta
+	if rs := c.RopeScaling; rs != nil && rs.Type == "dynamic" {
+		d := float64(c.HeadDim)
+		seq := float64(c.MaxPositionEmbeddings)
+		base *= math.Pow(rs.Factor*seq/float64(c.MaxPositionEmbeddings)-(rs.Factor-1), d/(d-2))
+	}
+	return base
+}
+
+// llama3InvFreq applies Llama 3.1's frequency-dependent scaling to the default inverse
+// frequencies, in float32 operation by operation as transformers' _compute_llama3_parameters:
+// long wavelengths are divided by factor, short ones kept, and those between interpolated.
+func llama3InvFreq(inv []float32, rs *RopeScaling) []float32 {
+	f32 := func(x float64) float32 { return float32(x) }
+	factor, lo, hi := f32(rs.Factor), f32(rs.LowFreqFactor), f32(rs.HighFreqFactor)
+	old := f32(float64(rs.OriginalMaxPositionEmbeddings))
+	loWave := f32(float64(rs.OriginalMaxPositionEmbeddings) / rs.LowFreqFactor)
+	hiWave := f32(float64(rs.OriginalMaxPositionEmbeddings) / rs.HighFreqFactor)
+	out := make([]float32, len(inv))
+	for i, f := range inv {
+		wave := f32(2*math.Pi) / f
+		v := f
+		if wave > loWave {
+			v = f / factor
+		}
+		if !(wave < hiWave) && !(wave > loWave) {
+			smooth := (old/wave - lo) / (hi - lo)
+			v = (1-smooth)*v/factor + smooth*v
+		}
+		out[i] = v
+	}
+	return out
 }
 
 // Mixed reports whether the model computes in a lower precision than its parameters (Compute).

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,18 +16,18 @@ import (
 	"github.com/growthtrain/growthtrain/tokenizer"
 )
 
-// refScript builds small random LlamaForCausalLM models with transformers itself, saves them
-// (safetensors) and, for fixed ids, the reference logits, loss and hidden states.
-// argv: out_dir, JSON list of {name, config}.
+// refScript builds small random models of each architecture (model_type, default llama) with
+// transformers itself, saves them (safetensors) and, for fixed ids, the reference logits, loss
+// and hidden states. argv: out_dir, JSON list of {name, model_type, config}.
 const refScript = `
 import json, sys, torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM
 from safetensors.torch import save_file
 out, cases = sys.argv[1], json.loads(sys.argv[2])
 for case in cases:
     torch.manual_seed(0)
-    cfg = LlamaConfig(**case["config"])
-    model = LlamaForCausalLM(cfg).eval()
+    cfg = AutoConfig.for_model(case.get("model_type") or "llama", **case["config"])
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").eval()
     with torch.no_grad():  # make norms and biases non-trivial, so they are tested too
         for n, p in model.named_parameters():
             if n.endswith("norm.weight"):
@@ -54,22 +55,32 @@ for case in cases:
 `
 
 func TestParityWithTransformers(t *testing.T) {
-	cases := []struct {
-		Name   string         `json:"name"`
-		Config map[string]any `json:"config"`
-	}{
-		{"tied-gqa", map[string]any{
+	cases := []parityCase{
+		{"tied-gqa", "", map[string]any{
 			"vocab_size": 320, "hidden_size": 64, "intermediate_size": 160, "num_hidden_layers": 3,
 			"num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5,
 			"rope_theta": 100000.0, "tie_word_embeddings": true, "max_position_embeddings": 64,
 		}},
-		{"untied-mha-bias", map[string]any{
+		{"untied-mha-bias", "", map[string]any{
 			"vocab_size": 301, "hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2,
 			"num_attention_heads": 3, "num_key_value_heads": 3, "rms_norm_eps": 1e-6,
 			"rope_theta": 10000.0, "tie_word_embeddings": false, "attention_bias": true,
 			"mlp_bias": true, "max_position_embeddings": 64,
 		}},
 	}
+	runParity(t, cases)
+}
+
+type parityCase struct {
+	Name      string         `json:"name"`
+	ModelType string         `json:"model_type"`
+	Config    map[string]any `json:"config"`
+}
+
+// runParity has transformers build, save and run each case, then loads the saved directory and
+// compares logits, hidden states, loss and (bfloat16 autocast) gradients.
+func runParity(t *testing.T, cases []parityCase) {
+	t.Helper()
 	dir := t.TempDir()
 	spec, _ := json.Marshal(cases)
 	testref.RunPython(t, refScript, dir, string(spec))
@@ -80,6 +91,16 @@ func TestParityWithTransformers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
+			// What SaveHF writes parses back to the same configuration.
+			saved := filepath.Join(t.TempDir(), "saved")
+			if err := m.SaveHF(saved); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := LoadConfig(filepath.Join(saved, "config.json")); err != nil {
+				t.Fatal(err)
+			} else if !reflect.DeepEqual(c, m.Config) {
+				t.Fatalf("saved config reads back as\n%+v\nnot\n%+v", c, m.Config)
+			}
 			ref := readRef(t, filepath.Join(dir, tc.Name, "ref.safetensors"))
 			defer closeAll(ref)
 			// With gradients recorded (training: the composite ATen ops) and without (inference:
@@ -126,6 +147,8 @@ func TestSaveHFLoadsInTransformers(t *testing.T) {
 	cfg := Config{VocabSize: 200, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2,
 		NumAttentionHeads: 4, NumKeyValueHeads: 2, MaxPositionEmbeddings: 32, RMSNormEps: 1e-5,
 		RopeTheta: 10000, TieWordEmbeddings: true, HiddenAct: "silu"}
+	bos, eos := int64(7), int64(9)
+	cfg.BOSTokenID, cfg.EOSTokenID = &bos, &eos
 	cfg.FillDefaults()
 	gen := torch.NewGenerator(5, torch.CPU)
 	defer gen.Close()
@@ -137,6 +160,20 @@ func TestSaveHFLoadsInTransformers(t *testing.T) {
 	dir := t.TempDir()
 	if err := m.SaveHF(dir); err != nil {
 		t.Fatal(err)
+	}
+	// A directory anyone can read, as any other output.
+	for _, f := range []string{"", "config.json", "generation_config.json", "model.safetensors"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := os.FileMode(0o644)
+		if f == "" {
+			want = 0o755 | os.ModeDir
+		}
+		if st.Mode()&(os.ModeDir|0o777) != want {
+			t.Errorf("%s: mode %v, want %v", filepath.Join(dir, f), st.Mode(), want)
+		}
 	}
 	ids := []int64{5, 17, 99, 3, 150, 42, 7, 8, 199, 0, 64}
 	var want []float32
@@ -153,11 +190,17 @@ import json, sys, torch
 from transformers import AutoModelForCausalLM
 m = AutoModelForCausalLM.from_pretrained(sys.argv[1]).eval()
 ids = torch.tensor([json.loads(sys.argv[2])])
+g = m.generation_config
+print(json.dumps([m.config.bos_token_id, m.config.eos_token_id, g.bos_token_id, g.eos_token_id, g.pad_token_id]))
 with torch.no_grad():
     print(json.dumps(m(ids).logits.flatten().tolist()))
 `, dir, string(idsJSON))
+	idsLine, rest, _ := strings.Cut(string(got), "\n")
+	if idsLine != "[7, 9, 7, 9, 9]" {
+		t.Errorf("transformers reads bos, eos (config), bos, eos, pad (generation config) as %s, want [7, 9, 7, 9, 9]", idsLine)
+	}
 	var logits []float32
-	if err := json.Unmarshal(got, &logits); err != nil {
+	if err := json.Unmarshal([]byte(rest), &logits); err != nil {
 		t.Fatal(err)
 	}
 	if len(logits) != len(want) {

@@ -12,8 +12,8 @@ import (
 //
 //	softmax(q·kᵀ·scale + causal mask)   shape [B, heads, T, T], float32
 //
-// computed exactly as the model's attention does it: input_layernorm, q/k projections, the
-// same RoPE tables, key heads repeated for grouped-query attention (query head j uses key head
+// computed exactly as the model's attention does it: input_layernorm, q/k projections (and
+// Qwen3's q/k norms), the same RoPE tables, the layer's sliding window where it has one, key heads repeated for grouped-query attention (query head j uses key head
 // j / (heads / kv_heads), as HF's repeat_kv does) and scale 1/sqrt(head_dim). Row [b, j, t]
 // is the distribution of query position t of head j over key positions 0..t (later positions
 // are exactly 0). The scores and the softmax are computed in float32 whatever the model's
@@ -29,18 +29,16 @@ func (m *Model) AttentionProbs(layer int, h *torch.Tensor) *torch.Tensor {
 	c := m.Config
 	p := LayerPrefix(layer)
 	x := m.norm(h, m.params[p+"input_layernorm.weight"])
-	b, t := x.Size(0), x.Size(1)
-	heads := func(name string, n int) *torch.Tensor {
-		return m.linear(x, p+name).View(b, t, int64(n), int64(c.HeadDim)).Transpose(1, 2) // [B, n, T, d]
-	}
-	q, k := heads("self_attn.q_proj", c.NumAttentionHeads), heads("self_attn.k_proj", c.NumKeyValueHeads)
-	cos, sin := m.ropeTables(t)
-	q, k = torch.Rotary(q, cos, sin), torch.Rotary(k, cos, sin)
+	t := x.Size(1)
+	q, k := m.heads(layer, x, "self_attn.q_proj"), m.heads(layer, x, "self_attn.k_proj")
 	k = repeatKV(k, c.NumAttentionHeads/c.NumKeyValueHeads)
 	q, k = q.To(torch.Float32), k.To(torch.Float32)
 	scores := q.Matmul(k.Transpose(2, 3)).MulScalar(m.attnScale()) // [B, H, T, T]
-	future := torch.Ones([]int64{t, t}, torch.WithDevice(scores.Device())).Triu(1).GtScalar(0.5)
-	return scores.MaskedFill(future, math.Inf(-1)).Softmax(-1)
+	hidden := torch.Ones([]int64{t, t}, torch.WithDevice(scores.Device())).Triu(1).GtScalar(0.5)
+	if win := m.windowMask(layer, t, scores.Device()); win != nil {
+		hidden = win.LogicalNot() // outside the sliding window (which is causal too)
+	}
+	return scores.MaskedFill(hidden, math.Inf(-1)).Softmax(-1)
 }
 
 // repeatKV repeats each key/value head n times along dim 1, [B, kv, T, d] -> [B, kv*n, T, d],

@@ -21,16 +21,15 @@ func probeModel(t *testing.T, cfg Config) *Model {
 			t.Fatal(err)
 		}
 	}
-	if cfg.AttentionBias {
-		torch.NoGrad(func() {
-			for l := 0; l < cfg.NumHiddenLayers; l++ {
-				for _, n := range []string{"q_proj", "k_proj", "v_proj", "o_proj"} {
-					b := m.Param(LayerPrefix(l) + "self_attn." + n + ".bias")
+	torch.NoGrad(func() {
+		for l := 0; l < cfg.NumHiddenLayers; l++ {
+			for _, n := range []string{"q_proj.bias", "k_proj.bias", "v_proj.bias", "o_proj.bias", "q_norm.weight", "k_norm.weight"} {
+				if b := m.Param(LayerPrefix(l) + "self_attn." + n); b != nil {
 					b.CopyFrom(torch.Randn(b.Shape()).MulScalar(0.3))
 				}
 			}
-		})
-	}
+		}
+	})
 	return m
 }
 
@@ -44,6 +43,15 @@ func TestAttentionProbs(t *testing.T) {
 		"mha-bias": {VocabSize: 40, HiddenSize: 24, IntermediateSize: 40, NumHiddenLayers: 2, NumAttentionHeads: 3,
 			NumKeyValueHeads: 3, HeadDim: 8, MaxPositionEmbeddings: 64, RMSNormEps: 1e-6, RopeTheta: 1e5,
 			AttentionBias: true, HiddenAct: "silu"},
+		"qwen3-qk-norm": {ModelType: "qwen3", VocabSize: 50, HiddenSize: 32, IntermediateSize: 48, NumHiddenLayers: 2,
+			NumAttentionHeads: 4, NumKeyValueHeads: 2, HeadDim: 16, MaxPositionEmbeddings: 64, RMSNormEps: 1e-6,
+			RopeTheta: 1e4, HiddenAct: "silu"},
+		"qwen2-window-4": {ModelType: "qwen2", VocabSize: 50, HiddenSize: 32, IntermediateSize: 48, NumHiddenLayers: 2,
+			NumAttentionHeads: 4, NumKeyValueHeads: 2, HeadDim: 8, MaxPositionEmbeddings: 64, RMSNormEps: 1e-6,
+			RopeTheta: 1e4, HiddenAct: "silu", SlidingWindow: 4, LayerTypes: []string{"sliding_attention", "full_attention"}},
+		"gemma": {ModelType: "gemma", VocabSize: 50, HiddenSize: 32, IntermediateSize: 48, NumHiddenLayers: 2,
+			NumAttentionHeads: 4, NumKeyValueHeads: 1, HeadDim: 16, MaxPositionEmbeddings: 64, RMSNormEps: 1e-6,
+			RopeTheta: 1e4, HiddenAct: "gelu_pytorch_tanh"},
 	}
 	for name, cfg := range cfgs {
 		t.Run(name, func(t *testing.T) {
@@ -75,7 +83,7 @@ func TestAttentionProbs(t *testing.T) {
 								row := p[r*T : (r+1)*T]
 								var s, ent float64
 								for k, v := range row {
-									if k > qpos {
+									if w := cfg.Window(l); k > qpos || (w > 0 && k <= qpos-w) {
 										maxOff = math.Max(maxOff, math.Abs(v))
 									}
 									if v < 0 {
@@ -95,7 +103,7 @@ func TestAttentionProbs(t *testing.T) {
 								t.Fatalf("layer %d: rows sum to 1 within %g", l, sumErr)
 							}
 							if maxOff != 0 {
-								t.Fatalf("layer %d: probability %g on a future position", l, maxOff)
+								t.Fatalf("layer %d: probability %g on a future position or outside the window", l, maxOff)
 							}
 							// The branch itself: Block with the MLP skipped, minus its input.
 							m.Layers[l].SkipMLP = true

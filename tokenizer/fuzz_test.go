@@ -92,6 +92,19 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", "b"]]},
 		"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(a|b"}, "behavior": "Isolated"}]},
 		"decoder": {"type": "ByteLevel"}}`), "ab")
+	// SentencePiece-style: Metaspace, byte_fallback, <0xXX> tokens, the HF decoder chain; and a
+	// normalizer with a normalized added token.
+	f.Add([]byte(`{"added_tokens": [{"id": 0, "content": "<unk>", "special": true}], "normalizer": {"type": "NFKC"},
+		"pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false},
+		"decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+			{"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+		"model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": true,
+			"vocab": {"<unk>": 0, "<0xE2>": 1, "<0x96>": 2, "<0x81>": 3, "▁": 4, "a": 5, "▁a": 6},
+			"merges": [["▁", "a"]]}}`), " a aa ﬁ 東")
+	f.Add([]byte(`{"added_tokens": [{"id": 3, "content": "ﬁx", "normalized": true}],
+		"normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+		"pre_tokenizer": null, "decoder": {"type": "Metaspace", "replacement": "▁"},
+		"model": {"type": "BPE", "unk_token": "<unk>", "vocab": {"<unk>": 0, "▁": 1, "x": 2}, "merges": []}}`), "x ﬁx")
 	f.Add([]byte(`{"added_tokens": [{"id": -1}], "model": null}`), "")
 	f.Add([]byte(`null`), "")
 	fuzzRegexBudget()

@@ -41,6 +41,11 @@ type spec struct {
 	ignoreMerges bool
 	added        []AddedToken
 	steps        []preStep
+	norm         normalizer
+	normJSON     json.RawMessage
+	byteFallback bool
+	charMode     bool // no ByteLevel: a SentencePiece-style vocabulary of characters
+	charDec      charDecoder
 	preJSON      json.RawMessage
 	postJSON     json.RawMessage
 	decJSON      json.RawMessage
@@ -50,7 +55,7 @@ type spec struct {
 }
 
 // Load reads a HuggingFace tokenizer.json holding a byte-level BPE model. Components it cannot
-// reproduce exactly (another model type, a normalizer, byte_fallback, dropout, truncation,
+// reproduce exactly (another model type, a normalizer other than those parseNormalizer lists, dropout, truncation,
 // padding, a pre-tokenizer other than ByteLevel/Digits/Split, ...) are rejected with an error
 // naming the file and the component, as are inconsistent files (ids duplicated or with gaps,
 // merges of unknown tokens, added tokens that contradict the vocabulary).
@@ -160,9 +165,11 @@ func parseJSON(path string, data []byte) (spec, error) {
 	if !isNull(f.Padding) {
 		return fail("unsupported padding (only null is supported)")
 	}
-	if !isNull(f.Normalizer) {
-		return fail("unsupported normalizer %q (only null is supported)", typeOf(f.Normalizer))
+	var err error
+	if sp.norm, err = parseNormalizer(f.Normalizer); err != nil {
+		return fail("normalizer: %v", err)
 	}
+	sp.normJSON = f.Normalizer
 	var m modelJSON
 	if err := json.Unmarshal(f.Model, &m); err != nil {
 		return fail("malformed model: %v", err)
@@ -173,9 +180,7 @@ func parseJSON(path string, data []byte) (spec, error) {
 	if m.Dropout != nil && *m.Dropout != 0 {
 		return fail("unsupported BPE dropout %v (only null is supported)", *m.Dropout)
 	}
-	if m.ByteFallback {
-		return fail("unsupported BPE byte_fallback true")
-	}
+	sp.byteFallback = m.ByteFallback
 	if m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "" {
 		return fail("unsupported BPE continuing_subword_prefix %q", *m.ContinuingSubwordPrefix)
 	}
@@ -186,7 +191,6 @@ func parseJSON(path string, data []byte) (spec, error) {
 		sp.unkToken = *m.UnkToken
 	}
 	sp.fuseUnk, sp.ignoreMerges = m.FuseUnk, m.IgnoreMerges
-	var err error
 	if sp.vocab, err = parseVocab(m.Vocab); err != nil {
 		return fail("model vocab: %v", err)
 	}
@@ -198,8 +202,26 @@ func parseJSON(path string, data []byte) (spec, error) {
 		return fail("pre_tokenizer: %v", err)
 	}
 	sp.preJSON = f.PreTokenizer
-	if isNull(f.Decoder) || typeOf(f.Decoder) != "ByteLevel" {
-		return fail("unsupported decoder %s (only ByteLevel is supported)", describe(f.Decoder))
+	sp.charMode = true
+	for _, st := range sp.steps {
+		if _, ok := st.(byteLevelStep); ok {
+			sp.charMode = false
+		}
+	}
+	if sp.charMode {
+		if typeOf(f.Decoder) == "ByteLevel" {
+			return fail("unsupported pre-tokenizer %s with a ByteLevel decoder (byte-level BPE needs the ByteLevel pre-tokenizer)", describePre(f.PreTokenizer))
+		}
+		if sp.charDec, err = parseCharDecoder(f.Decoder); err != nil {
+			return fail("decoder: %v", err)
+		}
+	} else {
+		if isNull(f.Decoder) || typeOf(f.Decoder) != "ByteLevel" {
+			return fail("unsupported decoder %s (a byte-level BPE needs ByteLevel)", describe(f.Decoder))
+		}
+		if sp.byteFallback {
+			return fail("byte_fallback with a ByteLevel pre-tokenizer (every byte already has a token)")
+		}
 	}
 	sp.decJSON = f.Decoder
 	if sp.prefix, sp.suffix, err = parsePost(f.PostProcessor); err != nil {
@@ -207,6 +229,14 @@ func parseJSON(path string, data []byte) (spec, error) {
 	}
 	sp.postJSON = f.PostProcessor
 	return sp, nil
+}
+
+// describePre names a pre-tokenizer in an error ("null" or its type).
+func describePre(raw json.RawMessage) string {
+	if isNull(raw) {
+		return "null"
+	}
+	return fmt.Sprintf("%q", typeOf(raw))
 }
 
 func describe(raw json.RawMessage) string {
@@ -304,7 +334,7 @@ type preJSON struct {
 // turns into the byte alphabet the BPE vocabulary is spelled in.
 func parsePre(raw json.RawMessage) ([]preStep, error) {
 	if isNull(raw) {
-		return nil, errors.New("unsupported pre-tokenizer null (byte-level BPE needs ByteLevel)")
+		return nil, nil // a character-level BPE (legacy Llama-2: Prepend/Replace normalizers)
 	}
 	var steps []preStep
 	var add func(raw json.RawMessage) error
@@ -322,6 +352,12 @@ func parsePre(raw json.RawMessage) ([]preStep, error) {
 			}
 		case "ByteLevel":
 			steps = append(steps, byteLevelStep{addPrefixSpace: p.AddPrefixSpace, useRegex: p.UseRegex == nil || *p.UseRegex})
+		case "Metaspace":
+			m, err := parseMetaspace(raw)
+			if err != nil {
+				return err
+			}
+			steps = append(steps, m)
 		case "Digits":
 			steps = append(steps, digitsStep{individual: p.IndividualDigits})
 		case "Split":
@@ -343,17 +379,27 @@ func parsePre(raw json.RawMessage) ([]preStep, error) {
 			}
 			steps = append(steps, regexSplitStep{re: re, behavior: beh, invert: p.Invert})
 		default:
-			return fmt.Errorf("unsupported pre-tokenizer %q (supported: ByteLevel, Digits, Split, Sequence)", p.Type)
+			return fmt.Errorf("unsupported pre-tokenizer %q (supported: ByteLevel, Metaspace, Digits, Split, Sequence)", p.Type)
 		}
 		return nil
 	}
 	if err := add(raw); err != nil {
 		return nil, err
 	}
+	levels, metas := 0, 0
 	for i, s := range steps {
-		if _, ok := s.(byteLevelStep); ok != (i == len(steps)-1) {
-			return nil, errors.New("unsupported arrangement: exactly one ByteLevel, as the last step, is required")
+		switch s.(type) {
+		case byteLevelStep:
+			levels++
+			if i != len(steps)-1 {
+				return nil, errors.New("unsupported arrangement: ByteLevel must be the last step")
+			}
+		case metaspaceStep:
+			metas++
 		}
+	}
+	if levels > 1 || (levels == 1 && metas > 0) || metas > 1 {
+		return nil, errors.New("unsupported arrangement: one ByteLevel (byte-level BPE) or at most one Metaspace (SentencePiece-style BPE)")
 	}
 	return steps, nil
 }
@@ -494,6 +540,11 @@ func build(sp spec) (*Tokenizer, error) {
 		suffix:       sp.suffix,
 		bos:          sp.bos,
 		eos:          sp.eos,
+		normalize:    sp.norm,
+		byteFallback: sp.byteFallback,
+		charMode:     sp.charMode,
+		charDec:      sp.charDec,
+		normJSON:     sp.normJSON,
 		preJSON:      sp.preJSON,
 		postJSON:     sp.postJSON,
 		decJSON:      sp.decJSON,
@@ -517,12 +568,28 @@ func build(sp spec) (*Tokenizer, error) {
 	// them). With an unk_token, missing bytes encode to it, as in HF.
 	var missing []string
 	for b := range 256 {
+		t.fallbackTok[b] = -1
+		if id, ok := sp.vocab[fmt.Sprintf("<0x%02X>", b)]; ok && sp.byteFallback {
+			t.fallbackTok[b] = id
+		}
 		t.byteTok[b] = -1
 		if id, ok := sp.vocab[string(byteRune[b])]; ok {
 			t.byteTok[b] = id
-		} else if t.unk < 0 && isTextByte(byte(b)) {
+		} else if t.unk < 0 && isTextByte(byte(b)) && !sp.charMode {
 			missing = append(missing, fmt.Sprintf("0x%02X", b))
 		}
+		// A character-level vocabulary without unk_token loses a character it lacks unless
+		// byte_fallback has the tokens of its bytes.
+		if sp.charMode && t.unk < 0 && isTextByte(byte(b)) && t.fallbackTok[b] < 0 {
+			missing = append(missing, fmt.Sprintf("<0x%02X>", b))
+		}
+	}
+	if len(missing) > 0 && sp.charMode {
+		if len(missing) > 8 {
+			missing = append(missing[:8], fmt.Sprintf("and %d more", len(missing)-8))
+		}
+		return fail("a character-level vocab without unk_token needs byte_fallback and its byte tokens, but %s are missing: "+
+			"text with characters outside the vocab would lose them", strings.Join(missing, ", "))
 	}
 	if len(missing) > 0 {
 		if len(missing) > 8 {
@@ -555,7 +622,20 @@ func build(sp spec) (*Tokenizer, error) {
 	var raw, norm []*AddedToken
 	for i := range t.added {
 		if t.added[i].Normalized {
-			norm = append(norm, &t.added[i])
+			// HF matches these in the normalized text, against their normalized content.
+			a := &t.added[i]
+			if t.normalize != nil {
+				c := *a
+				c.Content = t.normalize(a.Content)
+				a = &c
+				if c.Content != t.added[i].Content { // and decode them to it
+					if t.decodeAs == nil {
+						t.decodeAs = map[int64]string{}
+					}
+					t.decodeAs[c.ID] = c.Content
+				}
+			}
+			norm = append(norm, a)
 		} else {
 			raw = append(raw, &t.added[i])
 		}

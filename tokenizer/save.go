@@ -45,7 +45,9 @@ func (t *Tokenizer) JSON() []byte {
 		b.WriteString("\n    ")
 		b.Write(enc(a))
 	}
-	b.WriteString("\n  ],\n  \"normalizer\": null,\n  \"pre_tokenizer\": ")
+	b.WriteString("\n  ],\n  \"normalizer\": ")
+	b.Write(raw(t.normJSON))
+	b.WriteString(",\n  \"pre_tokenizer\": ")
 	b.Write(raw(t.preJSON))
 	b.WriteString(",\n  \"post_processor\": ")
 	b.Write(raw(t.postJSON))
@@ -57,7 +59,7 @@ func (t *Tokenizer) JSON() []byte {
 	}
 	fmt.Fprintf(&b, ",\n  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": %s,\n"+
 		"    \"continuing_subword_prefix\": \"\",\n    \"end_of_word_suffix\": \"\",\n    \"fuse_unk\": %v,\n"+
-		"    \"byte_fallback\": false,\n    \"ignore_merges\": %v,\n    \"vocab\": {", enc(unk), t.fuseUnk, t.ignoreMerges)
+		"    \"byte_fallback\": %v,\n    \"ignore_merges\": %v,\n    \"vocab\": {", enc(unk), t.fuseUnk, t.byteFallback, t.ignoreMerges)
 	// Vocab in id order, model entries only (added tokens not in the model stay in added_tokens).
 	first := true
 	for id, s := range t.tokens {

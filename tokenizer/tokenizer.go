@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -42,8 +43,20 @@ type Tokenizer struct {
 	bos    int64
 	eos    int64
 
+	normalize normalizer // nil: none
+	// decodeAs: normalized added tokens whose content the normalizer changes decode to the
+	// normalized content, as HF (which stores them so) does.
+	decodeAs map[int64]string
+
+	// A character-level (SentencePiece-style) BPE: no ByteLevel step, the vocabulary spelled in
+	// Unicode characters, unknown characters as <0xXX> byte tokens when byteFallback.
+	charMode     bool
+	byteFallback bool
+	fallbackTok  [256]int32 // id of <0xXX>, -1 if absent (or byte_fallback off)
+	charDec      charDecoder
+
 	// Components written back verbatim by Save, so a loaded file round-trips.
-	preJSON, postJSON, decJSON json.RawMessage
+	normJSON, preJSON, postJSON, decJSON json.RawMessage
 
 	cache *wordCache
 	pool  sync.Pool
@@ -236,12 +249,32 @@ func (t *Tokenizer) TryEncodeBatch(texts []string) ([][]int64, error) {
 // each token's byte-level runes become bytes (a token with runes outside the alphabet, such as an
 // added "a b", is taken verbatim), and byte sequences that are not valid UTF-8 become U+FFFD.
 func (t *Tokenizer) Decode(ids []int64) (string, error) {
+	if t.charMode {
+		toks := make([]string, len(ids))
+		for i, id := range ids {
+			if id < 0 || id >= int64(len(t.tokens)) {
+				return "", fmt.Errorf("tokenizer: decode: id %d out of range [0, %d)", id, len(t.tokens))
+			}
+			toks[i] = t.tokens[id]
+			if s, ok := t.decodeAs[id]; ok {
+				toks[i] = s
+			}
+		}
+		for _, step := range t.charDec {
+			toks = step(toks)
+		}
+		return strings.Join(toks, ""), nil
+	}
 	buf := make([]byte, 0, len(ids)*4)
 	for _, id := range ids {
 		if id < 0 || id >= int64(len(t.tokens)) {
 			return "", fmt.Errorf("tokenizer: decode: id %d out of range [0, %d)", id, len(t.tokens))
 		}
-		buf = fromByteLevel(buf, t.tokens[id])
+		tok := t.tokens[id]
+		if s, ok := t.decodeAs[id]; ok {
+			tok = s
+		}
+		buf = fromByteLevel(buf, tok)
 	}
 	if utf8.Valid(buf) {
 		return string(buf), nil
@@ -265,6 +298,9 @@ type encState struct {
 	next, prev []int32
 	alive      []bool
 	heap       []heapEntry
+	// atStart: the piece being pre-tokenized begins at offset 0 of the input (Metaspace's
+	// prepend_scheme "first" needs it).
+	atStart bool
 }
 
 func (t *Tokenizer) state() *encState {
@@ -277,12 +313,19 @@ func (t *Tokenizer) state() *encState {
 		st.emits[i] = func(p string) { st.run(i+1, p) }
 	}
 	st.onText = func(s string) { st.normPhase(s) }
-	st.onNorm = func(s string) { st.run(0, s) }
-	st.onID = func(id int64) { st.out = append(st.out, id) }
+	st.onNorm = func(s string) {
+		st.run(0, s)
+		st.atStart = false
+	}
+	st.onID = func(id int64) {
+		st.out = append(st.out, id)
+		st.atStart = false
+	}
 	return st
 }
 
 func (st *encState) encode(text string) {
+	st.atStart = true
 	if st.t.rawM == nil {
 		st.normPhase(text)
 		return
@@ -290,11 +333,15 @@ func (st *encState) encode(text string) {
 	st.t.rawM.split(text, st.onText, st.onID)
 }
 
-// normPhase runs on the pieces left between raw-matched added tokens. With no normalizer the
-// text is unchanged, but HF still matches normalized=true added tokens only at this stage.
+// normPhase runs on the pieces left between raw-matched added tokens: the normalizer rewrites
+// each, then normalized=true added tokens are matched (HF matches them only at this stage,
+// normalizer or not).
 func (st *encState) normPhase(s string) {
+	if st.t.normalize != nil {
+		s = st.t.normalize(s)
+	}
 	if st.t.normM == nil {
-		st.run(0, s)
+		st.onNorm(s)
 		return
 	}
 	st.t.normM.split(s, st.onNorm, st.onID)
@@ -306,6 +353,10 @@ func (st *encState) run(level int, s string) {
 	}
 	if level == len(st.t.steps) {
 		st.bpe(s)
+		return
+	}
+	if m, ok := st.t.steps[level].(metaspaceStep); ok {
+		m.splitAt(s, st.atStart, st.emits[level])
 		return
 	}
 	if err := st.t.steps[level].split(s, st.emits[level]); err != nil && st.err == nil {
@@ -348,6 +399,13 @@ func (st *encState) bpePiece(p string) {
 		}
 	}
 	start := len(st.out)
+	if t.charMode {
+		st.charBPE(p)
+		if cacheable {
+			t.cache.put(p, st.out[start:])
+		}
+		return
+	}
 	if t.ignoreMerges {
 		st.buf = toByteLevel(st.buf[:0], p)
 		if id, ok := t.vocab[string(st.buf)]; ok {
@@ -378,6 +436,52 @@ func (st *encState) bpePiece(p string) {
 	if cacheable {
 		t.cache.put(p, st.out[start:])
 	}
+}
+
+// charBPE appends the ids of one pre-token of a character-level BPE: each character is its
+// vocabulary symbol, or (byte_fallback) the <0xXX> tokens of its bytes when all exist, or the
+// unk token, or nothing; then the merges apply.
+func (st *encState) charBPE(p string) {
+	t := st.t
+	if t.ignoreMerges {
+		if id, ok := t.vocab[p]; ok {
+			st.out = append(st.out, int64(id))
+			return
+		}
+	}
+	w := st.word[:0]
+	for i, r := range p {
+		n := utf8.RuneLen(r)
+		if r == utf8.RuneError && !strings.HasPrefix(p[i:], "\uFFFD") {
+			n = 1
+		}
+		c := p[i : i+n]
+		if id, ok := t.vocab[c]; ok {
+			w = append(w, id)
+			continue
+		}
+		if t.byteFallback {
+			all := true
+			for j := 0; j < len(c); j++ {
+				all = all && t.fallbackTok[c[j]] >= 0
+			}
+			if all {
+				for j := 0; j < len(c); j++ {
+					w = append(w, t.fallbackTok[c[j]])
+				}
+				continue
+			}
+		}
+		if t.unk < 0 || (t.fuseUnk && len(w) > 0 && w[len(w)-1] == t.unk) {
+			continue
+		}
+		w = append(w, t.unk)
+	}
+	w = st.mergeWord(w)
+	for _, id := range w {
+		st.out = append(st.out, int64(id))
+	}
+	st.word = w[:0]
 }
 
 // matcher finds added tokens leftmost-longest, as HF's Aho-Corasick automaton does. Added

@@ -236,7 +236,21 @@ func TestLoadErrors(t *testing.T) {
 			j["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
 				map[string]any{"type": "ByteLevel"}, map[string]any{"type": "Digits"}}}
 		}, want: "ByteLevel"},
-		{name: "normalizer", edit: func(j map[string]any) { j["normalizer"] = map[string]any{"type": "NFC"} }, want: `unsupported normalizer "NFC"`},
+		{name: "normalizer", edit: func(j map[string]any) { j["normalizer"] = map[string]any{"type": "Lowercase"} }, want: `unsupported normalizer "Lowercase"`},
+		{name: "regex Replace normalizer", edit: func(j map[string]any) {
+			j["normalizer"] = map[string]any{"type": "Replace", "pattern": map[string]any{"Regex": " +"}, "content": " "}
+		}, want: "unsupported Replace"},
+		{name: "Metaspace with ByteLevel decoder", edit: func(j map[string]any) {
+			j["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true}
+		}, want: `pre-tokenizer "Metaspace" with a ByteLevel decoder`},
+		{name: "Metaspace and ByteLevel", edit: func(j map[string]any) {
+			j["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+				map[string]any{"type": "Metaspace", "replacement": "▁"}, map[string]any{"type": "ByteLevel"}}}
+		}, want: "one ByteLevel"},
+		{name: "character-level decoder", edit: func(j map[string]any) {
+			j["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "▁"}
+			j["decoder"] = map[string]any{"type": "WordPiece"}
+		}, want: `unsupported decoder "WordPiece"`},
 		{name: "decoder", edit: func(j map[string]any) { j["decoder"] = map[string]any{"type": "WordPiece"} }, want: `unsupported decoder "WordPiece"`},
 		{name: "post-processor", edit: func(j map[string]any) { j["post_processor"] = map[string]any{"type": "BertProcessing"} }, want: `unsupported post-processor "BertProcessing"`},
 		{name: "truncation", edit: func(j map[string]any) { j["truncation"] = map[string]any{"max_length": 5} }, want: "truncation"},

@@ -85,6 +85,8 @@ func newApp() *cli.App {
 			reproduceCommand(),
 			sweepCommand(),
 			tokenizerCommand(),
+			pruneCommand(),
+			exportCommand(),
 		},
 		// Errors are printed once, plainly, by runMain, which also picks the exit status; no Go
 		// stack trace ever reaches a user. (The default handler would exit from inside Run.)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model"
+	"github.com/growthtrain/growthtrain/model/hub"
 	"github.com/growthtrain/growthtrain/tokenizer"
 	"github.com/urfave/cli/v2"
 )
@@ -16,7 +17,7 @@ import (
 func modelFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: true,
-			Usage: "an HF model directory, a .safetensors file with config.json beside it, or a .gguf file"},
+			Usage: "an HF model directory, a .safetensors file with config.json beside it, a .gguf file, or a hub id owner/name[@revision] in the Hugging Face cache (HF_HUB_CACHE, HF_HOME)"},
 		&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer.json or .gguf to take the tokenizer from (default: found with the model)"},
 		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, cuda or cuda:N"},
 		&cli.StringFlag{Name: "dtype", Value: "float32", Usage: "float32, bfloat16 or float16"},
@@ -41,6 +42,17 @@ func loadModelFrom(path, tokPath, device, dtype string) (*model.Model, *tokenize
 	}
 	if !dt.IsFloating() {
 		return nil, nil, fmt.Errorf("--dtype %s: weights need a floating-point type", dt)
+	}
+	if _, err := os.Stat(path); err != nil && hub.IsRepoID(path) {
+		// owner/name[@revision]: a hub model already in the Hugging Face cache.
+		cache, cerr := hub.CacheDir(os.Getenv)
+		if cerr != nil {
+			return nil, nil, cerr
+		}
+		repo, rev := hub.SplitRevision(path)
+		if path, err = hub.ResolveCached(cache, repo, rev); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := checkModelPath(path); err != nil {
 		return nil, nil, err

@@ -746,7 +746,8 @@ func TestHFName(t *testing.T) {
 		"blk.29.ffn_norm.weight":   "model.layers.29.post_attention_layernorm.weight",
 		"blk.x.attn_q.weight":      "",
 		"blk.01.attn_q.weight":     "",
-		"blk.1.attn_q.bias":        "",
+		"blk.1.attn_q.bias":        "model.layers.1.self_attn.q_proj.bias", // qwen2
+		"blk.1.attn_output.bias":   "",
 		"rope_freqs.weight":        "",
 		"blk.-1.attn_q.weight":     "",
 	}

@@ -27,6 +27,13 @@ var LlamaBlockNames = map[string]string{
 	"ffn_down.weight":    "mlp.down_proj.weight",
 	"attn_norm.weight":   "input_layernorm.weight",
 	"ffn_norm.weight":    "post_attention_layernorm.weight",
+	// Qwen3's q/k norms.
+	"attn_q_norm.weight": "self_attn.q_norm.weight",
+	"attn_k_norm.weight": "self_attn.k_norm.weight",
+	// Biases (qwen2's q/k/v).
+	"attn_q.bias": "self_attn.q_proj.bias",
+	"attn_k.bias": "self_attn.k_proj.bias",
+	"attn_v.bias": "self_attn.v_proj.bias",
 }
 
 // HFName returns the Hugging Face LLaMA name of a GGUF llama tensor name, e.g.
@@ -70,6 +77,9 @@ type LlamaParams struct {
 	RMSNormEps   float64
 	// RopeDimensionCount is <arch>.rope.dimension_count (0 when absent).
 	RopeDimensionCount int
+	// KeyLength is <arch>.attention.key_length, the head dimension when it is not
+	// embedding_length / head_count (0 when absent).
+	KeyLength int
 }
 
 // LlamaParams reads the LLaMA hyper-parameters from the metadata and checks the block count
@@ -123,6 +133,7 @@ func LlamaParamsFrom(md *Metadata) (LlamaParams, error) {
 		{".attention.head_count_kv", &p.HeadCountKV, false},
 		{".context_length", &p.ContextLength, true},
 		{".rope.dimension_count", &p.RopeDimensionCount, false},
+		{".attention.key_length", &p.KeyLength, false},
 	} {
 		if err := pos(arch+k.key, k.dst, k.req); err != nil {
 			return p, err
