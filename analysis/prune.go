@@ -195,13 +195,7 @@ func Heal(m *model.Model, train [][]int64, opts HealOptions) ([]float64, error) 
 			batch = append(batch, train[order[next]])
 			next++
 		}
-		res, err := stepper.Run(params, opts.LR, 1, func(int) (*torch.Tensor, error) {
-			b, err := model.Pack(batch, model.Whole, m.Device)
-			if err != nil {
-				return nil, err
-			}
-			return m.Loss(b, model.LossOptions{})
-		})
+		res, err := wholeBatchStep(&stepper, m, params, opts.LR, batch)
 		if err != nil {
 			return losses, fmt.Errorf("heal step %d: %w", step, err)
 		}

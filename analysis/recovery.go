@@ -311,14 +311,7 @@ func recoverLayer(m *model.Model, e *Evaluator, train [][]int64, l int, opts Rec
 			}
 			batch = append(batch, w)
 		}
-		// The Whole layout, as the evaluation uses: recovery fine-tunes on the same numerics.
-		res, err := stepper.Run(params, opts.LR, 1, func(int) (*torch.Tensor, error) {
-			b, err := model.Pack(batch, model.Whole, m.Device)
-			if err != nil {
-				return nil, err
-			}
-			return m.Loss(b, model.LossOptions{})
-		})
+		res, err := wholeBatchStep(&stepper, m, params, opts.LR, batch)
 		if err != nil {
 			return nil, fmt.Errorf("fine-tuning step %d: %w", step, err)
 		}
@@ -366,4 +359,16 @@ func (r *RecoveryResult) CorrelateImportance(name string, importance []float64) 
 	c.Rho, c.P, c.N, c.Method = JSONFloat(sp.R), JSONFloat(sp.P), sp.N, sp.Method
 	r.Correlation = c
 	return nil
+}
+
+// wholeBatchStep is one fine-tuning step of m on batch in the Whole layout, the one the
+// evaluation uses, so fine-tuning (recovery, pruning's healing) sees the same numerics.
+func wholeBatchStep(stepper *optim.Step, m *model.Model, params []optim.Param, lr float64, batch [][]int64) (optim.Result, error) {
+	return stepper.Run(params, lr, 1, func(int) (*torch.Tensor, error) {
+		b, err := model.Pack(batch, model.Whole, m.Device)
+		if err != nil {
+			return nil, err
+		}
+		return m.Loss(b, model.LossOptions{})
+	})
 }

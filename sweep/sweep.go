@@ -27,6 +27,7 @@ import (
 
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/growthtrain/growthtrain/analysis/stats"
 	"github.com/growthtrain/growthtrain/internal/fsutil"
 	"github.com/growthtrain/growthtrain/internal/jsonx"
 	"github.com/growthtrain/growthtrain/trainer"
@@ -318,28 +319,11 @@ func secs(rs []RunResult) []float64 {
 	return out
 }
 
-func mean(x []float64) float64 {
-	if len(x) == 0 {
-		return math.NaN()
-	}
-	s := 0.0
-	for _, v := range x {
-		s += v
-	}
-	return s / float64(len(x))
-}
-
-func meanSD(x []float64) (m, sd float64) {
-	m = mean(x)
-	if len(x) < 2 {
-		return m, math.NaN()
-	}
-	var ss float64
-	for _, v := range x {
-		ss += (v - m) * (v - m)
-	}
-	return m, math.Sqrt(ss / float64(len(x)-1))
-}
+// The sample statistics are the diagnostics' (analysis/stats): one definition of each.
+var (
+	mean   = stats.Mean
+	meanSD = stats.MeanSD
+)
 
 // tInterval is the 95% Student t-interval of the mean of x (NaN with fewer than 2 values).
 func tInterval(x []float64) (lo, hi float64) {
