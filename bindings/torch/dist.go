@@ -22,6 +22,7 @@ const (
 	NCCL Backend = C.GT_DIST_NCCL // CUDA tensors; compiled only on GPU hosts (USE_C10D_NCCL)
 )
 
+// String is the backend's name as torchrun and PyTorch spell it: "gloo" or "nccl".
 func (b Backend) String() string {
 	switch b {
 	case Gloo:
