@@ -66,7 +66,7 @@ func (r *Result) Markdown() string {
 }
 
 // palette stays distinct in colour and in greyscale (dark to light), with a dash per method.
-var palette = []color.RGBA{{0, 0, 0, 255}, {0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255}, {230, 159, 0, 255}}
+var palette = []color.NRGBA{{0, 0, 0, 255}, {0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255}, {230, 159, 0, 255}}
 var dashes = [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}, {vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)}, {vg.Points(4), vg.Points(4)}, {vg.Points(1), vg.Points(3)}}
 
 // Plots writes loss_vs_flops and loss_vs_wall (PNG and SVG): the mean validation loss of each
@@ -76,14 +76,16 @@ func (r *Result) Plots(dir string) error {
 		file, xlabel string
 		x            func(Point) float64
 	}{
-		{"loss_vs_flops", "estimated training FLOPs", func(p Point) float64 { return p.FLOPs }},
+		{"loss_vs_flops", "estimated training TFLOPs", func(p Point) float64 { return p.FLOPs / 1e12 }},
 		{"loss_vs_wall", "wall time (s)", func(p Point) float64 { return p.Seconds }},
 	} {
 		p := plot.New()
 		p.Title.Text = "Validation loss vs compute (" + filepath.Base(r.Budget) + ")"
 		p.X.Label.Text, p.Y.Label.Text = ax.xlabel, "validation loss"
-		p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
-		p.Legend.Top, p.Legend.Left = true, false
+		// Linear axes: the levels are linear fractions of one compute, less than a decade apart
+		// (a log axis would label one tick). The legend sits bottom-left, where curves that fall
+		// with compute leave the plot empty.
+		p.Legend.Top, p.Legend.Left = false, true
 		p.Add(plotter.NewGrid())
 		for i, c := range r.Curves {
 			col := palette[i%len(palette)]
