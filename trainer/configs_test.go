@@ -17,6 +17,7 @@ func TestShippedConfigs(t *testing.T) {
 	}{
 		{"demo.toml", 8, 330, 1500.0 / 2640},
 		{"demo-small-data.toml", 8, 330, 1500.0 / 2640},
+		{"demo-derived.toml", 8, 330, 1504.0 / 2640},
 		{"poc.toml", 12, 656, 4160.0 / 7872},
 		{"poc-small-data.toml", 12, 656, 4160.0 / 7872},
 		{"smollm2-135m.toml", 30, 2000, 0},

@@ -436,6 +436,18 @@ func budgetAction(c *cli.Context) error {
 		if i := strings.Index(head, "[[phase]]"); i >= 0 {
 			head = head[:i]
 		}
+		// The template's opening comment describes its own phases, not these: replace it with
+		// where this budget comes from.
+		lines := strings.SplitAfter(head, "\n")
+		k := 0
+		for k < len(lines) && (strings.HasPrefix(strings.TrimSpace(lines[k]), "#") || strings.TrimSpace(lines[k]) == "") {
+			k++
+		}
+		head = fmt.Sprintf("# Derived by growthtrain budget from %s (%d layers", from, L)
+		if n > 0 && n != L {
+			head += fmt.Sprintf(", mapped onto %d by relative depth", n)
+		}
+		head += fmt.Sprintf(") with the model, data and optimizer of %s.\n# Relative paths below are copied from the template and resolve against this file's folder.\n\n", t) + strings.Join(lines[k:], "")
 	} else {
 		head = defaultBudgetHead(rep, from, max(n, 0))
 	}
