@@ -242,42 +242,58 @@ func (res *StructureResult) hidden(e *Evaluator, opts StructureOptions) error {
 					return
 				}
 				h := m.Embed(packed.Inputs)
+				// Per layer, the per-token statistics stay on the device; the whole batch is
+				// read in one transfer per statistic after the last layer (no host sync per
+				// layer), and summed on the host in the same order as before.
+				cosL, relL, entL := make([]*torch.Tensor, L), make([]*torch.Tensor, L), make([]*torch.Tensor, L)
 				for l := 0; l < L; l++ {
 					next := m.Block(l, h)
 					torch.WithScope(func(s2 *torch.Scope) {
 						x, y := h.To(torch.Float64), next.To(torch.Float64)
 						nx := x.Norm(2, false, -1)
-						cos := x.Mul(y).Sum(false, -1).Div(nx.Mul(y.Norm(2, false, -1))).Float64s() // [B*T]
-						rel := y.Sub(x).Norm(2, false, -1).Div(nx).Float64s()
-						for b := range ws {
-							for t := 0; t < T; t++ {
-								if !valid(b, t) {
-									continue
-								}
-								c := math.Max(-1, math.Min(1, cos[b*T+t]))
-								sumCos[l] += c
-								sumAng[l] += math.Acos(c) / math.Pi
-								sumRel[l] += rel[b*T+t]
-							}
-						}
-						if !entropy {
-							return
-						}
-						p := m.AttentionProbs(l, h)
-						ent := p.Mul(p.Clamp(1e-30, math.Inf(1)).Log()).Sum(false, -1).Neg().Float64s() // [B*H*T]
-						for b := range ws {
-							for hd := 0; hd < H; hd++ {
-								row := ent[(b*H+hd)*T : (b*H+hd+1)*T]
-								for t := 0; t < len(ws[b]); t++ {
-									sumEnt[l][hd] += row[t]
-									if t > 0 {
-										sumNorm[l][hd] += row[t] / math.Log(float64(t+1))
-									}
-								}
-							}
+						cosL[l] = s2.Keep(x.Mul(y).Sum(false, -1).Div(nx.Mul(y.Norm(2, false, -1)))) // [B*T]
+						relL[l] = s2.Keep(y.Sub(x).Norm(2, false, -1).Div(nx))
+						if entropy {
+							p := m.AttentionProbs(l, h)
+							entL[l] = s2.Keep(p.Mul(p.Clamp(1e-30, math.Inf(1)).Log()).Sum(false, -1).Neg()) // [B*H*T]
 						}
 					})
 					h = next
+				}
+				cosAll, relAll := torch.Stack(cosL, 0).Float64s(), torch.Stack(relL, 0).Float64s()
+				var entAll []float64
+				if entropy {
+					entAll = torch.Stack(entL, 0).Float64s()
+				}
+				nTok, nEnt := len(cosAll)/L, len(entAll)/L
+				for l := 0; l < L; l++ {
+					cos, rel := cosAll[l*nTok:(l+1)*nTok], relAll[l*nTok:(l+1)*nTok]
+					for b := range ws {
+						for t := 0; t < T; t++ {
+							if !valid(b, t) {
+								continue
+							}
+							c := math.Max(-1, math.Min(1, cos[b*T+t]))
+							sumCos[l] += c
+							sumAng[l] += math.Acos(c) / math.Pi
+							sumRel[l] += rel[b*T+t]
+						}
+					}
+					if !entropy {
+						continue
+					}
+					ent := entAll[l*nEnt : (l+1)*nEnt]
+					for b := range ws {
+						for hd := 0; hd < H; hd++ {
+							row := ent[(b*H+hd)*T : (b*H+hd+1)*T]
+							for t := 0; t < len(ws[b]); t++ {
+								sumEnt[l][hd] += row[t]
+								if t > 0 {
+									sumNorm[l][hd] += row[t] / math.Log(float64(t+1))
+								}
+							}
+						}
+					}
 				}
 			})
 		})
