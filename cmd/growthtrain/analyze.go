@@ -432,10 +432,15 @@ func budgetAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		tb, err := trainer.LoadBudget(t)
+		if err != nil {
+			return fmt.Errorf("--template: %w", err)
+		}
 		head = string(raw)
 		if i := strings.Index(head, "[[phase]]"); i >= 0 {
 			head = head[:i]
 		}
+		head = rebaseTemplatePaths(head, tb, t, c.String("output"))
 		// The template's opening comment describes its own phases, not these: replace it with
 		// where this budget comes from.
 		lines := strings.SplitAfter(head, "\n")
@@ -447,7 +452,7 @@ func budgetAction(c *cli.Context) error {
 		if n > 0 && n != L {
 			head += fmt.Sprintf(", mapped onto %d by relative depth", n)
 		}
-		head += fmt.Sprintf(") with the model, data and optimizer of %s.\n# Relative paths below are copied from the template and resolve against this file's folder.\n\n", t) + strings.Join(lines[k:], "")
+		head += fmt.Sprintf(") with the model, data and optimizer of %s.\n# Relative paths below are the template's, rewritten to resolve from this file's folder.\n\n", t) + strings.Join(lines[k:], "")
 	} else {
 		head = defaultBudgetHead(rep, from, max(n, 0))
 	}
