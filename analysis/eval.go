@@ -60,11 +60,6 @@ func (e *Evaluator) NLL() ([]float64, error) {
 // Sweep evaluates the baseline and every modification on all windows. It returns per-window
 // NLL sums: base[w] and out[mod][w]. progress (optional) is called after each batch.
 func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []float64, out [][]float64, err error) {
-	defer torch.Recover(&err)
-	batch := e.Batch
-	if batch <= 0 {
-		batch = 8
-	}
 	L := e.M.Config.NumHiddenLayers
 	for _, md := range mods {
 		if md.From < 0 || md.From > L {
@@ -76,55 +71,39 @@ func (e *Evaluator) Sweep(mods []Mod, progress func(done, total int)) (base []fl
 	for i := range out {
 		out[i] = make([]float64, len(e.Windows))
 	}
-	for start := 0; start < len(e.Windows); start += batch {
-		wins := e.Windows[start:min(start+batch, len(e.Windows))]
-		var berr error
-		torch.WithScope(func(s *torch.Scope) {
-			torch.NoGrad(func() {
-				b, err := model.Pack(wins, model.Whole, e.M.Device)
-				if err != nil {
-					berr = err
-					return
+	err = e.Pass(func(start int, wins [][]int64, b model.Batch, hidden []*torch.Tensor) error {
+		// Every result stays on the device until the batch is done: one read per batch instead
+		// of one per modification (each read waits for a GPU to finish).
+		rows := []*torch.Tensor{windowNLL(e.M, hidden[L], b.Targets)}
+		var own []int // the modifications this rank computes
+		for mi, md := range mods {
+			if !mine(e.Group, mi) {
+				continue
+			}
+			own = append(own, mi)
+			undo, err := md.Apply(e.M)
+			if err != nil {
+				return fmt.Errorf("modification %q: %w", md.Name, err)
+			}
+			torch.WithScope(func(s2 *torch.Scope) {
+				h := hidden[md.From]
+				for l := md.From; l < L; l++ {
+					h = e.M.Block(l, h)
 				}
-				hidden := e.hiddenStates(b)
-				h := hidden[L]
-				// Every result stays on the device until the batch is done: one read per batch
-				// instead of one per modification (each read waits for a GPU to finish).
-				rows := []*torch.Tensor{windowNLL(e.M, h, b.Targets)}
-				var own []int // the modifications this rank computes
-				for mi, md := range mods {
-					if !mine(e.Group, mi) {
-						continue
-					}
-					own = append(own, mi)
-					undo, err := md.Apply(e.M)
-					if err != nil {
-						berr = fmt.Errorf("modification %q: %w", md.Name, err)
-						return
-					}
-					torch.WithScope(func(s2 *torch.Scope) {
-						h := hidden[md.From]
-						for l := md.From; l < L; l++ {
-							h = e.M.Block(l, h)
-						}
-						rows = append(rows, s2.Keep(windowNLL(e.M, h, b.Targets)))
-					})
-					undo()
-				}
-				all := torch.Stack(rows, 0).Float64s() // [1 + mods, windows of the batch]
-				n := len(wins)
-				copy(base[start:], all[:n])
-				for k, mi := range own {
-					copy(out[mi][start:], all[(k+1)*n:(k+2)*n])
-				}
+				rows = append(rows, s2.Keep(windowNLL(e.M, h, b.Targets)))
 			})
-		})
-		if berr != nil {
-			return nil, nil, berr
+			undo()
 		}
-		if progress != nil {
-			progress(min(start+batch, len(e.Windows)), len(e.Windows))
+		all := torch.Stack(rows, 0).Float64s() // [1 + mods, windows of the batch]
+		n := len(wins)
+		copy(base[start:], all[:n])
+		for k, mi := range own {
+			copy(out[mi][start:], all[(k+1)*n:(k+2)*n])
 		}
+		return nil
+	}, progress)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := gatherRows(e.Group, out, len(e.Windows)); err != nil {
 		return nil, nil, err
