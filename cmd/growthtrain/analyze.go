@@ -409,12 +409,14 @@ func budgetAction(c *cli.Context) error {
 		}
 	}
 	n := c.Int("layers")
-	if t := c.String("template"); t != "" && n == 0 {
-		tb, err := trainer.LoadBudget(t)
-		if err != nil {
+	var tb *trainer.Budget // the template, loaded once: its layer count, and its paths below
+	if t := c.String("template"); t != "" {
+		if tb, err = trainer.LoadBudget(t); err != nil {
 			return fmt.Errorf("--template: %w", err)
 		}
-		n = tb.Model.NumHiddenLayers
+		if n == 0 {
+			n = tb.Model.NumHiddenLayers
+		}
 	}
 	if n > 0 && n != L {
 		if importance, anti, recovery, err = analysis.MapDepth(importance, anti, recovery, n); err != nil {
@@ -431,10 +433,6 @@ func budgetAction(c *cli.Context) error {
 		raw, err := os.ReadFile(t)
 		if err != nil {
 			return err
-		}
-		tb, err := trainer.LoadBudget(t)
-		if err != nil {
-			return fmt.Errorf("--template: %w", err)
 		}
 		head = string(raw)
 		if i := strings.Index(head, "[[phase]]"); i >= 0 {
