@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/growthtrain/growthtrain/internal/fsutil"
+	"github.com/growthtrain/growthtrain/internal/plotstyle"
 )
 
 // CSV is sweep.csv: one row per run, raw numbers in their own columns.
@@ -65,10 +66,6 @@ func (r *Result) Markdown() string {
 	return b.String()
 }
 
-// palette stays distinct in colour and in greyscale (dark to light), with a dash per method.
-var palette = []color.NRGBA{{0, 0, 0, 255}, {0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255}, {230, 159, 0, 255}}
-var dashes = [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}, {vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)}, {vg.Points(4), vg.Points(4)}, {vg.Points(1), vg.Points(3)}}
-
 // Plots writes loss_vs_flops and loss_vs_wall (PNG and SVG): the mean validation loss of each
 // method against its mean compute, a band for the 95% interval, the target loss as a line.
 func (r *Result) Plots(dir string) error {
@@ -88,7 +85,7 @@ func (r *Result) Plots(dir string) error {
 		p.Legend.Top, p.Legend.Left = false, true
 		p.Add(plotter.NewGrid())
 		for i, c := range r.Curves {
-			col := palette[i%len(palette)]
+			col := plotstyle.Color(i) // the report's series style
 			var mid, band plotter.XYs
 			var hi plotter.XYs
 			for _, pt := range c.Points {
@@ -121,8 +118,8 @@ func (r *Result) Plots(dir string) error {
 			if err != nil {
 				return err
 			}
-			line.Color, line.Width, line.Dashes = col, vg.Points(1.5), dashes[i%len(dashes)]
-			pts.Color, pts.Shape, pts.Radius = col, draw.CircleGlyph{}, vg.Points(2.5)
+			line.Color, line.Width, line.Dashes = col, vg.Points(1.5), plotstyle.Dashes(i)
+			pts.Color, pts.Shape, pts.Radius = col, plotstyle.Glyph(i), vg.Points(2.5)
 			p.Add(line, pts)
 			p.Legend.Add(c.Method, line, pts)
 		}

@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/growthtrain/growthtrain/internal/fsutil"
+	"github.com/growthtrain/growthtrain/internal/plotstyle"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/plotter"
@@ -64,18 +65,6 @@ const PNGDPI = 200
 
 // Colours.
 var (
-	// okabeIto are Okabe and Ito's colours, reordered so that neighbours differ in lightness
-	// too, with their yellow (unreadable as a thin line on white) replaced by Tol's wine.
-	okabeIto = []color.Color{
-		color.RGBA{0, 114, 178, 255},   // blue
-		color.RGBA{213, 94, 0, 255},    // vermillion
-		color.RGBA{0, 158, 115, 255},   // bluish green
-		color.RGBA{204, 121, 167, 255}, // reddish purple
-		color.RGBA{0, 0, 0, 255},       // black
-		color.RGBA{230, 159, 0, 255},   // orange
-		color.RGBA{86, 180, 233, 255},  // sky blue
-		color.RGBA{136, 34, 85, 255},   // wine (Tol), for Okabe-Ito's yellow, which vanishes on white
-	}
 	ColorDefault   = color.RGBA{R: 190, G: 200, B: 212, A: 255} // unhighlighted bars: light (luminance ~0.57)
 	ColorCritical  = color.RGBA{R: 178, G: 24, B: 43, A: 255}   // "critical": dark red (~0.10)
 	ColorAnti      = color.RGBA{R: 77, G: 172, B: 38, A: 255}   // "anti": mid green (~0.31)
@@ -84,26 +73,11 @@ var (
 	colorGrid      = color.Gray{Y: 225}
 )
 
-// seriesColor, seriesDashes and seriesGlyph give series i its style; the three cycle with
-// different periods, so two series never share all three.
-func seriesColor(i int) color.Color { return okabeIto[i%len(okabeIto)] }
-
-var dashPatterns = [][]vg.Length{
-	nil,
-	{vg.Points(6), vg.Points(3)},
-	{vg.Points(1.5), vg.Points(2.5)},
-	{vg.Points(7), vg.Points(2.5), vg.Points(1.5), vg.Points(2.5)},
-	{vg.Points(11), vg.Points(3.5)},
-}
-
-func seriesDashes(i int) []vg.Length { return dashPatterns[i%len(dashPatterns)] }
-
-var glyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{},
-	draw.RingGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}, draw.PlusGlyph{}}
-
-// seriesGlyph shifts by one every full round of colours: glyphs and colours both have eight, so
-// series 8 would otherwise repeat series 0's colour and glyph.
-func seriesGlyph(i int) draw.GlyphDrawer { return glyphs[(i+i/len(okabeIto))%len(glyphs)] }
+// seriesColor, seriesDashes and seriesGlyph give series i its style (internal/plotstyle: the
+// sweep's curves use the same).
+func seriesColor(i int) color.Color      { return plotstyle.Color(i) }
+func seriesDashes(i int) []vg.Length     { return plotstyle.Dashes(i) }
+func seriesGlyph(i int) draw.GlyphDrawer { return plotstyle.Glyph(i) }
 
 var errLen = errors.New("report: slice lengths differ")
 
