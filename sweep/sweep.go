@@ -253,16 +253,16 @@ func (r *Result) aggregate(target float64, iters int) error {
 		c.FLOPsAtTarget = jsonx.Float(at)
 		c.SpeedUp = jsonx.Float(uniFLOPs(losses) / at)
 		// Bootstrap: resample the seeds at every level of both curves, independently.
+		var ufl []float64 // the uniform curve's FLOPs: fixed, only its losses are resampled
+		for _, l := range levels {
+			ufl = append(ufl, mean(flops(uni[l])))
+		}
 		var reps []float64
 		for i := 0; i < iters; i++ {
 			var mu, uu []float64
 			for _, l := range levels {
 				mu = append(mu, mean(resample(by[m][l])))
 				uu = append(uu, mean(resample(uni[l])))
-			}
-			var ufl []float64
-			for _, l := range levels {
-				ufl = append(ufl, mean(flops(uni[l])))
 			}
 			if s := crossing(ufl, uu, target) / crossing(fl, mu, target); !math.IsNaN(s) && !math.IsInf(s, 0) {
 				reps = append(reps, s)
