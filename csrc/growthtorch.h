@@ -35,7 +35,7 @@ extern "C" {
 /* Bumped whenever anything in this header changes for a caller: a signature, an enum value, a
    struct layout, the meaning or default of an entry point, and also an entry point added or
    removed (docs/bindings.md, "ABI rule"). */
-#define GT_ABI_VERSION 7
+#define GT_ABI_VERSION 8
 
 /* A tensor handle: a slot number (bits 0-31) and a generation (bits 32-61); 0 is "no tensor".
    A released handle's generation no longer matches its slot, so using it is a clean
@@ -340,6 +340,10 @@ int64_t gt_cpu_cache_default_limit(void);
 /* Writes limit, idle, live, hits, misses (bytes, bytes, bytes, count, count) to out5 and returns
    1, or writes zeros and returns 0 when the cache is not installed. */
 int gt_cpu_cache_stats(int64_t *out5);
+/* Returns the most live bytes (cached-size blocks held by tensors) since the cache was
+   installed or last reset, and with reset nonzero starts over from the live bytes now; 0 when
+   the cache is not installed. */
+int64_t gt_cpu_cache_peak_live(int reset);
 /* Returns every idle block to the system; returns the bytes released. */
 int64_t gt_cpu_cache_empty(void);
 /* Sets the limit of idle bytes (0: cache nothing from now on), releasing what is over it. */

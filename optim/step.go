@@ -69,6 +69,23 @@ var ErrNoMicroBatches = errors.New("optim: a step needs at least one micro-batch
 // before it, so the accumulated gradient is that of the mean loss. On error the gradients are
 // dropped, so a later step does not accumulate onto a failed one.
 func (s *Step) Run(params []Param, lr float64, micro int, loss func(i int) (*torch.Tensor, error)) (res Result, err error) {
+	return s.RunLosses(params, lr, micro, func(i int) (Loss, error) {
+		l, err := loss(i)
+		return Loss{Value: l}, err
+	})
+}
+
+// Loss is a micro-batch's loss for RunLosses: the scalar Value, and Finish, when the forward
+// pass left part of the backward pass to be done by hand (activation checkpointing:
+// model.Recomputed.Backward), which runs in the micro-batch's scope right after Value's own
+// backward pass.
+type Loss struct {
+	Value  *torch.Tensor
+	Finish func() error
+}
+
+// RunLosses is Run for losses whose backward pass needs a second part (see Loss).
+func (s *Step) RunLosses(params []Param, lr float64, micro int, loss func(i int) (Loss, error)) (res Result, err error) {
 	if micro < 1 {
 		return Result{}, ErrNoMicroBatches
 	}
@@ -87,9 +104,14 @@ func (s *Step) Run(params []Param, lr float64, micro int, loss func(i int) (*tor
 	for i := 0; i < micro; i++ {
 		var lerr error
 		torch.WithScope(func(sc *torch.Scope) {
-			l, err := loss(i)
+			ls, err := loss(i)
 			if err != nil {
 				lerr = fmt.Errorf("micro-batch %d: %w", i, err)
+				return
+			}
+			l := ls.Value
+			if l == nil {
+				lerr = fmt.Errorf("micro-batch %d: no loss", i)
 				return
 			}
 			if l.Numel() != 1 {
@@ -109,6 +131,11 @@ func (s *Step) Run(params []Param, lr float64, micro int, loss func(i int) (*tor
 			}
 			res.Loss.AddInPlace(part, 1)
 			l.Backward()
+			if ls.Finish != nil {
+				if err := ls.Finish(); err != nil {
+					lerr = fmt.Errorf("micro-batch %d: backward pass: %w", i, err)
+				}
+			}
 		})
 		if lerr != nil {
 			return res, lerr

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
@@ -191,6 +192,63 @@ func TestStepErrors(t *testing.T) {
 	}
 	if !slices.Equal(f.w.Float32s(), before) {
 		t.Fatal("a failed step changed the parameters")
+	}
+}
+
+// RunLosses with a backward pass in two parts (the loss reaches a detached leaf, Finish carries
+// the leaf's gradient on into the parameters, as activation checkpointing does) gives the
+// parameters of Run with the whole loss, bit for bit, micro-batch scaling included; a failing
+// Finish fails the step and changes nothing.
+func TestStepRunLossesFinish(t *testing.T) {
+	const micro = 3
+	ref, got := newStepFixture(t, micro), newStepFixture(t, micro)
+	refOpt, gotOpt := NewAdamW(testAdamW), NewAdamW(testAdamW)
+	defer refOpt.Close()
+	defer gotOpt.Close()
+	refStep, gotStep := Step{Optimizer: refOpt, GradClip: 0.05}, Step{Optimizer: gotOpt, GradClip: 0.05}
+	split := func(i int) (Loss, error) {
+		y := torch.Linear(got.xs[i], got.w, got.b)
+		leaf := y.Detach().SetRequiresGrad(true)
+		return Loss{Value: leaf.Sub(got.ys[i]).Square().Mean(false), Finish: func() error {
+			y.BackwardWith(leaf.Grad(), false)
+			return nil
+		}}, nil
+	}
+	for s := 0; s < 4; s++ {
+		want, err := refStep.Run(ref.params(), 1e-2, micro, func(i int) (*torch.Tensor, error) { return ref.loss(i), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := gotStep.RunLosses(got.params(), 1e-2, micro, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wl, wn, _ := want.Read()
+		gl, gn, _ := res.Read()
+		if gl != wl || gn != wn {
+			t.Fatalf("step %d: loss %v, norm %v; want %v, %v", s, gl, gn, wl, wn)
+		}
+		want.Close()
+		res.Close()
+	}
+	if !slices.Equal(got.w.Float32s(), ref.w.Float32s()) || !slices.Equal(got.b.Float32s(), ref.b.Float32s()) {
+		t.Fatal("parameters differ from Run's")
+	}
+	boom := errors.New("boom")
+	before := got.w.Float32s()
+	_, err := gotStep.RunLosses(got.params(), 1e-2, micro, func(i int) (Loss, error) {
+		l, _ := split(i)
+		l.Finish = func() error { return boom }
+		return l, nil
+	})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "micro-batch 0: backward pass") {
+		t.Fatalf("failing Finish: %v, want the micro-batch's backward pass error", err)
+	}
+	if !slices.Equal(got.w.Float32s(), before) || got.w.Grad() != nil && got.w.Grad().Abs().Sum(false).Item() != 0 {
+		t.Fatal("a step whose Finish failed changed the parameters or left gradients")
+	}
+	if _, err := gotStep.RunLosses(got.params(), 1e-2, 1, func(int) (Loss, error) { return Loss{}, nil }); err == nil || !strings.Contains(err.Error(), "no loss") {
+		t.Fatalf("a nil loss: %v", err)
 	}
 }
 

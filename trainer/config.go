@@ -40,7 +40,17 @@ type RunConfig struct {
 	Device string `toml:"device"`
 	DType  string `toml:"dtype"`
 	Output string `toml:"output"`
+	// RawRecompute is activation_checkpointing: the layers whose intermediates are recomputed
+	// in the backward pass instead of kept (model.LossRecomputing): true or "all", false or
+	// "none" (the default), or layers as a phase names them ("8-11", [0, "4-6"]). It trades
+	// compute for memory and changes no number, so it is not part of the fingerprint.
+	RawRecompute any   `toml:"activation_checkpointing,omitempty"`
+	recompute    []int // resolved from RawRecompute against the model's layers
 }
+
+// RecomputedLayers returns the layers activation_checkpointing names (after Validate with a
+// known layer count).
+func (rc RunConfig) RecomputedLayers() []int { return slices.Clone(rc.recompute) }
 
 // ModelConfig is the [model] table: the architecture (an HF config.json or inline dimensions)
 // and where its weights start from.
@@ -370,6 +380,16 @@ func (b *Budget) Validate() error {
 			}
 		}
 	}
+	specs, err := recomputeSpecs(b.Run.RawRecompute)
+	if err != nil {
+		return fmt.Errorf("[run] activation_checkpointing: %w", err)
+	}
+	b.Run.recompute = nil
+	if layers > 0 {
+		if b.Run.recompute, err = ResolveLayers(specs, layers); err != nil {
+			return fmt.Errorf("[run] activation_checkpointing: %w", err)
+		}
+	}
 	if o.Warmup < 0 || o.Warmup > total {
 		return fmt.Errorf("[optim] warmup %d: want 0 to the run's %d steps", o.Warmup, total)
 	}
@@ -406,6 +426,46 @@ func layerSpecs(raw any) ([]string, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("%v: want \"all\", a range string, or a list", raw)
+}
+
+// SetActivationCheckpointing replaces [run] activation_checkpointing with spec as a command
+// line gives it: "all", "none", or layers separated by commas ("0-3,8"); then validates.
+func (b *Budget) SetActivationCheckpointing(spec string) error {
+	var raw []any
+	for _, f := range strings.Split(spec, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			raw = append(raw, f)
+		}
+	}
+	if len(raw) == 0 {
+		return fmt.Errorf("%q: want all, none, or layers such as 0-3,8", spec)
+	}
+	old := b.Run.RawRecompute
+	b.Run.RawRecompute = raw
+	if err := b.Validate(); err != nil {
+		b.Run.RawRecompute = old
+		_ = b.Validate()
+		return errors.New(strings.TrimPrefix(err.Error(), "[run] activation_checkpointing: "))
+	}
+	return nil
+}
+
+// recomputeSpecs reads activation_checkpointing: a bool, or layer specs as a phase's layers.
+func recomputeSpecs(raw any) ([]string, error) {
+	switch v := raw.(type) {
+	case nil:
+		return nil, nil
+	case bool:
+		if v {
+			return []string{"all"}, nil
+		}
+		return nil, nil
+	}
+	specs, err := layerSpecs(raw)
+	if err != nil {
+		return nil, fmt.Errorf(`%w (or true, false)`, err)
+	}
+	return specs, nil
 }
 
 // ResolveLayers turns layer specs ("all", "8-11", "3") into sorted unique indices in [0, n).
@@ -589,6 +649,7 @@ func (b *Budget) Fingerprint() string {
 	c := *b
 	c.Checkpoint = CheckpointConfig{} // where and how often checkpoints go does not change training
 	c.Run.Output = ""
+	c.Run.RawRecompute = nil // recomputation changes memory and time, not the trajectory
 	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
 		return ""
 	}

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"errors"
 	"io"
 	"math"
 	"os"
@@ -123,4 +124,65 @@ func TestMixedPrecisionBudget(t *testing.T) {
 		t.Fatalf("validation loss: bfloat16 %v, float32 %v", val["bfloat16"], val["float32"])
 	}
 	t.Logf("validation loss: float32 %.5f, bfloat16 mixed %.5f", val["float32"], val["bfloat16"])
+}
+
+// Recomputing layers in the backward pass changes no number of a run: the losses, gradient
+// norms and validation losses of every step equal the plain run's, for every layer or some,
+// in float32 and in bfloat16 mixed precision, and a run stopped without recomputation resumes
+// with it (the fingerprint is the same) onto the same trajectory.
+func TestActivationCheckpointingChangesNoNumber(t *testing.T) {
+	withKeys := func(t *testing.T, dir, keys string) string {
+		path := tinyBudget(t, dir, twoPhases, "")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(strings.Replace(string(raw), "seed = 7", "seed = 7\n"+keys, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// Every step's numbers but its time: loss, gradient norm, learning rate, validation loss.
+	train := func(t *testing.T, path string, opts Options) []float64 {
+		b, err := LoadBudget(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Log = io.Discard
+		if _, err := Run(b, opts); err != nil && !errors.Is(err, ErrStopped) {
+			t.Fatal(err)
+		}
+		ms, err := readMetrics(filepath.Join(filepath.Dir(path), "out", "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []float64
+		for _, m := range ms {
+			out = append(out, float64(m.Loss), float64(m.GradNorm), float64(m.LR), -1)
+			if m.ValLoss != nil {
+				out[len(out)-1] = float64(*m.ValLoss)
+			}
+		}
+		return out
+	}
+	for _, dtype := range []string{"float32", "bfloat16"} {
+		t.Run(dtype, func(t *testing.T) {
+			want := train(t, withKeys(t, t.TempDir(), `dtype = "`+dtype+`"`), Options{})
+			for _, layers := range []string{"true", `"1-2"`} {
+				got := train(t, withKeys(t, t.TempDir(), `dtype = "`+dtype+`"`+"\nactivation_checkpointing = "+layers), Options{})
+				if !slices.Equal(got, want) {
+					t.Errorf("activation_checkpointing = %s: metrics differ from the plain run's:\n got %v\nwant %v", layers, got, want)
+				}
+			}
+			if dtype != "float32" {
+				return
+			}
+			dir := t.TempDir()
+			train(t, withKeys(t, dir, `dtype = "float32"`), Options{StopAt: 5})
+			got := train(t, withKeys(t, dir, "dtype = \"float32\"\nactivation_checkpointing = true"), Options{Resume: true})
+			if !slices.Equal(got, want) {
+				t.Errorf("resumed with recomputation: metrics differ:\n got %v\nwant %v", got, want)
+			}
+		})
+	}
 }

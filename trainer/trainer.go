@@ -44,6 +44,9 @@ type Options struct {
 	// Device, when set, is the device to train on instead of [run] device, without changing the
 	// run's fingerprint: a data-parallel rank's own GPU (cuda:LOCAL_RANK).
 	Device string
+	// Recompute, when set, replaces [run] activation_checkpointing: "all", "none", or layers
+	// separated by commas ("0-3,8"). Like the key, it does not change the fingerprint.
+	Recompute string
 }
 
 // ErrDiverged is wrapped by the error of a run stopped by a NaN or infinite loss or gradient
@@ -113,11 +116,14 @@ type run struct {
 	m       *model.Model
 	opt     *optim.AdamW
 	stepper optim.Step
-	sampler *data.Sampler
-	val     [][]int64
-	sched   optim.Schedule
-	metrics *metricsLog // nil on ranks other than 0
-	dist    dist
+	// recompute marks, per layer, the layers recomputed in the backward pass ([run]
+	// activation_checkpointing); nil: none.
+	recompute []bool
+	sampler   *data.Sampler
+	val       [][]int64
+	sched     optim.Schedule
+	metrics   *metricsLog // nil on ranks other than 0
+	dist      dist
 
 	lock *fsutil.Locked // the checkpoint directory's, held for the whole run
 
@@ -144,6 +150,11 @@ func Run(b *Budget, opts Options) (sum *Summary, err error) {
 	}
 	if opts.Context == nil {
 		opts.Context = context.Background()
+	}
+	if opts.Recompute != "" {
+		if err := b.SetActivationCheckpointing(opts.Recompute); err != nil {
+			return nil, fmt.Errorf("activation checkpointing: %w", err)
+		}
 	}
 	if opts.Uniform {
 		b = b.Uniform()
@@ -284,6 +295,13 @@ func (r *run) setup() error {
 	r.stepper = optim.Step{Optimizer: r.opt, GradClip: o.GradClip, CheckFinite: true}
 	if r.dist.on() {
 		r.stepper.Reduce = r.dist.reduceGrads
+	}
+	if ls := b.Run.RecomputedLayers(); len(ls) > 0 {
+		r.recompute = make([]bool, cfg.NumHiddenLayers)
+		for _, l := range ls {
+			r.recompute[l] = true
+		}
+		fmt.Fprintf(r.log, "activation checkpointing: layers %s recompute their intermediates in the backward pass\n", layerList(ls))
 	}
 	r.sched = optim.Schedule{Kind: o.Schedule, PeakLR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup, Total: b.TotalSteps()}
 	if err := r.sched.Validate(); err != nil {
@@ -527,8 +545,8 @@ func (r *run) paramsFinite() (ok bool, err error) {
 // and the gradient norm before clipping (read here, at the trainer's logging cadence: every
 // step goes to metrics.jsonl).
 func (r *run) trainStep(params []optim.Param, lr float64) (loss, gnorm float64, err error) {
-	res, err := r.stepper.Run(params, lr, r.b.Data.GradAccum, func(int) (*torch.Tensor, error) {
-		return r.batchLoss(r.dist.shard(r.sampler.Next()))
+	res, err := r.stepper.RunLosses(params, lr, r.b.Data.GradAccum, func(int) (optim.Loss, error) {
+		return r.trainLoss(r.dist.shard(r.sampler.Next()))
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", r.step+1, err)
@@ -553,6 +571,24 @@ func (r *run) batchLoss(batch [][]int64) (*torch.Tensor, error) {
 		return nil, err
 	}
 	return r.m.Loss(b, model.LossOptions{})
+}
+
+// trainLoss is batchLoss for a training step, with the layers of [run] activation_checkpointing
+// recomputed in the backward pass.
+func (r *run) trainLoss(batch [][]int64) (optim.Loss, error) {
+	if r.recompute == nil {
+		l, err := r.batchLoss(batch)
+		return optim.Loss{Value: l}, err
+	}
+	b, err := model.Pack(batch, model.Shifted, r.dev)
+	if err != nil {
+		return optim.Loss{}, err
+	}
+	rc, err := r.m.LossRecomputing(b, model.LossOptions{}, r.recompute)
+	if err != nil {
+		return optim.Loss{}, err
+	}
+	return optim.Loss{Value: rc.Loss, Finish: rc.Backward}, nil
 }
 
 // validate returns the mean next-token loss on the validation windows. In a data-parallel run

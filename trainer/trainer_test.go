@@ -149,6 +149,8 @@ hidden_size = 8
 		{"bad val fraction", base + "[data]\nval_fraction = 1.5\n[[phase]]\nlayers = \"all\"\nsteps = 1\n", "[data] val_fraction 1.5"},
 		{"bad tokenizer spec", base + "[data]\ntokenizer = \"train:10\"\n[[phase]]\nlayers = \"all\"\nsteps = 1\n", `"train:10": want train:<vocab size>`},
 		{"syntax error", base + "[[phase]\n", "budget.toml:8:"},
+		{"recomputed layer out of range", "[run]\noutput = \"x\"\nactivation_checkpointing = \"2-5\"\n" + base[strings.Index(base, "[model]"):] + "[[phase]]\nlayers = \"all\"\nsteps = 1\n", `[run] activation_checkpointing: layer range "2-5" is outside 0-3`},
+		{"recompute spec of the wrong type", "[run]\noutput = \"x\"\nactivation_checkpointing = 1.5\n" + base[strings.Index(base, "[model]"):] + "[[phase]]\nlayers = \"all\"\nsteps = 1\n", `[run] activation_checkpointing: 1.5: want "all", a range string, or a list (or true, false)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,6 +198,37 @@ steps = 3
 	}
 	if b.Fingerprint() == u.Fingerprint() {
 		t.Fatal("uniform baseline has the budget's fingerprint")
+	}
+}
+
+// activation_checkpointing takes true/false or layers as a phase does, and leaves the
+// fingerprint alone (it changes no number: TestActivationCheckpointingChangesNoNumber).
+func TestBudgetParsesActivationCheckpointing(t *testing.T) {
+	const rest = "[model]\nnum_hidden_layers = 6\n[[phase]]\nlayers = \"all\"\nsteps = 2\n"
+	var plain string
+	for _, tc := range []struct {
+		value string // "" leaves the key out
+		want  []int
+	}{
+		{"", nil}, {"false", nil}, {`"none"`, nil}, {"true", []int{0, 1, 2, 3, 4, 5}}, {`"all"`, []int{0, 1, 2, 3, 4, 5}},
+		{`"2-4"`, []int{2, 3, 4}}, {`[0, "4-5"]`, []int{0, 4, 5}}, {"3", []int{3}},
+	} {
+		src := "[run]\n"
+		if tc.value != "" {
+			src += "activation_checkpointing = " + tc.value + "\n"
+		}
+		b, err := ParseBudget([]byte(src+rest), "b.toml")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.value, err)
+		}
+		if got := b.Run.RecomputedLayers(); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+			t.Errorf("activation_checkpointing = %s: layers %v, want %v", tc.value, got, tc.want)
+		}
+		if plain == "" {
+			plain = b.Fingerprint()
+		} else if fp := b.Fingerprint(); fp != plain {
+			t.Errorf("activation_checkpointing = %s: fingerprint %s, want the plain budget's %s", tc.value, fp, plain)
+		}
 	}
 }
 

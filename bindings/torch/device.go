@@ -70,6 +70,15 @@ func CPUCache() CPUCacheStats {
 		Hits: int64(v[3]), Misses: int64(v[4])}
 }
 
+// CPUCachePeak returns the most bytes of cached-size blocks (64 KiB and more) that tensors
+// held at once since the cache was installed or the last ResetCPUCachePeak: on the CPU, the
+// peak memory of the tensors that matter (activations, gradients, optimizer state), as
+// CUDAMemory's PeakAllocated is on a GPU. 0 when the cache is not installed.
+func CPUCachePeak() int64 { return int64(C.gt_cpu_cache_peak_live(0)) }
+
+// ResetCPUCachePeak starts CPUCachePeak over from the bytes live now.
+func ResetCPUCachePeak() { C.gt_cpu_cache_peak_live(1) }
+
 // EmptyCPUCache returns every idle CPU block to the system and reports how many bytes that was
 // (0 when the cache is not installed).
 func EmptyCPUCache() int64 { return int64(C.gt_cpu_cache_empty()) }

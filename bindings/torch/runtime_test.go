@@ -125,7 +125,8 @@ func TestRuntimeDefaultsWithoutInit(t *testing.T) {
 		t.Error("a freed block was served again without the cache")
 	}
 	torch.SetCPUCacheLimit(1 << 20)
-	if st := torch.CPUCache(); st.Installed || st.Limit != 0 || torch.EmptyCPUCache() != 0 {
+	torch.ResetCPUCachePeak()
+	if st := torch.CPUCache(); st.Installed || st.Limit != 0 || torch.EmptyCPUCache() != 0 || torch.CPUCachePeak() != 0 {
 		t.Errorf("SetCPUCacheLimit without the cache changed something: %+v", st)
 	}
 	if torch.FusedKernels() {
@@ -241,6 +242,38 @@ func TestRuntimeInitAfterTensors(t *testing.T) {
 	}
 	if !cacheServes(t) {
 		t.Error("the cache installed after tensors existed does not serve new ones")
+	}
+}
+
+// The peak of live bytes rises with every tensor held at once, not with tensors made one after
+// another, and a reset starts it over from what is live.
+func TestCPUCachePeak(t *testing.T) {
+	const n = 300_000 // 1.2 MB each
+	base := torch.Full([]int64{n}, 1)
+	defer base.Close()
+	torch.ResetCPUCachePeak()
+	live := torch.CPUCache().Live
+	if p := torch.CPUCachePeak(); p != live {
+		t.Fatalf("peak %d right after a reset, want the live %d", p, live)
+	}
+	for i := 0; i < 3; i++ { // one at a time: the peak grows by one block
+		torch.Full([]int64{n}, 2).Close()
+	}
+	one := torch.CPUCachePeak() - live
+	if one < 4*n {
+		t.Fatalf("peak grew by %d bytes for a %d-byte tensor", one, 4*n)
+	}
+	a, b, c := torch.Full([]int64{n}, 3), torch.Full([]int64{n}, 4), torch.Full([]int64{n}, 5)
+	if got := torch.CPUCachePeak() - live; got != 3*one {
+		t.Errorf("three tensors held at once: peak grew by %d, want %d", got, 3*one)
+	}
+	torch.Close(a, b, c)
+	if got := torch.CPUCachePeak() - live; got != 3*one {
+		t.Errorf("freeing lowered the peak to %d above the base, want %d", got, 3*one)
+	}
+	torch.ResetCPUCachePeak()
+	if p := torch.CPUCachePeak(); p != live {
+		t.Errorf("peak %d after the tensors went and a reset, want the live %d", p, live)
 	}
 }
 

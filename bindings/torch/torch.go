@@ -44,7 +44,7 @@ import (
 // ABIVersion is the version of the C interface (GT_ABI_VERSION in growthtorch.h) these bindings
 // were written for. The library reports its own at start-up; a mismatch stops the program with
 // an explanation (exit status 2) rather than letting it call functions whose meaning changed.
-const ABIVersion = 7
+const ABIVersion = 8
 
 func init() {
 	if v := int(C.gt_abi_version()); v != ABIVersion {

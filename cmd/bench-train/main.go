@@ -35,11 +35,14 @@ import json, sys, time
 import torch
 import torch.nn.functional as F
 from transformers import LlamaConfig, LlamaForCausalLM
-cfg, threads, batch_file, dtype, device, compiled = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6] == "1"
+cfg, threads, batch_file, dtype, device, mode = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+compiled = mode == "compile"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 dev = torch.device(device)
 m = LlamaForCausalLM(LlamaConfig(**cfg, attn_implementation="sdpa")).to(dev).train()
+if mode == "checkpointing":
+    m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 fwd = torch.compile(m) if compiled else m
 ids = torch.tensor(json.load(open(batch_file)), device=dev)
 inp, tgt = ids[:, :-1].contiguous(), ids[:, 1:].contiguous()
@@ -111,7 +114,8 @@ func main() {
 	flag.IntVar(&o.steps, "steps", 3, "training steps per round and side")
 	device := flag.String("device", "cpu", "cpu or cuda[:N]")
 	dtype := flag.String("dtype", "float32", "float32, or bfloat16 (mixed precision on both sides: float32 weights, bfloat16 autocast)")
-	refs := flag.String("reference", "eager", "PyTorch references, comma-separated: eager, compile (torch.compile)")
+	refs := flag.String("reference", "eager", "PyTorch references, comma-separated: eager, compile (torch.compile), checkpointing (eager with transformers' gradient checkpointing)")
+	flag.BoolVar(&o.recompute, "recompute", false, "also time growthtrain with every layer recomputed in the backward pass (activation checkpointing), with its peak memory")
 	flag.BoolVar(&o.eval, "eval", false, "also time evaluation (forward and loss without gradients)")
 	flag.Float64Var(&o.peakTFLOPS, "peak-tflops", 989, "the device's peak dense bfloat16 TFLOP/s for MFU (H100/H200 SXM: 989)")
 	flag.Parse()
@@ -132,8 +136,8 @@ func main() {
 		o.tops = append(o.tops, k)
 	}
 	for _, r := range strings.Split(*refs, ",") {
-		if r = strings.TrimSpace(r); r != "eager" && r != "compile" {
-			usage("--reference %q: want eager and/or compile", *refs)
+		if r = strings.TrimSpace(r); r != "eager" && r != "compile" && r != "checkpointing" {
+			usage("--reference %q: want eager, compile and/or checkpointing", *refs)
 		}
 		o.refs = append(o.refs, strings.TrimSpace(r))
 	}
@@ -171,7 +175,7 @@ type options struct {
 	threads, layers, vocab, batch, seqLen, rounds, steps int
 	tops                                                 []int
 	refs                                                 []string
-	eval                                                 bool
+	eval, recompute                                      bool
 	peakTFLOPS                                           float64
 	dev                                                  torch.Device
 	compute                                              torch.DType
@@ -189,11 +193,12 @@ type side interface {
 // ours is growthtrain's step: optim.Step over the top layers, the batch packed each step as the
 // trainer does.
 type ours struct {
-	m       *model.Model
-	windows [][]int64
-	opt     *optim.AdamW
-	step    optim.Step
-	params  []optim.Param
+	m         *model.Model
+	recompute []bool // layers recomputed in the backward pass; nil: none
+	windows   [][]int64
+	opt       *optim.AdamW
+	step      optim.Step
+	params    []optim.Param
 }
 
 func (o *ours) setup(top int) error {
@@ -214,29 +219,46 @@ func (o *ours) setup(top int) error {
 	o.params = optim.Params(names, o.m.Param)
 	o.opt = optim.NewAdamW(torch.AdamWConfig{LR: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 	o.step = optim.Step{Optimizer: o.opt, GradClip: 1}
-	if o.m.Device.IsCUDA() {
-		torch.ResetPeakMemory(o.m.Device)
-	}
+	o.resetPeak()
 	return nil
 }
 
+func (o *ours) resetPeak() {
+	if o.m.Device.IsCUDA() {
+		torch.ResetPeakMemory(o.m.Device)
+	} else {
+		torch.ResetCPUCachePeak()
+	}
+}
+
+// peak is the device's peak memory since the last reset: on the CPU, that of the tensors the
+// caching allocator serves (64 KiB and more).
 func (o *ours) peak() int64 {
 	if !o.m.Device.IsCUDA() {
-		return 0
+		return torch.CPUCachePeak()
 	}
 	return torch.CUDAMemory(o.m.Device).PeakAllocated
 }
 
 func (o *ours) steps(n int) (float64, int64, error) {
 	torch.Synchronize(o.m.Device)
+	o.resetPeak() // the other growthtrain side shares the allocator
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		res, err := o.step.Run(o.params, 1e-4, 1, func(int) (*torch.Tensor, error) {
+		res, err := o.step.RunLosses(o.params, 1e-4, 1, func(int) (optim.Loss, error) {
 			b, err := model.Pack(o.windows, model.Shifted, o.m.Device)
 			if err != nil {
-				return nil, err
+				return optim.Loss{}, err
 			}
-			return o.m.Loss(b, model.LossOptions{})
+			if o.recompute == nil {
+				l, err := o.m.Loss(b, model.LossOptions{})
+				return optim.Loss{Value: l}, err
+			}
+			r, err := o.m.LossRecomputing(b, model.LossOptions{}, o.recompute)
+			if err != nil {
+				return optim.Loss{}, err
+			}
+			return optim.Loss{Value: r.Loss, Finish: r.Backward}, nil
 		})
 		if err != nil {
 			return 0, 0, err
@@ -253,6 +275,7 @@ func (o *ours) steps(n int) (float64, int64, error) {
 func (o *ours) evals(n int) (sec float64, peak int64, err error) {
 	defer torch.Recover(&err)
 	torch.Synchronize(o.m.Device)
+	o.resetPeak()
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		var lerr error
@@ -355,13 +378,21 @@ func run(o options) (err error) {
 	}()
 	names := []string{"growthtrain"}
 	sides := []side{g}
+	if o.recompute {
+		rc := &ours{m: m, windows: windows, recompute: make([]bool, c.NumHiddenLayers)}
+		for i := range rc.recompute {
+			rc.recompute[i] = true
+		}
+		defer func() {
+			if rc.opt != nil {
+				rc.opt.Close()
+			}
+		}()
+		names, sides = append(names, "growthtrain recompute"), append(sides, rc)
+	}
 	version := ""
 	for _, r := range o.refs {
-		compiled := "0"
-		if r == "compile" {
-			compiled = "1"
-		}
-		srv, err := pyref.Start(o.python, pyScript, string(hf), strconv.Itoa(o.threads), batchFile, o.compute.String(), o.dev.String(), compiled)
+		srv, err := pyref.Start(o.python, pyScript, string(hf), strconv.Itoa(o.threads), batchFile, o.compute.String(), o.dev.String(), r)
 		if err != nil {
 			return err
 		}
@@ -458,6 +489,17 @@ func run(o options) (err error) {
 			fmt.Printf("   vs %s %.2fx (%.2fx)", names[i], r.m[i].best/r.m[0].best, ratios[len(ratios)/2])
 		}
 		fmt.Println()
+		if !o.dev.IsCUDA() {
+			fmt.Printf("%-38s", "  peak memory")
+			for _, ms := range r.m {
+				if ms.peak > 0 {
+					fmt.Printf(" %13.0f MB", float64(ms.peak)/1e6)
+				} else {
+					fmt.Printf(" %16s", "not measured")
+				}
+			}
+			fmt.Println()
+		}
 		if o.dev.IsCUDA() {
 			fmt.Printf("%-38s", "  tokens/s, peak memory, MFU")
 			for _, ms := range r.m {
@@ -470,6 +512,9 @@ func run(o options) (err error) {
 			}
 			fmt.Println()
 		}
+	}
+	if !o.dev.IsCUDA() {
+		fmt.Println("peak memory on the CPU: growthtrain's tensors of 64 KiB and more (its caching allocator's peak of live bytes, parameters and optimizer state included); the Python side's is not measured")
 	}
 	if o.dev.IsCUDA() {
 		fmt.Printf("MFU = tokens/s x (6 x non-embedding params + 6 x vocab x hidden + 6 x layers x T x hidden) / (%g TFLOP/s), for the all-layers step\n", o.peakTFLOPS)

@@ -70,6 +70,9 @@ func TestNumericFlagsValidated(t *testing.T) {
 		{[]string{"tokenizer", "train", "--vocab-size", "300", "--min-frequency", "0", "-o", filepath.Join(t.TempDir(), "t.json"), text}, "--min-frequency 0: want"},
 		{[]string{"-c", budget, "--stop-at", "-1"}, "--stop-at -1: want"},
 		{[]string{"train", "-c", budget, "--stop-at", "-1"}, "--stop-at -1: want"},
+		{[]string{"-c", budget, "--activation-checkpointing", "1-3"}, `--activation-checkpointing: layer range "1-3" is outside 0-1`},
+		{[]string{"train", "-c", budget, "--activation-checkpointing", "top"}, `--activation-checkpointing: layer "top": want a number`},
+		{[]string{"train", "-c", budget, "--activation-checkpointing", ","}, `--activation-checkpointing: ",": want all, none, or layers`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.args[0]+" "+strings.TrimSuffix(tc.want, ": want"), func(t *testing.T) {

@@ -29,6 +29,7 @@ func trainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "match-to", Value: trainer.MatchToBaseline, Usage: "with --compare: which run adapts its steps to the other's cost: baseline or budget"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue from the latest checkpoint in the output directory"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output directory (default: [run] output)"},
+		&cli.StringFlag{Name: "activation-checkpointing", Usage: "recompute these layers' intermediates in the backward pass instead of keeping them (less memory, about a third more compute for them; same numbers): all, none, or layers such as 0-3,8 (default: [run] activation_checkpointing)"},
 		intIn(&cli.IntFlag{Name: "stop-at", Usage: "checkpoint and stop after this many steps (continue later with --resume)"}, 0, trainer.MaxSteps, "0: run to the end"),
 	}, distFlags()...)
 }
@@ -55,6 +56,12 @@ func trainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if spec := c.String("activation-checkpointing"); spec != "" {
+		// Checked here, before any rank starts; each run applies it (trainer.Options.Recompute).
+		if err := b.SetActivationCheckpointing(spec); err != nil {
+			return usageError(c, fmt.Errorf("--activation-checkpointing: %w", err))
+		}
+	}
 	if launching(c) {
 		return launch(argv, c.Int("nproc"))
 	}
@@ -68,7 +75,8 @@ func trainAction(c *cli.Context) error {
 	// Stage messages, the progress bars and the run's summary go to stderr; stdout gets the paths
 	// of the results (summary.json, the loss curve) and --compare's comparison.
 	opts := trainer.Options{Resume: c.Bool("resume"), Log: os.Stderr, Context: ctx, StopAt: c.Int("stop-at"),
-		Progress: term.IsTerminal(int(os.Stderr.Fd())), AutoTokenizer: autoTokenizer()}
+		Progress: term.IsTerminal(int(os.Stderr.Fd())), AutoTokenizer: autoTokenizer(), Recompute: c.String("activation-checkpointing")}
+
 	// A rank of a data-parallel run (launched by --nproc, torchrun or SLURM).
 	root := true
 	if e, ok, err := readRankEnv(); err != nil {

@@ -70,6 +70,7 @@ class CachingCPUAllocator final : public c10::Allocator {
         it->second.last_use = ++tick_;
         idle_bytes_ -= size;
         live_bytes_ += size;
+        peak_live_ = std::max(peak_live_, live_bytes_);
         ++hits_;
         live_.emplace(p, size);
         return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
@@ -87,6 +88,7 @@ class CachingCPUAllocator final : public c10::Allocator {
     bins_[size].last_use = ++tick_;
     live_.emplace(p, size);
     live_bytes_ += size;
+    peak_live_ = std::max(peak_live_, live_bytes_);
     return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -156,6 +158,14 @@ class CachingCPUAllocator final : public c10::Allocator {
     out[4] = static_cast<int64_t>(misses_);
   }
 
+  // The most live bytes since install or the last reset; reset starts over from the live bytes.
+  size_t peak_live(bool reset) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t peak = peak_live_;
+    if (reset) peak_live_ = live_bytes_;
+    return peak;
+  }
+
   static void release(void *p);
 
  private:
@@ -188,7 +198,7 @@ class CachingCPUAllocator final : public c10::Allocator {
   size_t limit_;
   std::unordered_map<void *, size_t> live_;  // cached-size blocks in use -> bin size
   std::unordered_map<size_t, Bin> bins_;
-  size_t idle_bytes_ = 0, live_bytes_ = 0;
+  size_t idle_bytes_ = 0, live_bytes_ = 0, peak_live_ = 0;
   uint64_t hits_ = 0, misses_ = 0, tick_ = 0;
 };
 
@@ -248,6 +258,11 @@ int gt_cpu_cache_stats(int64_t *out5) {
   }
   a->stats(out5);
   return 1;
+}
+
+int64_t gt_cpu_cache_peak_live(int reset) {
+  CachingCPUAllocator *a = active();
+  return a != nullptr ? static_cast<int64_t>(a->peak_live(reset != 0)) : 0;
 }
 
 int64_t gt_cpu_cache_empty(void) {
