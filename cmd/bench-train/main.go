@@ -195,6 +195,9 @@ type side interface {
 type ours struct {
 	m         *model.Model
 	recompute []bool // layers recomputed in the backward pass; nil: none
+	// shared, when set, is the side whose optimizer this one uses (set up before it), so
+	// that the peak memory of each counts one optimizer state, not two.
+	shared *ours
 	windows   [][]int64
 	opt       *optim.AdamW
 	step      optim.Step
@@ -202,6 +205,11 @@ type ours struct {
 }
 
 func (o *ours) setup(top int) error {
+	if o.shared != nil {
+		o.params, o.step = o.shared.params, o.shared.step
+		o.resetPeak()
+		return nil
+	}
 	if o.opt != nil {
 		o.opt.Close()
 	}
@@ -379,15 +387,10 @@ func run(o options) (err error) {
 	names := []string{"growthtrain"}
 	sides := []side{g}
 	if o.recompute {
-		rc := &ours{m: m, windows: windows, recompute: make([]bool, c.NumHiddenLayers)}
+		rc := &ours{m: m, windows: windows, recompute: make([]bool, c.NumHiddenLayers), shared: g}
 		for i := range rc.recompute {
 			rc.recompute[i] = true
 		}
-		defer func() {
-			if rc.opt != nil {
-				rc.opt.Close()
-			}
-		}()
 		names, sides = append(names, "growthtrain recompute"), append(sides, rc)
 	}
 	version := ""
