@@ -235,3 +235,51 @@ func ControlMod(name string, l int, change func(c *model.LayerControl)) Mod {
 		return func() { m.Layers[l] = old }, nil
 	}}
 }
+
+// DefaultBatch is the evaluation batch (windows per forward pass) on the CPU, and on a GPU
+// whose free memory cannot be read.
+const DefaultBatch = 8
+
+// MaxAutoBatch caps AutoBatch: past it a GPU is busy already, and a bigger batch only delays
+// the first progress report.
+const MaxAutoBatch = 256
+
+// WindowBytes estimates the device memory that one evaluation window of t tokens takes at the
+// peak of a diagnostics pass: every depth's hidden state (the sweeps start from them), a
+// layer's temporaries, four float32 copies of the logits (the logit lens holds the final
+// log-probabilities beside a depth's logits and their log-softmax) and two of the attention
+// probabilities (structure's entropies).
+func WindowBytes(c model.Config, dtype torch.DType, t int) int64 {
+	es := int64(dtype.Size())
+	T := int64(t)
+	perToken := int64(c.NumHiddenLayers+1)*int64(c.HiddenSize)*es +
+		16*int64(max(c.HiddenSize, c.IntermediateSize))*es +
+		4*int64(c.VocabSize)*4
+	return T*perToken + 2*int64(c.NumAttentionHeads)*T*T*4
+}
+
+// BatchForMemory is how many windows of perWindow bytes fit in half of free bytes, from 1 to
+// MaxAutoBatch and at most windows.
+func BatchForMemory(free, perWindow int64, windows int) int {
+	b := 1
+	if perWindow > 0 && free > 0 {
+		b = int(min(free/2/perWindow, MaxAutoBatch))
+	}
+	return max(1, min(b, windows, MaxAutoBatch))
+}
+
+// AutoBatch picks the evaluation batch for windows of at most t tokens on m's device and says
+// why: DefaultBatch on the CPU (where a bigger batch is no faster), and on a GPU as many windows
+// as fit in half its free memory (WindowBytes each), so one forward pass fills the device.
+func AutoBatch(m *model.Model, t, windows int) (batch int, why string) {
+	if !m.Device.IsCUDA() {
+		return max(1, min(DefaultBatch, windows)), fmt.Sprintf("the CPU default, %d", DefaultBatch)
+	}
+	var free, total int64
+	if err := torch.Try(func() { free, total = torch.CUDAMemoryInfo(m.Device) }); err != nil {
+		return max(1, min(DefaultBatch, windows)), fmt.Sprintf("the default %d: the free memory of %v is unknown (%v)", DefaultBatch, m.Device, err)
+	}
+	per := WindowBytes(m.Config, m.DType, t)
+	return BatchForMemory(free, per, windows), fmt.Sprintf("half of %v's %.1f GB free (of %.1f GB) at about %.2f GB per %d-token window",
+		m.Device, float64(free)/1e9, float64(total)/1e9, float64(per)/1e9, t)
+}

@@ -92,6 +92,7 @@ type DataInfo struct {
 	TrainSource   string `json:"train_source,omitempty"`
 	SeqLen        int    `json:"seq_len,omitempty"`
 	MaxEvalTokens int    `json:"max_eval_tokens,omitempty"`
+	Batch         int    `json:"batch,omitempty"` // windows per forward pass
 }
 
 // DefaultRecoverySteps is the recovery step cap: the paper's ~200 on a GPU, 50 on the CPU

@@ -327,6 +327,9 @@ gt_error gt_cuda_synchronize(int index);
 gt_error gt_cuda_memory(int index, int64_t *allocated, int64_t *peak_allocated,
                         int64_t *reserved);
 gt_error gt_cuda_reset_peak(int index);
+/* The device's free and total memory in bytes, as the driver reports them (cudaMemGetInfo:
+   memory the caching allocator holds but does not use counts as taken). */
+gt_error gt_cuda_mem_info(int index, int64_t *free_bytes, int64_t *total_bytes);
 gt_error gt_cuda_empty_cache(void);
 
 /* ---- CPU memory ----

@@ -37,6 +37,18 @@ func CUDAMemory(d Device) MemoryStats {
 	return MemoryStats{Allocated: int64(a), PeakAllocated: int64(p), Reserved: int64(r)}
 }
 
+// CUDAMemoryInfo returns the free and total memory of CUDA device d in bytes, as the driver
+// reports them (what the caching allocator holds in reserve counts as taken: EmptyCache first
+// to count it free).
+func CUDAMemoryInfo(d Device) (free, total int64) {
+	if d.Type != DeviceCUDA {
+		fail("CUDAMemoryInfo", "device %v is not a CUDA device", d)
+	}
+	var f, t C.int64_t
+	check(C.gt_cuda_mem_info(C.int(d.Index), &f, &t), "CUDAMemoryInfo")
+	return int64(f), int64(t)
+}
+
 // ResetPeakMemory restarts PeakAllocated tracking on CUDA device d.
 func ResetPeakMemory(d Device) {
 	if d.Type != DeviceCUDA {

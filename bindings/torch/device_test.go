@@ -33,6 +33,8 @@ func TestNoCUDAIsReportedAsErrors(t *testing.T) {
 		"tensor":      func() { torch.Ones([]int64{2}, torch.WithDevice(torch.CUDA(0))) },
 		"move":        func() { x := torch.Ones([]int64{2}); defer x.Close(); x.ToDevice(torch.CUDA(0)) },
 		"memory":      func() { torch.CUDAMemory(torch.CUDA(0)) },
+		"memory info": func() { torch.CUDAMemoryInfo(torch.CUDA(0)) },
+		"CPU info":    func() { torch.CUDAMemoryInfo(torch.CPU) },
 		"synchronize": func() { torch.Synchronize(torch.CUDA(0)) },
 		"generator":   func() { torch.NewGenerator(1, torch.CUDA(0)) },
 	} {
@@ -99,6 +101,16 @@ func TestCUDAMemoryStatsAndOOM(t *testing.T) {
 	if after.Allocated > before.Allocated || after.PeakAllocated < during.Allocated {
 		t.Fatalf("stats before %+v during %+v after %+v", before, during, after)
 	}
+	torch.EmptyCache()
+	free, total := torch.CUDAMemoryInfo(dev)
+	if !(free > 1<<30 && free <= total) {
+		t.Fatalf("CUDAMemoryInfo: free %d of %d bytes", free, total)
+	}
+	z := torch.Empty([]int64{256, 1024, 1024}, torch.WithDevice(dev))
+	if free2, _ := torch.CUDAMemoryInfo(dev); free-free2 < 1<<30 {
+		t.Errorf("free memory went from %d to %d bytes with a 1 GiB tensor", free, free2)
+	}
+	z.Close()
 	torch.EmptyCache()
 	// 2^50 bytes: the allocator refuses, and that is an error, not an abort.
 	err := torch.Try(func() { torch.Empty([]int64{1 << 48}, torch.WithDevice(dev)) })

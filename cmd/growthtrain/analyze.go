@@ -31,7 +31,7 @@ func analyzeCommand() *cli.Command {
 		Flags: append(append(append(modelFlags(), dataFlags("evaluation text (default: the paper-sized set of 10 short sentences)")...),
 			intIn(&cli.IntFlag{Name: "eval-tokens", Value: 16384, Usage: "with --data: evaluate at most this many tokens (0: all)"}, 0, maxTokens, "0: all"),
 			intIn(&cli.IntFlag{Name: "seq-len", Value: 256, Usage: "with --data: tokens per evaluation window"}, 2, maxSeqLen, "capped at the model's context"),
-			intIn(&cli.IntFlag{Name: "batch", Value: 8, Usage: "windows per forward pass"}, 1, maxBatch, ""),
+			intIn(&cli.IntFlag{Name: "batch", Usage: "windows per forward pass; 0: auto (8 on the CPU, on a GPU as many as fill half its free memory)", DefaultText: "auto"}, 0, maxBatch, "0: auto"),
 			&cli.StringFlag{Name: "metrics", Usage: "comma-separated subset of " + strings.Join(analysis.Metrics, ", ") +
 				" (default: all of them, except recovery on the CPU, which runs only when named here or when its estimate fits --recovery-budget)"},
 			&cli.DurationFlag{Name: "recovery-budget", Value: 10 * time.Minute, Usage: "on the CPU, without recovery in --metrics: run recovery anyway when its estimated time is within this"},
@@ -176,9 +176,17 @@ func runAnalyze(p analyzeParams) (*analysis.Report, error) {
 		return nil, fmt.Errorf("no evaluation windows (the evaluation text is too short)")
 	}
 	info.Windows = len(e.Windows)
+	longest := 0
 	for _, w := range e.Windows {
 		info.Tokens += len(w) - 1
+		longest = max(longest, len(w))
 	}
+	if e.Batch == 0 {
+		var why string
+		e.Batch, why = analysis.AutoBatch(m, longest, len(e.Windows))
+		fmt.Fprintf(os.Stderr, "batch: %d windows per forward pass (%s; --batch sets it)\n", e.Batch, why)
+	}
+	info.Batch = e.Batch
 	root := p.Group == nil || p.Group.Rank() == 0
 	metrics, askedRecovery := p.Metrics, slices.Contains(p.Metrics, "recovery")
 	if metrics == nil {

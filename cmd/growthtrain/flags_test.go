@@ -46,7 +46,7 @@ func TestNumericFlagsValidated(t *testing.T) {
 		{[]string{"eval", "-m", dir, "--data", text, "--batch", "0"}, "--batch 0: want"},
 		{[]string{"eval", "-m", dir, "--data", text, "--max-tokens", "-1"}, "--max-tokens -1: want"},
 		{[]string{"analyze", "-m", dir, "--data", text, "--seq-len", "0", "-o", t.TempDir()}, "--seq-len 0: want"},
-		{[]string{"analyze", "-m", dir, "--batch", "0", "-o", t.TempDir()}, "--batch 0: want"},
+		{[]string{"analyze", "-m", dir, "--batch", "-1", "-o", t.TempDir()}, "--batch -1: want"},
 		{[]string{"analyze", "-m", dir, "--eval-tokens", "-1", "-o", t.TempDir()}, "--eval-tokens -1: want"},
 		{[]string{"analyze", "-m", dir, "--bootstrap", "0", "-o", t.TempDir()}, "--bootstrap 0: want"},
 		{[]string{"analyze", "-m", dir, "--recovery-steps", "-5", "-o", t.TempDir()}, "--recovery-steps -5: want"},

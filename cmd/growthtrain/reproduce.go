@@ -62,7 +62,7 @@ func reproduceAction(c *cli.Context) error {
 	}
 	work := filepath.Join(out, "work-"+table)
 	p := analyzeParams{Model: c.String("model"), Tokenizer: c.String("tokenizer"), Device: c.String("device"),
-		DType: c.String("dtype"), Batch: 8, Metrics: []string{table}, Seed: 1, Bootstrap: c.Int("bootstrap"),
+		DType: c.String("dtype"), Batch: 0, Metrics: []string{table}, Seed: 1, Bootstrap: c.Int("bootstrap"),
 		RecoveryLayers: c.String("recovery-layers"), RecoverySteps: c.Int("recovery-steps"), Output: work}
 	if c.String("eval") == "full" {
 		heldOut, err := writeValidationSplit(filepath.Join(out, "heldout.txt"))

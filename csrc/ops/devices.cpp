@@ -80,6 +80,20 @@ gt_error gt_cuda_reset_peak(int index) {
   });
 }
 
+gt_error gt_cuda_mem_info(int index, int64_t *free_bytes, int64_t *total_bytes) {
+  return guard([&] {
+    require_cuda(index);
+#if GT_HAS_DEVICE_ALLOCATOR
+    auto [free, total] =
+        c10::getDeviceAllocator(at::kCUDA)->getMemoryInfo(static_cast<c10::DeviceIndex>(index));
+    *free_bytes = static_cast<int64_t>(free);
+    *total_bytes = static_cast<int64_t>(total);
+#else
+    throw gt::ArgumentError("CUDA memory information needs libtorch >= 2.9");
+#endif
+  });
+}
+
 gt_error gt_cuda_empty_cache(void) {
   return guard([&] {
     require_cuda(0);
