@@ -196,14 +196,20 @@ fuzz: $(LIB)
 # Builds everything a GPU host needs (it has PyTorch, cmake and g++ but no Go) into gpu-carry/;
 # scripts/gpu-check.sh then builds the C library there and runs the Go test binaries.
 # The Go test binaries of the packages with CUDA tests (scripts/gpu-check.sh runs their tests
-# named *CUDA* only), the CLI and bench-train (scripts/bench-gpu.sh).
-GPU_TEST_PKGS := bindings/torch model optim
+# named *CUDA* only), the CLI and bench-train (scripts/bench-gpu.sh). The device tool carries at
+# most 64 MiB, so the binaries are stripped and gzipped (the scripts unpack them into gpu-bin/
+# on the host), and the recipe fails when they still exceed 60 MiB.
+GPU_TEST_PKGS := bindings/torch model optim trainer
+GPU_LDFLAGS := -ldflags='-s -w' -trimpath
 gpu-check: $(LIB)
-	@rm -rf gpu-carry && mkdir -p gpu-carry
-	$(GO) build -o gpu-carry/growthtrain ./cmd/growthtrain
-	$(GO) build -o gpu-carry/bench-train ./cmd/bench-train
+	@rm -rf gpu-carry && mkdir -p gpu-carry/tmp
+	$(GO) build $(GPU_LDFLAGS) -o gpu-carry/tmp/growthtrain ./cmd/growthtrain
+	$(GO) build $(GPU_LDFLAGS) -o gpu-carry/tmp/bench-train ./cmd/bench-train
 	@set -e; for p in $(GPU_TEST_PKGS); do n=$$(basename $$p); \
-		$(GO) test -c -o gpu-carry/$$n.test ./$$p; echo $$p > gpu-carry/$$n.dir; done
+		$(GO) test -c $(GPU_LDFLAGS) -o gpu-carry/tmp/$$n.test ./$$p; echo $$p > gpu-carry/$$n.dir; done
+	@set -e; for f in gpu-carry/tmp/*; do gzip -9 -c $$f > gpu-carry/$$(basename $$f).gz; done; rm -rf gpu-carry/tmp
+	@size=$$(du -cb gpu-carry | tail -1 | cut -f1); echo "gpu-carry/: $$((size / 1048576)) MiB"; \
+		[ $$size -le 62914560 ] || { echo "gpu-check: gpu-carry/ is over 60 MiB, more than the device tool carries" >&2; exit 1; }
 	@echo "gpu-carry/ ready: on the GPU host run  bash scripts/gpu-check.sh  and  bash scripts/bench-gpu.sh  (carry gpu-carry)"
 
 # The GPU benchmark, run on the GPU host from the repository root (it needs gpu-carry/ from

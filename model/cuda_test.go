@@ -90,3 +90,47 @@ func TestOutOfMemoryOnCUDA(t *testing.T) {
 		}
 	})
 }
+
+// Activation checkpointing on the GPU, in mixed precision: the gradients are the plain pass's
+// (to within the GPU's non-deterministic summation order) and the peak memory is lower.
+func TestRecomputeOnCUDA(t *testing.T) {
+	dev := testref.RequireCUDA(t)
+	m := recomputeModel(t, 6, 64, 256)
+	if err := m.To(dev, torch.Float32); err != nil {
+		t.Fatal(err)
+	}
+	m.Compute = torch.BFloat16
+	b, err := Pack(randomWindows(5, 8, 256, 300), Shifted, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	all := []bool{true, true, true, true, true, true}
+	peak := func(recompute []bool) (int64, float64, map[string][]float32) {
+		gradients(t, m, b, recompute, 1) // the gradients exist from here on
+		torch.Synchronize(dev)
+		base := torch.CUDAMemory(dev).Allocated
+		torch.ResetPeakMemory(dev)
+		loss, grads, _ := gradients(t, m, b, recompute, 1)
+		return torch.CUDAMemory(dev).PeakAllocated - base, loss, grads
+	}
+	plain, wantLoss, want := peak(nil)
+	recomputed, gotLoss, got := peak(all)
+	t.Logf("peak above parameters and gradients: plain %.1f MB, recomputed %.1f MB", float64(plain)/1e6, float64(recomputed)/1e6)
+	if float64(recomputed) > 0.6*float64(plain) {
+		t.Errorf("peak %d bytes recomputed, %d plain: want below 60%%", recomputed, plain)
+	}
+	if math.Abs(gotLoss-wantLoss) > 1e-6*math.Abs(wantLoss) {
+		t.Errorf("loss %v, plain %v", gotLoss, wantLoss)
+	}
+	for n, w := range want {
+		var d, scale float64
+		for j := range w {
+			d = math.Max(d, math.Abs(float64(got[n][j]-w[j])))
+			scale = math.Max(scale, math.Abs(float64(w[j])))
+		}
+		if d > 1e-3*scale {
+			t.Errorf("%s: gradient differs from the plain pass's by %.2g (scale %.2g)", n, d, scale)
+		}
+	}
+}

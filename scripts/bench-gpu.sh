@@ -14,8 +14,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-${OUT:-$root/gpu-out}}
 mkdir -p "$out"
 exec > >(tee "$out/bench-gpu.log") 2>&1
-bench="$root/gpu-carry/bench-train"
-[ -x "$bench" ] || { echo "bench-gpu: $bench is missing: run 'make gpu-check' on a development machine and carry gpu-carry/"; exit 2; }
+[ -s "$root/gpu-carry/bench-train.gz" ] || { echo "bench-gpu: gpu-carry/bench-train.gz is missing: run 'make gpu-check' on a development machine and carry gpu-carry/"; exit 2; }
+bash "$root/scripts/gpu-unpack.sh" || exit 2
+bench="$root/gpu-bin/bench-train"
 py=${GROWTHTRAIN_PYTHON:-python3}
 if [ ! -e "$root/build-gpu/libgrowthtorch.so" ]; then
   torch_dir=$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))') || exit 1

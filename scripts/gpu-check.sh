@@ -21,16 +21,20 @@ mkdir -p "$out"
 log="$out/gpu-check.log"
 exec > >(tee "$log") 2>&1
 
+# gpu-carry/ holds the binaries gzipped (the device tool carries at most 64 MiB); they are
+# unpacked into gpu-bin/, with the package directory of each test binary beside it.
 carry="$root/gpu-carry"
-expected=(growthtrain torch.test model.test optim.test)
+bin="$root/gpu-bin"
+expected=(growthtrain torch.test model.test optim.test trainer.test)
 missing=0
 for f in "${expected[@]}"; do
-  if [ ! -x "$carry/$f" ]; then
-    echo "gpu-check: $carry/$f is missing: run 'make gpu-check' on a development machine and carry gpu-carry/"
+  if [ ! -s "$carry/$f.gz" ]; then
+    echo "gpu-check: $carry/$f.gz is missing: run 'make gpu-check' on a development machine and carry gpu-carry/"
     missing=1
   fi
 done
 [ $missing -eq 0 ] || exit 2
+bash "$root/scripts/gpu-unpack.sh" || exit 2
 
 py=${GROWTHTRAIN_PYTHON:-python3}
 echo "== host: $(hostname) $(date -u +%FT%TZ)"
@@ -49,14 +53,14 @@ export GROWTHTRAIN_REQUIRE_CUDA=1 GROWTHTRAIN_PYTHON="$py"
 
 status=0
 echo "== growthtrain version / selftest on cuda"
-"$carry/growthtrain" version || status=1
-"$carry/growthtrain" selftest --device cuda --steps 300 || status=1
-for bin in "$carry"/*.test; do
-  name=$(basename "$bin" .test)
+"$bin/growthtrain" version || status=1
+"$bin/growthtrain" selftest --device cuda --steps 300 || status=1
+for exe in "$bin"/*.test; do
+  name=$(basename "$exe" .test)
   # A Go test binary runs in its package directory (tests find the repository from there).
   pkgdir=$(cat "$carry/$name.dir" 2>/dev/null || echo .)
   echo "== CUDA tests of $pkgdir"
-  res=$(cd "$root/$pkgdir" && "$bin" -test.run 'CUDA' -test.count=1 -test.v -test.timeout 8m 2>&1)
+  res=$(cd "$root/$pkgdir" && "$exe" -test.run 'CUDA' -test.count=1 -test.v -test.timeout 8m 2>&1)
   rc=$?
   echo "$res" | grep -E '^(--- |PASS|FAIL|ok|panic)|_test.go'
   [ $rc -eq 0 ] || status=1

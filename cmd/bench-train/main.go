@@ -197,11 +197,11 @@ type ours struct {
 	recompute []bool // layers recomputed in the backward pass; nil: none
 	// shared, when set, is the side whose optimizer this one uses (set up before it), so
 	// that the peak memory of each counts one optimizer state, not two.
-	shared *ours
-	windows   [][]int64
-	opt       *optim.AdamW
-	step      optim.Step
-	params    []optim.Param
+	shared  *ours
+	windows [][]int64
+	opt     *optim.AdamW
+	step    optim.Step
+	params  []optim.Param
 }
 
 func (o *ours) setup(top int) error {
