@@ -13,7 +13,13 @@ func tinyLossModel(t *testing.T) *Model {
 	t.Helper()
 	cfg := Config{VocabSize: 300, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4,
 		NumKeyValueHeads: 2, HeadDim: 8, MaxPositionEmbeddings: 128, RMSNormEps: 1e-5, RopeTheta: 1e4, TieWordEmbeddings: true, HiddenAct: "silu"}
-	gen := torch.NewGenerator(5, torch.CPU)
+	return seededModel(t, cfg, 5)
+}
+
+// seededModel is New(cfg) with weights drawn from a generator seeded with seed, closed when t ends.
+func seededModel(t *testing.T, cfg Config, seed uint64) *Model {
+	t.Helper()
+	gen := torch.NewGenerator(seed, torch.CPU)
 	defer gen.Close()
 	m, err := New(cfg, gen)
 	if err != nil {

@@ -14,14 +14,7 @@ func recomputeModel(t *testing.T, layers int, hidden, inter int) *Model {
 	t.Helper()
 	cfg := Config{VocabSize: 300, HiddenSize: hidden, IntermediateSize: inter, NumHiddenLayers: layers, NumAttentionHeads: 4,
 		NumKeyValueHeads: 2, HeadDim: hidden / 4, MaxPositionEmbeddings: 256, RMSNormEps: 1e-5, RopeTheta: 1e4, TieWordEmbeddings: true, HiddenAct: "silu"}
-	gen := torch.NewGenerator(11, torch.CPU)
-	defer gen.Close()
-	m, err := New(cfg, gen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	return m
+	return seededModel(t, cfg, 11)
 }
 
 func randomWindows(seed uint64, n, t, vocab int) [][]int64 {

@@ -3,9 +3,7 @@ package trainer
 import (
 	"io"
 	"math"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/growthtrain/growthtrain/internal/testref"
@@ -20,17 +18,6 @@ import (
 // budget's on the CPU in float32, and a resume from a mid-run checkpoint onto the same losses.
 func TestTrainingOnCUDA(t *testing.T) {
 	testref.RequireCUDA(t)
-	write := func(t *testing.T, dir, keys string) string {
-		path := tinyBudget(t, dir, twoPhases, "")
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(strings.Replace(string(raw), "seed = 7", "seed = 7\n"+keys, 1)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
 	run := func(path string, opts Options) *Summary {
 		b, err := LoadBudget(path)
 		if err != nil {
@@ -43,10 +30,10 @@ func TestTrainingOnCUDA(t *testing.T) {
 		}
 		return sum
 	}
-	cpu := run(write(t, t.TempDir(), `dtype = "float32"`), Options{})
+	cpu := run(runKeysBudget(t, t.TempDir(), `dtype = "float32"`), Options{})
 	gpuKeys := "device = \"cuda\"\ndtype = \"bfloat16\"\nactivation_checkpointing = true"
 	dir := t.TempDir()
-	gpu := run(write(t, dir, gpuKeys), Options{})
+	gpu := run(runKeysBudget(t, dir, gpuKeys), Options{})
 	if d := math.Abs(gpu.FinalValLoss - cpu.FinalValLoss); d > 0.03*cpu.FinalValLoss {
 		t.Errorf("validation loss: CUDA bfloat16 %v, CPU float32 %v", gpu.FinalValLoss, cpu.FinalValLoss)
 	}
@@ -65,7 +52,7 @@ func TestTrainingOnCUDA(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := t.TempDir()
-	path := write(t, again, gpuKeys)
+	path := runKeysBudget(t, again, gpuKeys)
 	run(path, Options{StopAt: 5})
 	run(path, Options{Resume: true})
 	got, err := ReadMetrics(filepath.Join(again, "out", "metrics.jsonl"))

@@ -87,16 +87,7 @@ func TestMixedPrecisionBudget(t *testing.T) {
 	val := map[string]float64{}
 	for _, dtype := range []string{"float32", "bfloat16"} {
 		dir := t.TempDir()
-		path := tinyBudget(t, dir, twoPhases, "")
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := strings.Replace(string(raw), "seed = 7", "seed = 7\ndtype = \""+dtype+"\"", 1)
-		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		b, err := LoadBudget(path)
+		b, err := LoadBudget(runKeysBudget(t, dir, `dtype = "`+dtype+`"`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,17 +122,6 @@ func TestMixedPrecisionBudget(t *testing.T) {
 // in float32 and in bfloat16 mixed precision, and a run stopped without recomputation resumes
 // with it (the fingerprint is the same) onto the same trajectory.
 func TestActivationCheckpointingChangesNoNumber(t *testing.T) {
-	withKeys := func(t *testing.T, dir, keys string) string {
-		path := tinyBudget(t, dir, twoPhases, "")
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(strings.Replace(string(raw), "seed = 7", "seed = 7\n"+keys, 1)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
 	// Every step's numbers but its time: loss, gradient norm, learning rate, validation loss.
 	train := func(t *testing.T, path string, opts Options) []float64 {
 		b, err := LoadBudget(path)
@@ -167,9 +147,9 @@ func TestActivationCheckpointingChangesNoNumber(t *testing.T) {
 	}
 	for _, dtype := range []string{"float32", "bfloat16"} {
 		t.Run(dtype, func(t *testing.T) {
-			want := train(t, withKeys(t, t.TempDir(), `dtype = "`+dtype+`"`), Options{})
+			want := train(t, runKeysBudget(t, t.TempDir(), `dtype = "`+dtype+`"`), Options{})
 			for _, layers := range []string{"true", `"1-2"`} {
-				got := train(t, withKeys(t, t.TempDir(), `dtype = "`+dtype+`"`+"\nactivation_checkpointing = "+layers), Options{})
+				got := train(t, runKeysBudget(t, t.TempDir(), `dtype = "`+dtype+`"`+"\nactivation_checkpointing = "+layers), Options{})
 				if !slices.Equal(got, want) {
 					t.Errorf("activation_checkpointing = %s: metrics differ from the plain run's:\n got %v\nwant %v", layers, got, want)
 				}
@@ -178,11 +158,26 @@ func TestActivationCheckpointingChangesNoNumber(t *testing.T) {
 				return
 			}
 			dir := t.TempDir()
-			train(t, withKeys(t, dir, `dtype = "float32"`), Options{StopAt: 5})
-			got := train(t, withKeys(t, dir, "dtype = \"float32\"\nactivation_checkpointing = true"), Options{Resume: true})
+			train(t, runKeysBudget(t, dir, `dtype = "float32"`), Options{StopAt: 5})
+			got := train(t, runKeysBudget(t, dir, "dtype = \"float32\"\nactivation_checkpointing = true"), Options{Resume: true})
 			if !slices.Equal(got, want) {
 				t.Errorf("resumed with recomputation: metrics differ:\n got %v\nwant %v", got, want)
 			}
 		})
 	}
+}
+
+// runKeysBudget writes tinyBudget's two-phase budget into dir with keys (TOML lines) added to
+// its [run] table, and returns its path.
+func runKeysBudget(t *testing.T, dir, keys string) string {
+	t.Helper()
+	path := tinyBudget(t, dir, twoPhases, "")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(raw), "seed = 7", "seed = 7\n"+keys, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
