@@ -122,7 +122,6 @@ func TestMixedPrecisionBudget(t *testing.T) {
 // in float32 and in bfloat16 mixed precision, and a run stopped without recomputation resumes
 // with it (the fingerprint is the same) onto the same trajectory.
 func TestActivationCheckpointingChangesNoNumber(t *testing.T) {
-	// Every step's numbers but its time: loss, gradient norm, learning rate, validation loss.
 	train := func(t *testing.T, path string, opts Options) []float64 {
 		b, err := LoadBudget(path)
 		if err != nil {
@@ -132,18 +131,7 @@ func TestActivationCheckpointingChangesNoNumber(t *testing.T) {
 		if _, err := Run(b, opts); err != nil && !errors.Is(err, ErrStopped) {
 			t.Fatal(err)
 		}
-		ms, err := readMetrics(filepath.Join(filepath.Dir(path), "out", "metrics.jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []float64
-		for _, m := range ms {
-			out = append(out, float64(m.Loss), float64(m.GradNorm), float64(m.LR), -1)
-			if m.ValLoss != nil {
-				out[len(out)-1] = float64(*m.ValLoss)
-			}
-		}
-		return out
+		return trajectory(t, filepath.Join(filepath.Dir(path), "out"))
 	}
 	for _, dtype := range []string{"float32", "bfloat16"} {
 		t.Run(dtype, func(t *testing.T) {
@@ -180,4 +168,22 @@ func runKeysBudget(t *testing.T, dir, keys string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// trajectory is every number metrics.jsonl in out logged but the times: per step the loss, the
+// gradient norm, the learning rate and the validation loss (-1 where none was measured).
+func trajectory(t *testing.T, out string) []float64 {
+	t.Helper()
+	ms, err := readMetrics(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v []float64
+	for _, m := range ms {
+		v = append(v, float64(m.Loss), float64(m.GradNorm), float64(m.LR), -1)
+		if m.ValLoss != nil {
+			v[len(v)-1] = float64(*m.ValLoss)
+		}
+	}
+	return v
 }

@@ -335,7 +335,8 @@ func TestTopLayersCutTheGraph(t *testing.T) {
 	}
 }
 
-// Stopping at a checkpoint and resuming reproduces the uninterrupted run's losses bit for bit.
+// Stopping at a checkpoint and resuming reproduces the uninterrupted run bit for bit: losses,
+// gradient norms, learning rates and validation losses.
 func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	straight := t.TempDir()
 	b, err := LoadBudget(tinyBudget(t, straight, twoPhases, ""))
@@ -345,10 +346,7 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	if _, err := Run(b, Options{Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	want, err := ReadMetrics(filepath.Join(straight, "out", "metrics.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := trajectory(t, filepath.Join(straight, "out"))
 	for _, stop := range []int{3, 6} { // inside the first phase, and inside the second
 		t.Run(fmt.Sprintf("stop at %d", stop), func(t *testing.T) {
 			dir := t.TempDir()
@@ -365,12 +363,8 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 			if _, err := Run(b, Options{Log: io.Discard, Resume: true}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := ReadMetrics(filepath.Join(dir, "out", "metrics.jsonl"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, want) {
-				t.Fatalf("losses after resume differ:\n got %v\nwant %v", got, want)
+			if got := trajectory(t, filepath.Join(dir, "out")); !slices.Equal(got, want) {
+				t.Fatalf("losses, gradient norms, learning rates or validation losses after resume differ:\n got %v\nwant %v", got, want)
 			}
 		})
 	}
