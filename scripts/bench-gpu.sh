@@ -9,6 +9,10 @@
 # precision on both sides (float32 weights, autocast), fused AdamW, transformers' sdpa. It
 # builds the library unless scripts/gpu-check.sh already did (build-gpu/). Under 10 minutes on an
 # H200, torch.compile's warm-up (~100 s) included.
+#
+# GT_DEVICE, GT_LAYERS, GT_VOCAB, GT_BATCH, GT_SEQ_LEN, GT_TOP, GT_ROUNDS and GT_STEPS change the
+# setting (a dry run of the script on a CPU: GT_DEVICE=cpu GT_LAYERS=4 GT_VOCAB=512 GT_BATCH=2
+# GT_SEQ_LEN=32 GT_TOP=4,2 GT_ROUNDS=1 GT_STEPS=1).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-${OUT:-$root/gpu-out}}
@@ -26,11 +30,14 @@ fi
 export LD_LIBRARY_PATH="$root/build-gpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 cd "$root"
-"$bench" --python "$py" --device cuda --dtype bfloat16 --layers 30 --vocab 49152 --batch 16 --seq-len 2048 \
-  --top 30,15,8,2 --rounds 3 --steps 5 --eval --reference eager,compile
+dev=${GT_DEVICE:-cuda} layers=${GT_LAYERS:-30} vocab=${GT_VOCAB:-49152} batch=${GT_BATCH:-16} seq=${GT_SEQ_LEN:-2048}
+top=${GT_TOP:-30,15,8,2} rounds=${GT_ROUNDS:-3} steps=${GT_STEPS:-5}
+shape=(--python "$py" --device "$dev" --dtype bfloat16 --layers "$layers" --vocab "$vocab" --batch "$batch" --seq-len "$seq")
+"$bench" "${shape[@]}" --top "$top" --rounds "$rounds" --steps "$steps" --eval --reference eager,compile
 rc=$?
 # Activation checkpointing: growthtrain with every layer recomputed against transformers'
-# gradient checkpointing, all 30 layers trained (time and peak memory; about a minute).
-"$bench" --python "$py" --device cuda --dtype bfloat16 --layers 30 --vocab 49152 --batch 16 --seq-len 2048 \
-  --top 30 --rounds 2 --steps 3 --recompute --reference checkpointing || rc=$?
+# gradient checkpointing, all layers trained (time and peak memory; about a minute).
+"$bench" "${shape[@]}" --top "$layers" --rounds "$(( rounds > 2 ? 2 : rounds ))" --steps "$(( steps > 3 ? 3 : steps ))" \
+  --recompute --reference checkpointing || rc=$?
+echo "== bench-gpu exit status $rc"
 exit $rc
