@@ -27,6 +27,12 @@ type Step struct {
 	// gradients, so it never hides a non-finite norm. Off, the step is applied whatever it
 	// computed (and there is no synchronisation).
 	CheckFinite bool
+	// Scaler, when set, is dynamic loss scaling (float16 mixed precision; see LossScaler): the
+	// loss is scaled before each backward pass, the gradients unscaled after Reduce, and a
+	// step whose gradients overflowed is skipped (Result.Skipped) with the scale halved. It
+	// reads the loss and the gradient norm every step, as CheckFinite does; a non-finite loss,
+	// or gradients that overflow even at MinLossScale, is a *NonFiniteError.
+	Scaler *LossScaler
 }
 
 // ErrNonFinite is what a step refused by Step.CheckFinite wraps.
@@ -49,6 +55,10 @@ func (e *NonFiniteError) Is(target error) bool { return target == ErrNonFinite }
 type Result struct {
 	Loss     *torch.Tensor // mean of the micro-batch losses, float64
 	GradNorm *torch.Tensor // global 2-norm of the gradients before clipping (after Reduce)
+	// With Step.Scaler: Skipped says the scaled gradients overflowed, so nothing was updated
+	// (the scale was halved), and LossScale is the scale this step's backward pass used.
+	Skipped   bool
+	LossScale float64
 }
 
 // Read returns the loss and the gradient norm as numbers, waiting for the device.
@@ -124,6 +134,9 @@ func (s *Step) RunLosses(params []Param, lr float64, micro int, loss func(i int)
 				part = part.DivScalar(float64(micro))
 				l = l.DivScalar(float64(micro))
 			}
+			if s.Scaler != nil {
+				l = l.MulScalar(s.Scaler.Scale)
+			}
 			if res.Loss == nil {
 				dev = l.Device()
 				res.Loss = torch.Zeros(nil, torch.WithDType(torch.Float64), torch.WithDevice(dev))
@@ -146,11 +159,24 @@ func (s *Step) RunLosses(params []Param, lr float64, micro int, loss func(i int)
 			return res, fmt.Errorf("gradient reduction: %w", err)
 		}
 	}
+	if s.Scaler != nil {
+		res.LossScale = s.Scaler.Scale
+		s.Scaler.unscale(params)
+	}
 	res.GradNorm = ClipGradNorm(params, s.GradClip)
-	if s.CheckFinite {
+	if s.CheckFinite || s.Scaler != nil {
 		loss, norm, err := res.Read()
 		if err != nil {
 			return res, err
+		}
+		if s.Scaler != nil && finite(loss) {
+			if err := s.Scaler.update(!finite(norm)); err != nil {
+				return res, &NonFiniteError{Loss: loss, GradNorm: norm}
+			}
+			if !finite(norm) { // overflow: skip the step, keep the state, drop the gradients
+				res.Skipped = true
+				return res, ZeroGrad(params)
+			}
 		}
 		if !finite(loss) || !finite(norm) {
 			return res, &NonFiniteError{Loss: loss, GradNorm: norm}

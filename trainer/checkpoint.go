@@ -18,6 +18,7 @@ import (
 	"github.com/growthtrain/growthtrain/bindings/torch"
 	"github.com/growthtrain/growthtrain/model"
 	"github.com/growthtrain/growthtrain/model/safetensors"
+	"github.com/growthtrain/growthtrain/optim"
 
 	"github.com/growthtrain/growthtrain/internal/fsutil"
 	"github.com/growthtrain/growthtrain/internal/jsonx"
@@ -52,6 +53,11 @@ type checkpointState struct {
 	LastLoss    jsonx.Float   `json:"last_train_loss"`
 	LastVal     jsonx.Float   `json:"last_val_loss"`
 	Saved       string        `json:"saved"`
+	// With float16 loss scaling (optim.LossScaler): its scale, its steps without overflow since
+	// the scale last changed, and the steps skipped so far. Absent otherwise.
+	LossScale    float64 `json:"loss_scale,omitempty"`
+	ScalerGood   int     `json:"loss_scale_good_steps,omitempty"`
+	SkippedSteps int     `json:"skipped_steps,omitempty"`
 }
 
 func (r *run) checkpointDir() string { return checkpointDir(r.b, r.out) }
@@ -136,6 +142,10 @@ func (r *run) saveCheckpoint() (err error) {
 		Fingerprint: r.fp, Mode: r.mode, Step: r.step, Sampler: sampler,
 		LayerSteps: r.layerSteps, PhaseTime: r.phaseTime, PhaseLoss: jsonx.Floats(r.phaseLoss), PhaseVal: jsonx.Floats(r.phaseVal),
 		LastLoss: jsonx.Float(r.lastLoss), LastVal: jsonx.Float(r.lastVal), Saved: time.Now().UTC().Format(time.RFC3339),
+	}
+	if sc := r.stepper.Scaler; sc != nil {
+		st.LossScale, st.ScalerGood = sc.State()
+		st.SkippedSteps = r.skippedSteps
 	}
 	if err := writeJSONAtomic(filepath.Join(tmp, "state.json"), st); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
@@ -416,6 +426,12 @@ func (r *run) resume() (err error) {
 	copy(r.phaseLoss, jsonx.Float64s(st.PhaseLoss))
 	copy(r.phaseVal, jsonx.Float64s(st.PhaseVal))
 	r.lastLoss, r.lastVal = float64(st.LastLoss), float64(st.LastVal)
+	if sc := r.stepper.Scaler; sc != nil && st.LossScale != 0 {
+		if err := sc.SetState(st.LossScale, st.ScalerGood); err != nil {
+			return fmt.Errorf("--resume: %s: state.json: %w", ckpt, err)
+		}
+		r.skippedSteps = st.SkippedSteps
+	}
 	fmt.Fprintf(r.log, "resumed from %s at step %d\n", ckpt, r.step)
 	return nil
 }
@@ -473,6 +489,15 @@ func decodeState(raw []byte, w stateWant) (*checkpointState, error) {
 	}
 	if len(st.Sampler) == 0 {
 		return nil, errors.New("sampler: missing")
+	}
+	if st.LossScale != 0 || st.ScalerGood != 0 || st.SkippedSteps != 0 {
+		// The scale and the count's sign here; resume checks the count against the budget's interval.
+		if err := (&optim.LossScaler{GrowthInterval: math.MaxInt}).SetState(st.LossScale, st.ScalerGood); err != nil {
+			return nil, err
+		}
+		if st.SkippedSteps < 0 || st.SkippedSteps > st.Step {
+			return nil, fmt.Errorf("skipped_steps %d: want 0 to the %d steps done", st.SkippedSteps, st.Step)
+		}
 	}
 	return &st, nil
 }

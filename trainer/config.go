@@ -17,6 +17,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/optim"
 )
 
 // Budget is a training run described by a budget.toml file (docs/budget.md documents every key).
@@ -94,6 +95,22 @@ type OptimConfig struct {
 	Warmup      int     `toml:"warmup"`
 	Schedule    string  `toml:"schedule"`
 	GradClip    float64 `toml:"grad_clip"`
+	// Dynamic loss scaling, with dtype = "float16" only (optim.LossScaler): the first scale, a
+	// power of two (0: 65536), and the steps without overflow after which it doubles (0: 2000).
+	LossScale               float64 `toml:"loss_scale,omitempty"`
+	LossScaleGrowthInterval int     `toml:"loss_scale_growth_interval,omitempty"`
+}
+
+// Scaler returns the loss scaler the [optim] keys describe.
+func (o OptimConfig) Scaler() *optim.LossScaler {
+	sc := optim.NewLossScaler()
+	if o.LossScale != 0 {
+		sc.Scale = o.LossScale
+	}
+	if o.LossScaleGrowthInterval != 0 {
+		sc.GrowthInterval = o.LossScaleGrowthInterval
+	}
+	return sc
 }
 
 // EvalConfig is the [eval] table.
@@ -184,6 +201,17 @@ func ParseBudget(src []byte, name string) (*Budget, error) {
 			return nil, fmt.Errorf("%s:%d: [run] seed %d: want a whole number >= 0", name, keyLine(src, toml.Key{"run", "seed"}), v)
 		}
 	}
+	// BurntSushi/toml matches keys to fields case-insensitively, so "[[Phase]]" beside
+	// "[[phase]]" would fill the same phases, the one decoded last winning (map order: the same
+	// file could parse one way and then another). TOML keys are case-sensitive and every budget
+	// key is lowercase: a key that is not is refused.
+	for _, k := range md.Keys() {
+		for _, part := range k {
+			if part != strings.ToLower(part) {
+				return nil, fmt.Errorf("%s:%d: key %q: budget keys are lowercase (TOML keys are case-sensitive)", name, keyLine(src, k), k.String())
+			}
+		}
+	}
 	if und := md.Undecoded(); len(und) > 0 {
 		var msgs []string
 		for _, k := range und {
@@ -229,9 +257,6 @@ func (b *Budget) Validate() error {
 	dt, err := torch.ParseDType(b.Run.DType)
 	if err != nil || !dt.IsFloating() {
 		return fmt.Errorf("[run] dtype %q: want float32 or bfloat16 (or float64)", b.Run.DType)
-	}
-	if dt == torch.Float16 {
-		return fmt.Errorf("[run] dtype %q: training in float16 diverges within a few steps without mixed precision (loss scaling), which growthtrain does not have yet: use bfloat16 or float32", b.Run.DType)
 	}
 	if b.Run.Output == "" {
 		return errors.New("[run] output must name a directory")
@@ -293,6 +318,17 @@ func (b *Budget) Validate() error {
 	} {
 		if !f.ok || !finite(f.v) {
 			return fmt.Errorf("[optim] %s %g: want a finite number %s", f.key, f.v, f.want)
+		}
+	}
+	if o.LossScale != 0 || o.LossScaleGrowthInterval != 0 {
+		if dt != torch.Float16 {
+			return fmt.Errorf("[optim] loss_scale and loss_scale_growth_interval apply to dtype \"float16\" only (this budget's is %q)", b.Run.DType)
+		}
+		if frac, _ := math.Frexp(o.LossScale); o.LossScale != 0 && (frac != 0.5 || o.LossScale < optim.MinLossScale || o.LossScale > 1<<24) {
+			return fmt.Errorf("[optim] loss_scale %g: want a power of two from 2^-14 to 2^24 (0: 65536)", o.LossScale)
+		}
+		if o.LossScaleGrowthInterval < 0 {
+			return fmt.Errorf("[optim] loss_scale_growth_interval %d: want a positive number of steps (0: 2000)", o.LossScaleGrowthInterval)
 		}
 	}
 	switch o.Schedule {

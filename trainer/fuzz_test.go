@@ -1,10 +1,12 @@
 package trainer
 
 import (
+	"math"
 	"slices"
 	"testing"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
+	"github.com/growthtrain/growthtrain/optim"
 )
 
 // FuzzParseBudget: ParseBudget never panics or hangs, and every budget it accepts is one the
@@ -78,13 +80,23 @@ func FuzzParseBudget(f *testing.F) {
 		if b.Data.SeqLen < 2 || b.Data.BatchSize < 1 || b.Data.GradAccum < 1 || !(b.Data.ValFraction > 0 && b.Data.ValFraction < 1) {
 			t.Fatalf("data settings out of range accepted: %+v", b.Data)
 		}
-		if dt, err := torch.ParseDType(b.Run.DType); err != nil || !dt.IsFloating() || dt == torch.Float16 {
+		dt, err := torch.ParseDType(b.Run.DType)
+		if err != nil || !dt.IsFloating() {
 			t.Fatalf("dtype %q accepted", b.Run.DType)
+		}
+		if o.LossScale != 0 || o.LossScaleGrowthInterval != 0 {
+			if frac, _ := math.Frexp(o.LossScale); dt != torch.Float16 || o.LossScaleGrowthInterval < 0 ||
+				o.LossScale != 0 && (frac != 0.5 || o.LossScale < optim.MinLossScale || o.LossScale > 1<<24) {
+				t.Fatalf("loss scaling %v / %d accepted with dtype %s", o.LossScale, o.LossScaleGrowthInterval, dt)
+			}
 		}
 		// Deterministic: the same source gives the same budget, and validating again changes nothing.
 		again, err := ParseBudget(src, "fuzz.toml")
-		if err != nil || again.Fingerprint() != b.Fingerprint() {
-			t.Fatalf("re-parsing: %v, fingerprint %s vs %s", err, again.Fingerprint(), b.Fingerprint())
+		if err != nil {
+			t.Fatalf("parsed once, then refused: %v", err)
+		}
+		if again.Fingerprint() != b.Fingerprint() {
+			t.Fatalf("re-parsing: fingerprint %s vs %s", again.Fingerprint(), b.Fingerprint())
 		}
 		if err := b.Validate(); err != nil {
 			t.Fatalf("an accepted budget fails validation again: %v", err)
@@ -128,6 +140,10 @@ func FuzzDecodeState(f *testing.F) {
 		}
 		if len(st.Sampler) == 0 {
 			t.Fatal("accepted a state without sampler")
+		}
+		if frac, _ := math.Frexp(st.LossScale); st.LossScale != 0 && (frac != 0.5 || st.LossScale < optim.MinLossScale) ||
+			st.ScalerGood < 0 || st.SkippedSteps < 0 || st.SkippedSteps > st.Step {
+			t.Fatalf("accepted loss scaler state %v, %d good, %d skipped", st.LossScale, st.ScalerGood, st.SkippedSteps)
 		}
 	})
 }

@@ -24,6 +24,11 @@ type metric struct {
 	// Diverged marks the step that stopped the run: its loss or gradient norm (then not
 	// applied), or the validation loss after it, was NaN or infinite (docs/failure-model.md).
 	Diverged bool `json:"diverged,omitempty"`
+	// LossScale is the step's loss scale (float16 training, optim.LossScaler), and Skipped
+	// marks a step whose scaled gradients overflowed: nothing was updated and the scale halved
+	// (its grad_norm is then null). Both are left out without loss scaling.
+	LossScale float64 `json:"loss_scale,omitempty"`
+	Skipped   bool    `json:"skipped,omitempty"`
 }
 
 // number is a float64 in metrics.jsonl: finite values are written exactly as encoding/json

@@ -81,11 +81,11 @@ func TestWeightDecayMovesWeightsInMixedPrecision(t *testing.T) {
 	}
 }
 
-// A bfloat16 budget trains in mixed precision: float32 weights and optimizer state in the
-// checkpoint, and a validation loss close to the float32 run's.
+// A bfloat16 or float16 budget trains in mixed precision: float32 weights and optimizer state in
+// the checkpoint, and a validation loss close to the float32 run's (float16 with loss scaling).
 func TestMixedPrecisionBudget(t *testing.T) {
 	val := map[string]float64{}
-	for _, dtype := range []string{"float32", "bfloat16"} {
+	for _, dtype := range []string{"float32", "bfloat16", "float16"} {
 		dir := t.TempDir()
 		b, err := LoadBudget(runKeysBudget(t, dir, `dtype = "`+dtype+`"`))
 		if err != nil {
@@ -111,10 +111,12 @@ func TestMixedPrecisionBudget(t *testing.T) {
 			st.Close()
 		}
 	}
-	if d := math.Abs(val["bfloat16"] - val["float32"]); d > 0.02*val["float32"] {
-		t.Fatalf("validation loss: bfloat16 %v, float32 %v", val["bfloat16"], val["float32"])
+	for _, dt := range []string{"bfloat16", "float16"} {
+		if d := math.Abs(val[dt] - val["float32"]); d > 0.02*val["float32"] {
+			t.Errorf("validation loss: %s %v, float32 %v", dt, val[dt], val["float32"])
+		}
 	}
-	t.Logf("validation loss: float32 %.5f, bfloat16 mixed %.5f", val["float32"], val["bfloat16"])
+	t.Logf("validation loss: float32 %.5f, bfloat16 mixed %.5f, float16 mixed %.5f", val["float32"], val["bfloat16"], val["float16"])
 }
 
 // Recomputing layers in the backward pass changes no number of a run: the losses, gradient
@@ -171,7 +173,9 @@ func runKeysBudget(t *testing.T, dir, keys string) string {
 }
 
 // trajectory is every number metrics.jsonl in out logged but the times: per step the loss, the
-// gradient norm, the learning rate and the validation loss (-1 where none was measured).
+// gradient norm, the learning rate and the validation loss (-1 where none was measured); a
+// null (NaN: a float16 step whose gradients overflowed) reads as -2, so that slices.Equal
+// compares it.
 func trajectory(t *testing.T, out string) []float64 {
 	t.Helper()
 	ms, err := readMetrics(filepath.Join(out, "metrics.jsonl"))
@@ -185,5 +189,79 @@ func trajectory(t *testing.T, out string) []float64 {
 			v[len(v)-1] = float64(*m.ValLoss)
 		}
 	}
+	for i, x := range v {
+		if math.IsNaN(x) {
+			v[i] = -2
+		}
+	}
 	return v
+}
+
+// float16 trains with dynamic loss scaling: every step logs its scale, which doubles every
+// loss_scale_growth_interval steps without overflow and halves on an overflow (a skipped
+// step); a run stopped and resumed continues with the scaler's state, onto the same numbers.
+func TestFloat16LossScaling(t *testing.T) {
+	budget := func(dir string) string { // float16, and the scaler's keys in tinyBudget's [optim]
+		path := runKeysBudget(t, dir, `dtype = "float16"`)
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := strings.Replace(string(raw), "warmup = 2", "warmup = 2\nloss_scale = 16777216.0\nloss_scale_growth_interval = 2", 1)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	scales := func(out string) (sc []float64, skipped int) {
+		ms, err := readMetrics(filepath.Join(out, "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			sc = append(sc, m.LossScale)
+			if m.Skipped {
+				skipped++
+			}
+		}
+		return sc, skipped
+	}
+	straight := t.TempDir()
+	b, err := LoadBudget(budget(straight))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(b, Options{Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := trajectory(t, filepath.Join(straight, "out"))
+	wantScales, skipped := scales(filepath.Join(straight, "out"))
+	if len(wantScales) != 8 || wantScales[0] != 1<<24 || sum.LossScale == 0 || sum.SkippedSteps != skipped {
+		t.Fatalf("scales %v, summary scale %v and %d skipped (metrics: %d)", wantScales, sum.LossScale, sum.SkippedSteps, skipped)
+	}
+	for i := 1; i < len(wantScales); i++ { // doubles every 2 good steps, halves after a skip
+		if r := wantScales[i] / wantScales[i-1]; r != 1 && r != 2 && r != 0.5 {
+			t.Fatalf("scale went from %v to %v", wantScales[i-1], wantScales[i])
+		}
+	}
+	if slices.Equal(wantScales, slices.Repeat([]float64{1 << 24}, 8)) {
+		t.Fatalf("the scale never changed: %v", wantScales)
+	}
+	dir := t.TempDir()
+	path := budget(dir)
+	b, _ = LoadBudget(path)
+	if _, err := Run(b, Options{Log: io.Discard, StopAt: 5}); !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	b, _ = LoadBudget(path)
+	if _, err := Run(b, Options{Log: io.Discard, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := trajectory(t, filepath.Join(dir, "out"))
+	gotScales, _ := scales(filepath.Join(dir, "out"))
+	if !slices.Equal(got, want) || !slices.Equal(gotScales, wantScales) {
+		t.Fatalf("after resume:\n got %v, scales %v\nwant %v, scales %v", got, gotScales, want, wantScales)
+	}
+	t.Logf("loss scales per step: %v (%d skipped)", wantScales, skipped)
 }

@@ -79,6 +79,10 @@ type Summary struct {
 	FinalValLoss  float64        `json:"final_val_loss"`
 	Phases        []PhaseSummary `json:"phases"`
 	WorldSize     int            `json:"world_size,omitempty"` // ranks of a data-parallel run (omitted: 1)
+	// float16 loss scaling: steps skipped because their scaled gradients overflowed, and the
+	// loss scale at the end (omitted without loss scaling).
+	SkippedSteps int     `json:"skipped_steps,omitempty"`
+	LossScale    float64 `json:"loss_scale,omitempty"`
 }
 
 // PhaseSummary reports one phase.
@@ -119,11 +123,16 @@ type run struct {
 	// recompute marks, per layer, the layers recomputed in the backward pass ([run]
 	// activation_checkpointing); nil: none.
 	recompute []bool
-	sampler   *data.Sampler
-	val       [][]int64
-	sched     optim.Schedule
-	metrics   *metricsLog // nil on ranks other than 0
-	dist      dist
+	// With float16 loss scaling: the scale of the last step, whether its gradients overflowed
+	// (it was skipped), and how many steps were skipped so far.
+	lastScale    float64
+	lastSkipped  bool
+	skippedSteps int
+	sampler      *data.Sampler
+	val          [][]int64
+	sched        optim.Schedule
+	metrics      *metricsLog // nil on ranks other than 0
+	dist         dist
 
 	lock *fsutil.Locked // the checkpoint directory's, held for the whole run
 
@@ -293,6 +302,10 @@ func (r *run) setup() error {
 	o := b.Optim
 	r.opt = optim.NewAdamW(torch.AdamWConfig{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay})
 	r.stepper = optim.Step{Optimizer: r.opt, GradClip: o.GradClip, CheckFinite: true}
+	if r.dtype == torch.Float16 {
+		// float16's 5 exponent bits lose small gradients: dynamic loss scaling (optim.LossScaler)
+		r.stepper.Scaler = o.Scaler()
+	}
 	if r.dist.on() {
 		r.stepper.Reduce = r.dist.reduceGrads
 	}
@@ -459,7 +472,7 @@ func (r *run) train() error {
 		r.phaseLoss[pi] = loss
 		rate := float64(tokensPerStep) / time.Since(t0).Seconds()
 		rec := metric{Step: r.step, Phase: p.Name, Loss: number(loss), LR: number(lr), GradNorm: number(gnorm), TokensPerSec: number(rate),
-			FLOPs: number(r.flopsDone)}
+			FLOPs: number(r.flopsDone), LossScale: r.lastScale, Skipped: r.lastSkipped}
 		phaseEnd := inPhase+1 == p.Steps
 		if (b.Eval.Every > 0 && r.step%b.Eval.Every == 0) || phaseEnd {
 			v, err := r.validate()
@@ -552,6 +565,10 @@ func (r *run) trainStep(params []optim.Param, lr float64) (loss, gnorm float64, 
 		return 0, 0, fmt.Errorf("step %d: %w", r.step+1, err)
 	}
 	defer res.Close()
+	r.lastScale, r.lastSkipped = res.LossScale, res.Skipped
+	if res.Skipped {
+		r.skippedSteps++
+	}
 	if loss, gnorm, err = res.Read(); err != nil || !r.dist.on() {
 		return loss, gnorm, err
 	}
@@ -819,6 +836,9 @@ func (r *run) finish() (*Summary, error) {
 	if r.dist.on() {
 		s.WorldSize = r.dist.size()
 	}
+	if sc := r.stepper.Scaler; sc != nil {
+		s.SkippedSteps, s.LossScale = r.skippedSteps, sc.Scale
+	}
 	if !r.dist.root() {
 		return s, nil
 	}
@@ -840,6 +860,9 @@ func PrintSummary(w io.Writer, s *Summary) {
 		s.TotalLayerSt, s.UniformLaySt, s.CostRatio, 100*s.CostReduction, s.FLOPs, s.UniformFLOPs)
 	fmt.Fprintf(w, "per-layer trained steps: %v\n", s.LayerSteps)
 	fmt.Fprintf(w, "final train loss %.4f, final val loss %.4f, %.1fs, %.0f tokens/s\n", s.FinalLoss, s.FinalValLoss, s.Seconds, s.TokensPerSec)
+	if s.LossScale > 0 {
+		fmt.Fprintf(w, "float16 loss scaling: %d steps skipped (gradients overflowed), loss scale now %g\n", s.SkippedSteps, s.LossScale)
+	}
 	if s.WorldSize > 0 {
 		var parts []string
 		for _, p := range s.Phases {

@@ -149,6 +149,8 @@ hidden_size = 8
 		{"bad val fraction", base + "[data]\nval_fraction = 1.5\n[[phase]]\nlayers = \"all\"\nsteps = 1\n", "[data] val_fraction 1.5"},
 		{"bad tokenizer spec", base + "[data]\ntokenizer = \"train:10\"\n[[phase]]\nlayers = \"all\"\nsteps = 1\n", `"train:10": want train:<vocab size>`},
 		{"syntax error", base + "[[phase]\n", "budget.toml:8:"},
+		{"key in another case", base + "[[phase]]\nLayers = \"all\"\nsteps = 3\n", `budget.toml:8: key "phase.Layers": budget keys are lowercase`},
+		{"table in another case", base + "[[phase]]\nlayers = \"all\"\nsteps = 3\n[[Phase]]\nlayers = \"0\"\nsteps = 0\n", `key "Phase": budget keys are lowercase`},
 		{"recomputed layer out of range", "[run]\noutput = \"x\"\nactivation_checkpointing = \"2-5\"\n" + base[strings.Index(base, "[model]"):] + "[[phase]]\nlayers = \"all\"\nsteps = 1\n", `[run] activation_checkpointing: layer range "2-5" is outside 0-3`},
 		{"recompute spec of the wrong type", "[run]\noutput = \"x\"\nactivation_checkpointing = 1.5\n" + base[strings.Index(base, "[model]"):] + "[[phase]]\nlayers = \"all\"\nsteps = 1\n", `[run] activation_checkpointing: 1.5: want "all", a range string, or a list (or true, false)`},
 	}
@@ -457,14 +459,19 @@ func TestInterruptSavesCheckpoint(t *testing.T) {
 
 // Every float option of a budget must be a finite number in its range, and the error names the
 // key; sizes that would make the trainer allocate without bound are refused before anything is
-// allocated; float16 (no mixed precision yet: it diverges in a few steps) is refused.
+// allocated; a dtype that is not a float type is refused.
 func TestBudgetRefusesBadNumbers(t *testing.T) {
 	base := "[run]\noutput = \"x\"\n%s\n[model]\nnum_hidden_layers = 4\nhidden_size = 8\n%s\n[[phase]]\nlayers = \"all\"\nsteps = 3\n%s\n"
 	cases := []struct {
 		name, run, tables, phase, want string
 	}{
 		{"seed -1", "seed = -1", "", "", "[run] seed"},
-		{"float16", `dtype = "float16"`, "", "", `[run] dtype "float16"`},
+		{"int dtype", `dtype = "int64"`, "", "", `[run] dtype "int64"`},
+		{"loss scale without float16", "", "[optim]\nloss_scale = 1024.0", "", `[optim] loss_scale and loss_scale_growth_interval apply to dtype "float16" only`},
+		{"loss scale not a power of two", `dtype = "float16"`, "[optim]\nloss_scale = 1000.0", "", "[optim] loss_scale 1000: want a power of two"},
+		{"loss scale too large", `dtype = "float16"`, "[optim]\nloss_scale = 1e30", "", "[optim] loss_scale 1e+30: want a power of two"},
+		{"loss scale nan", `dtype = "float16"`, "[optim]\nloss_scale = nan", "", "[optim] loss_scale NaN: want a power of two"},
+		{"negative growth interval", `dtype = "float16"`, "[optim]\nloss_scale_growth_interval = -5", "", "[optim] loss_scale_growth_interval -5"},
 		{"lr nan", "", "[optim]\nlr = nan", "", "[optim] lr"},
 		{"lr inf", "", "[optim]\nlr = inf", "", "[optim] lr"},
 		{"lr negative", "", "[optim]\nlr = -1e-3", "", "[optim] lr"},
