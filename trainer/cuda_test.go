@@ -15,7 +15,8 @@ import (
 
 // A budget trains on the GPU in bfloat16 mixed precision, with every layer recomputed in the
 // backward pass: float32 weights in the checkpoint, a validation loss within 3% of the same
-// budget's on the CPU in float32, and a resume from a mid-run checkpoint onto the same losses.
+// budget's on the CPU in float32, and a resume from a mid-run checkpoint onto the same losses;
+// and in float16 with loss scaling, within 3% too.
 func TestTrainingOnCUDA(t *testing.T) {
 	testref.RequireCUDA(t)
 	run := func(path string, opts Options) *Summary {
@@ -36,6 +37,11 @@ func TestTrainingOnCUDA(t *testing.T) {
 	gpu := run(runKeysBudget(t, dir, gpuKeys), Options{})
 	if d := math.Abs(gpu.FinalValLoss - cpu.FinalValLoss); d > 0.03*cpu.FinalValLoss {
 		t.Errorf("validation loss: CUDA bfloat16 %v, CPU float32 %v", gpu.FinalValLoss, cpu.FinalValLoss)
+	}
+	// float16 with loss scaling, on the device where float16 is fast.
+	half := run(runKeysBudget(t, t.TempDir(), "device = \"cuda\"\ndtype = \"float16\""), Options{})
+	if d := math.Abs(half.FinalValLoss - cpu.FinalValLoss); d > 0.03*cpu.FinalValLoss || half.LossScale == 0 {
+		t.Errorf("validation loss: CUDA float16 %v (loss scale %v, %d steps skipped), CPU float32 %v", half.FinalValLoss, half.LossScale, half.SkippedSteps, cpu.FinalValLoss)
 	}
 	st, err := safetensors.Open(filepath.Join(dir, "out", "checkpoints", "step-0000008", "model", "model.safetensors"))
 	if err != nil {
