@@ -14,10 +14,7 @@ import (
 // step here) equal those without, bit for bit, with several micro-batches.
 func TestLossScalerChangesNoNumber(t *testing.T) {
 	const micro = 3
-	ref, got := newStepFixture(t, micro), newStepFixture(t, micro)
-	refOpt, gotOpt := NewAdamW(testAdamW), NewAdamW(testAdamW)
-	defer refOpt.Close()
-	defer gotOpt.Close()
+	ref, got, refOpt, gotOpt := twinFixtures(t, micro)
 	sc := &LossScaler{Scale: 1024, GrowthInterval: 2}
 	refStep, gotStep := Step{Optimizer: refOpt, GradClip: 0.05}, Step{Optimizer: gotOpt, GradClip: 0.05, Scaler: sc}
 	for s := 0; s < 6; s++ {

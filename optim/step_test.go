@@ -37,6 +37,16 @@ func newStepFixture(t *testing.T, micro int) *stepFixture {
 	return f
 }
 
+// twinFixtures returns two identical fixtures and a fresh AdamW for each, closed when t ends:
+// a reference and the run compared with it.
+func twinFixtures(t *testing.T, micro int) (ref, got *stepFixture, refOpt, gotOpt *AdamW) {
+	t.Helper()
+	ref, got = newStepFixture(t, micro), newStepFixture(t, micro)
+	refOpt, gotOpt = NewAdamW(testAdamW), NewAdamW(testAdamW)
+	t.Cleanup(func() { refOpt.Close(); gotOpt.Close() })
+	return ref, got, refOpt, gotOpt
+}
+
 func (f *stepFixture) params() []Param {
 	return []Param{NewParam("w", f.w), NewParam("b", f.b)}
 }
@@ -201,10 +211,7 @@ func TestStepErrors(t *testing.T) {
 // Finish fails the step and changes nothing.
 func TestStepRunLossesFinish(t *testing.T) {
 	const micro = 3
-	ref, got := newStepFixture(t, micro), newStepFixture(t, micro)
-	refOpt, gotOpt := NewAdamW(testAdamW), NewAdamW(testAdamW)
-	defer refOpt.Close()
-	defer gotOpt.Close()
+	ref, got, refOpt, gotOpt := twinFixtures(t, micro)
 	refStep, gotStep := Step{Optimizer: refOpt, GradClip: 0.05}, Step{Optimizer: gotOpt, GradClip: 0.05}
 	split := func(i int) (Loss, error) {
 		y := torch.Linear(got.xs[i], got.w, got.b)
