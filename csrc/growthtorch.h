@@ -301,6 +301,9 @@ gt_error gt_clip_grad_norm(const gt_tensor *params, int64_t n, double max_norm, 
    work without waiting for the device. With no gradient at all it is a float32 CPU zero. */
 gt_error gt_clip_grad_norm_tensor(const gt_tensor *params, int64_t n, double max_norm,
                                   gt_tensor *norm);
+/* Multiplies the gradients of params (those that have one) by factor in place, with one
+   foreach kernel per device and dtype: loss scaling's unscale. */
+gt_error gt_grads_mul(const gt_tensor *params, int64_t n, double factor);
 
 /* ---- fused CPU kernels ----
    When enabled (gt_runtime_init's fused_kernels, or gt_set_fused(1); off by default), for float32

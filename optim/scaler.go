@@ -47,17 +47,8 @@ func (s *LossScaler) SetState(scale float64, good int) error {
 	return nil
 }
 
-// unscale divides the gradients of params by the scale, in place.
-func (s *LossScaler) unscale(params []Param) {
-	inv := 1 / s.Scale
-	for _, p := range params {
-		torch.WithScope(func(*torch.Scope) {
-			if g := p.Tensor.Grad(); g != nil {
-				g.MulScalarInPlace(inv)
-			}
-		})
-	}
-}
+// unscale divides the gradients of params by the scale, in place (one foreach kernel).
+func (s *LossScaler) unscale(params []Param) { torch.ScaleGrads(Tensors(params), 1/s.Scale) }
 
 // update records a step: overflowed or not. It returns an error when the scale would fall below
 // MinLossScale.

@@ -59,3 +59,13 @@ func ClipGradNormTensor(params []*Tensor, maxNorm float64) *Tensor {
 	runtime.KeepAlive(params)
 	return result(err, "ClipGradNormTensor", out)
 }
+
+// ScaleGrads multiplies the gradients of params (those that have one) by factor in place, in
+// one foreach kernel per device and dtype instead of one per parameter (loss scaling divides
+// them by the scale so).
+func ScaleGrads(params []*Tensor, factor float64) {
+	hs := handles("ScaleGrads", params)
+	err := C.gt_grads_mul(handlesArg(hs), C.int64_t(len(hs)), C.double(factor))
+	runtime.KeepAlive(params)
+	check(err, "ScaleGrads")
+}

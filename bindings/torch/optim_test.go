@@ -483,3 +483,27 @@ func TestClipGradNormTensorOnCUDA(t *testing.T) {
 		}
 	})
 }
+
+// ScaleGrads multiplies every gradient in place, float32 and float64 alike, and leaves a
+// parameter without a gradient without one.
+func TestScaleGrads(t *testing.T) {
+	a := torch.Ones([]int64{3}, torch.RequiresGrad())
+	b := torch.Ones([]int64{2, 2}, torch.WithDType(torch.Float64), torch.RequiresGrad())
+	c := torch.Ones([]int64{4}, torch.RequiresGrad())
+	defer torch.Close(a, b, c)
+	torch.WithScope(func(*torch.Scope) {
+		a.MulScalar(3).Sum(false).Add(b.MulScalar(5).Sum(false).To(torch.Float32)).Backward()
+	})
+	torch.ScaleGrads([]*torch.Tensor{a, b, c}, 0.25)
+	ga, gb := a.Grad(), b.Grad()
+	defer torch.Close(ga, gb)
+	if got := ga.Float32s(); !slices.Equal(got, []float32{0.75, 0.75, 0.75}) {
+		t.Errorf("float32 gradient %v, want 0.75s", got)
+	}
+	if got := gb.Float64s(); !slices.Equal(got, []float64{1.25, 1.25, 1.25, 1.25}) {
+		t.Errorf("float64 gradient %v, want 1.25s", got)
+	}
+	if c.Grad() != nil {
+		t.Error("a parameter without a gradient got one")
+	}
+}

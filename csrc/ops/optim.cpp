@@ -112,4 +112,20 @@ gt_error gt_clip_grad_norm_tensor(const gt_tensor *params, int64_t n, double max
   });
 }
 
+gt_error gt_grads_mul(const gt_tensor *params, int64_t n, double factor) {
+  return guard([&] {
+    c10::NoGradGuard no_grad;
+    // One foreach call per device and dtype, not one kernel per parameter.
+    std::map<std::string, std::vector<at::Tensor>> groups;
+    for (int64_t i = 0; i < n; i++) {
+      const auto &p = get(params[i], "grads_mul parameter");
+      if (p.grad().defined()) {
+        const auto &g = p.grad();
+        groups[g.device().str() + "/" + std::string(c10::toString(g.scalar_type()))].push_back(g);
+      }
+    }
+    for (auto &[key, gs] : groups) at::_foreach_mul_(gs, at::Scalar(factor));
+  });
+}
+
 }  // extern "C"
