@@ -47,7 +47,9 @@ fwd = torch.compile(m) if compiled else m
 ids = torch.tensor(json.load(open(batch_file)), device=dev)
 inp, tgt = ids[:, :-1].contiguous(), ids[:, 1:].contiguous()
 L, V = cfg["num_hidden_layers"], cfg["vocab_size"]
-mixed = dtype == "bfloat16"
+mixed = dtype in ("bfloat16", "float16")
+amp = torch.float16 if dtype == "float16" else torch.bfloat16
+scaler = torch.amp.GradScaler(dev.type, enabled=dtype == "float16")
 params, opt = [], None
 print(json.dumps({"torch": torch.__version__}), flush=True)
 
@@ -69,18 +71,20 @@ def setup(top):
         torch.cuda.reset_peak_memory_stats()
 
 def step():
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=mixed):
+    with torch.autocast(dev.type, dtype=amp, enabled=mixed):
         logits = fwd(inp).logits
         loss = F.cross_entropy(logits.float().view(-1, V), tgt.view(-1))
-    loss.backward()
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
     torch.nn.utils.clip_grad_norm_(params, 1.0)
-    opt.step()
+    scaler.step(opt)
+    scaler.update()
     opt.zero_grad(set_to_none=True)
     return loss.item()
 
 @torch.no_grad()
 def evaluate():
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=mixed):
+    with torch.autocast(dev.type, dtype=amp, enabled=mixed):
         logits = fwd(inp).logits
         return F.cross_entropy(logits.float().view(-1, V), tgt.view(-1), reduction="sum").item()
 
@@ -113,7 +117,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "alternating rounds per setting")
 	flag.IntVar(&o.steps, "steps", 3, "training steps per round and side")
 	device := flag.String("device", "cpu", "cpu or cuda[:N]")
-	dtype := flag.String("dtype", "float32", "float32, or bfloat16 (mixed precision on both sides: float32 weights, bfloat16 autocast)")
+	dtype := flag.String("dtype", "float32", "float32, or bfloat16 or float16 (mixed precision on both sides: float32 weights, autocast; float16 with dynamic loss scaling, GradScaler on PyTorch's side)")
 	refs := flag.String("reference", "eager", "PyTorch references, comma-separated: eager, compile (torch.compile), checkpointing (eager with transformers' gradient checkpointing)")
 	flag.BoolVar(&o.recompute, "recompute", false, "also time growthtrain with every layer recomputed in the backward pass (activation checkpointing), with its peak memory")
 	flag.BoolVar(&o.eval, "eval", false, "also time evaluation (forward and loss without gradients)")
@@ -158,8 +162,10 @@ func main() {
 		o.compute = torch.Float32
 	case "bfloat16":
 		o.compute = torch.BFloat16
+	case "float16":
+		o.compute = torch.Float16
 	default:
-		usage("--dtype %q: want float32 or bfloat16", *dtype)
+		usage("--dtype %q: want float32, bfloat16 or float16", *dtype)
 	}
 	o.cfg = model.Config{VocabSize: o.vocab, HiddenSize: 576, IntermediateSize: 1536, NumHiddenLayers: o.layers,
 		NumAttentionHeads: 9, NumKeyValueHeads: 3, HeadDim: 64, MaxPositionEmbeddings: max(2048, o.seqLen), RMSNormEps: 1e-5,
@@ -227,6 +233,9 @@ func (o *ours) setup(top int) error {
 	o.params = optim.Params(names, o.m.Param)
 	o.opt = optim.NewAdamW(torch.AdamWConfig{LR: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 	o.step = optim.Step{Optimizer: o.opt, GradClip: 1}
+	if o.m.Compute == torch.Float16 {
+		o.step.Scaler = optim.NewLossScaler() // as the trainer trains float16
+	}
 	o.resetPeak()
 	return nil
 }
@@ -413,7 +422,10 @@ func run(o options) (err error) {
 		time.Now().Format("2006-01-02"), torch.TorchVersion(), version, strings.Join(o.refs, ", "), o.dev, o.threads, runtime.GOOS, runtime.GOARCH)
 	precision := "float32"
 	if m.Mixed() {
-		precision = "float32 weights, bfloat16 compute (autocast on both sides)"
+		precision = fmt.Sprintf("float32 weights, %v compute (autocast on both sides)", o.compute)
+		if o.compute == torch.Float16 {
+			precision += ", dynamic loss scaling"
+		}
 	}
 	fmt.Printf("model: %d layers, hidden %d, heads %d/%d, MLP %d, vocab %d (%.1fM parameters); batch %d x %d tokens; %s; AdamW + clipping at 1.0\n",
 		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads, c.IntermediateSize, c.VocabSize,
