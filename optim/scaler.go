@@ -34,10 +34,16 @@ func NewLossScaler() *LossScaler { return &LossScaler{Scale: 1 << 16, GrowthInte
 // the scale and the steps without overflow since it last changed.
 func (s *LossScaler) State() (scale float64, good int) { return s.Scale, s.good }
 
+// IsLossScale reports whether x is a scale a LossScaler can hold: a power of two from
+// MinLossScale to float32's largest.
+func IsLossScale(x float64) bool {
+	frac, _ := math.Frexp(x)
+	return frac == 0.5 && x >= MinLossScale && x <= math.MaxFloat32
+}
+
 // SetState restores State, refusing values the scaler could not have reached.
 func (s *LossScaler) SetState(scale float64, good int) error {
-	frac, _ := math.Frexp(scale)
-	if !(scale >= MinLossScale && scale <= math.MaxFloat32) || frac != 0.5 {
+	if !IsLossScale(scale) {
 		return fmt.Errorf("loss scale %v: want a power of two from 2^-14 to float32's largest", scale)
 	}
 	if good < 0 || good >= max(s.GrowthInterval, 1) {

@@ -491,9 +491,12 @@ func decodeState(raw []byte, w stateWant) (*checkpointState, error) {
 		return nil, errors.New("sampler: missing")
 	}
 	if st.LossScale != 0 || st.ScalerGood != 0 || st.SkippedSteps != 0 {
-		// The scale and the count's sign here; resume checks the count against the budget's interval.
-		if err := (&optim.LossScaler{GrowthInterval: math.MaxInt}).SetState(st.LossScale, st.ScalerGood); err != nil {
-			return nil, err
+		// The count of good steps against the budget's growth interval is SetState's, on resume.
+		if !optim.IsLossScale(st.LossScale) {
+			return nil, fmt.Errorf("loss scale %v: want a power of two from 2^-14 to float32's largest", st.LossScale)
+		}
+		if st.ScalerGood < 0 {
+			return nil, fmt.Errorf("loss_scale_good_steps %d: want 0 or more", st.ScalerGood)
 		}
 		if st.SkippedSteps < 0 || st.SkippedSteps > st.Step {
 			return nil, fmt.Errorf("skipped_steps %d: want 0 to the %d steps done", st.SkippedSteps, st.Step)

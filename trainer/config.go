@@ -256,7 +256,7 @@ func (b *Budget) Validate() error {
 	}
 	dt, err := torch.ParseDType(b.Run.DType)
 	if err != nil || !dt.IsFloating() {
-		return fmt.Errorf("[run] dtype %q: want float32 or bfloat16 (or float64)", b.Run.DType)
+		return fmt.Errorf("[run] dtype %q: want float32, bfloat16 or float16 (or float64)", b.Run.DType)
 	}
 	if b.Run.Output == "" {
 		return errors.New("[run] output must name a directory")
@@ -324,7 +324,7 @@ func (b *Budget) Validate() error {
 		if dt != torch.Float16 {
 			return fmt.Errorf("[optim] loss_scale and loss_scale_growth_interval apply to dtype \"float16\" only (this budget's is %q)", b.Run.DType)
 		}
-		if frac, _ := math.Frexp(o.LossScale); o.LossScale != 0 && (frac != 0.5 || o.LossScale < optim.MinLossScale || o.LossScale > 1<<24) {
+		if o.LossScale != 0 && (!optim.IsLossScale(o.LossScale) || o.LossScale > 1<<24) {
 			return fmt.Errorf("[optim] loss_scale %g: want a power of two from 2^-14 to 2^24 (0: 65536)", o.LossScale)
 		}
 		if o.LossScaleGrowthInterval < 0 {
@@ -476,14 +476,17 @@ func (b *Budget) SetActivationCheckpointing(spec string) error {
 	if len(raw) == 0 {
 		return fmt.Errorf("%q: want all, none, or layers such as 0-3,8", spec)
 	}
-	old := b.Run.RawRecompute
-	b.Run.RawRecompute = raw
-	if err := b.Validate(); err != nil {
-		b.Run.RawRecompute = old
-		_ = b.Validate()
-		return errors.New(strings.TrimPrefix(err.Error(), "[run] activation_checkpointing: "))
+	specs, err := recomputeSpecs(raw)
+	if err != nil {
+		return err
 	}
-	return nil
+	if n := b.Model.NumHiddenLayers; n > 0 { // else checked once the model's layers are known
+		if _, err := ResolveLayers(specs, n); err != nil {
+			return err
+		}
+	}
+	b.Run.RawRecompute = raw
+	return b.Validate()
 }
 
 // recomputeSpecs reads activation_checkpointing: a bool, or layer specs as a phase's layers.
