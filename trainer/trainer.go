@@ -123,10 +123,7 @@ type run struct {
 	// recompute marks, per layer, the layers recomputed in the backward pass ([run]
 	// activation_checkpointing); nil: none.
 	recompute []bool
-	// With float16 loss scaling: the scale of the last step, whether its gradients overflowed
-	// (it was skipped), and how many steps were skipped so far.
-	lastScale    float64
-	lastSkipped  bool
+	// With float16 loss scaling: how many steps were skipped (their gradients overflowed).
 	skippedSteps int
 	sampler      *data.Sampler
 	val          [][]int64
@@ -446,7 +443,7 @@ func (r *run) train() error {
 		lr := r.sched.LR(r.step) * p.LRScale
 		sp := r.plan.at(pi, r.step)
 		r.skip(sp.skipped) // a sampled phase skips the layers it does not train this step
-		loss, gnorm, err := r.trainStep(params, lr)
+		rec, err := r.trainStep(params, lr)
 		r.setPresence(pi)
 		if nf := (*optim.NonFiniteError)(nil); errors.As(err, &nf) {
 			r.phaseTime[current] += time.Since(phaseStart).Seconds()
@@ -468,11 +465,11 @@ func (r *run) train() error {
 		}
 		r.flopsDone += r.flops.stepOf(p, sp.trained, sp.skipped) * float64(tokensPerStep) // as setup replays it
 		r.step++
+		loss := float64(rec.Loss)
 		r.lastLoss = loss
 		r.phaseLoss[pi] = loss
 		rate := float64(tokensPerStep) / time.Since(t0).Seconds()
-		rec := metric{Step: r.step, Phase: p.Name, Loss: number(loss), LR: number(lr), GradNorm: number(gnorm), TokensPerSec: number(rate),
-			FLOPs: number(r.flopsDone), LossScale: r.lastScale, Skipped: r.lastSkipped}
+		rec.Step, rec.Phase, rec.LR, rec.TokensPerSec, rec.FLOPs = r.step, p.Name, number(lr), number(rate), number(r.flopsDone)
 		phaseEnd := inPhase+1 == p.Steps
 		if (b.Eval.Every > 0 && r.step%b.Eval.Every == 0) || phaseEnd {
 			v, err := r.validate()
@@ -554,31 +551,35 @@ func (r *run) paramsFinite() (ok bool, err error) {
 	return true, nil
 }
 
-// trainStep runs one optimisation step of grad_accum micro-batches and returns the mean loss
-// and the gradient norm before clipping (read here, at the trainer's logging cadence: every
-// step goes to metrics.jsonl).
-func (r *run) trainStep(params []optim.Param, lr float64) (loss, gnorm float64, err error) {
+// trainStep runs one optimisation step of grad_accum micro-batches and returns what
+// metrics.jsonl records of it: the mean loss and the gradient norm before clipping (read here,
+// at the trainer's logging cadence: every step is logged), and with float16 the loss scale and
+// whether the step was skipped.
+func (r *run) trainStep(params []optim.Param, lr float64) (metric, error) {
 	res, err := r.stepper.RunLosses(params, lr, r.b.Data.GradAccum, func(int) (optim.Loss, error) {
 		return r.trainLoss(r.dist.shard(r.sampler.Next()))
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("step %d: %w", r.step+1, err)
+		return metric{}, fmt.Errorf("step %d: %w", r.step+1, err)
 	}
 	defer res.Close()
-	r.lastScale, r.lastSkipped = res.LossScale, res.Skipped
 	if res.Skipped {
 		r.skippedSteps++
 	}
-	if loss, gnorm, err = res.Read(); err != nil || !r.dist.on() {
-		return loss, gnorm, err
-	}
-	// The logged loss is the global batch's: the mean of the ranks' equal shares. The gradient
-	// norm was measured after the reduction, so it already is.
-	s, err := r.dist.sums(loss)
+	loss, gnorm, err := res.Read()
 	if err != nil {
-		return 0, 0, fmt.Errorf("step %d: %w", r.step+1, err)
+		return metric{}, err
 	}
-	return s[0] / float64(r.dist.size()), gnorm, nil
+	if r.dist.on() {
+		// The logged loss is the global batch's: the mean of the ranks' equal shares. The
+		// gradient norm was measured after the reduction, so it already is.
+		s, err := r.dist.sums(loss)
+		if err != nil {
+			return metric{}, fmt.Errorf("step %d: %w", r.step+1, err)
+		}
+		loss = s[0] / float64(r.dist.size())
+	}
+	return metric{Loss: number(loss), GradNorm: number(gnorm), LossScale: res.LossScale, Skipped: res.Skipped}, nil
 }
 
 // batchLoss is the mean next-token cross-entropy of windows of seq_len+1 tokens.
@@ -591,12 +592,8 @@ func (r *run) batchLoss(batch [][]int64) (*torch.Tensor, error) {
 }
 
 // trainLoss is batchLoss for a training step, with the layers of [run] activation_checkpointing
-// recomputed in the backward pass.
+// recomputed in the backward pass (none: the plain pass, and Finish does nothing).
 func (r *run) trainLoss(batch [][]int64) (optim.Loss, error) {
-	if r.recompute == nil {
-		l, err := r.batchLoss(batch)
-		return optim.Loss{Value: l}, err
-	}
 	b, err := model.Pack(batch, model.Shifted, r.dev)
 	if err != nil {
 		return optim.Loss{}, err

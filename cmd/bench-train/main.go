@@ -267,11 +267,7 @@ func (o *ours) steps(n int) (float64, int64, error) {
 			if err != nil {
 				return optim.Loss{}, err
 			}
-			if o.recompute == nil {
-				l, err := o.m.Loss(b, model.LossOptions{})
-				return optim.Loss{Value: l}, err
-			}
-			r, err := o.m.LossRecomputing(b, model.LossOptions{}, o.recompute)
+			r, err := o.m.LossRecomputing(b, model.LossOptions{}, o.recompute) // nil: the plain pass
 			if err != nil {
 				return optim.Loss{}, err
 			}
