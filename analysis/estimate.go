@@ -31,10 +31,7 @@ func Calibrate(e *Evaluator, train [][]int64, opts RunOptions) (c Calibration, e
 	defer torch.Recover(&err)
 	m := e.M
 	L := m.Config.NumHiddenLayers
-	batch := e.Batch
-	if batch <= 0 {
-		batch = 8
-	}
+	batch := e.batchSize()
 	wins := e.Windows[:min(batch, len(e.Windows))]
 	if len(wins) == 0 {
 		return c, fmt.Errorf("calibration: no evaluation windows")

@@ -17,7 +17,7 @@ import (
 type Evaluator struct {
 	M       *model.Model
 	Windows [][]int64 // each window predicts its tokens 1..len-1 from those before
-	Batch   int       // windows per forward pass (default 8)
+	Batch   int       // windows per forward pass (0: DefaultBatch)
 	// Group, when set, shards Sweep's modifications over its ranks (shard.go); every rank gets
 	// every result.
 	Group Group
@@ -133,10 +133,7 @@ func (e *Evaluator) hiddenStates(b model.Batch) []*torch.Tensor {
 // read its results once, at its end. progress (optional) is called after each batch.
 func (e *Evaluator) Pass(f func(start int, wins [][]int64, b model.Batch, hidden []*torch.Tensor) error, progress func(done, total int)) (err error) {
 	defer torch.Recover(&err)
-	batch := e.Batch
-	if batch <= 0 {
-		batch = 8
-	}
+	batch := e.batchSize()
 	for start := 0; start < len(e.Windows); start += batch {
 		wins := e.Windows[start:min(start+batch, len(e.Windows))]
 		var berr error
@@ -236,9 +233,17 @@ func ControlMod(name string, l int, change func(c *model.LayerControl)) Mod {
 	}}
 }
 
-// DefaultBatch is the evaluation batch (windows per forward pass) on the CPU, and on a GPU
-// whose free memory cannot be read.
+// DefaultBatch is the evaluation batch (windows per forward pass) on the CPU, on a GPU whose
+// free memory cannot be read, and of an Evaluator whose Batch is 0.
 const DefaultBatch = 8
+
+// batchSize is e.Batch, or DefaultBatch when it is not set.
+func (e *Evaluator) batchSize() int {
+	if e.Batch <= 0 {
+		return DefaultBatch
+	}
+	return e.Batch
+}
 
 // MaxAutoBatch caps AutoBatch: past it a GPU is busy already, and a bigger batch only delays
 // the first progress report.
@@ -272,12 +277,13 @@ func BatchForMemory(free, perWindow int64, windows int) int {
 // why: DefaultBatch on the CPU (where a bigger batch is no faster), and on a GPU as many windows
 // as fit in half its free memory (WindowBytes each), so one forward pass fills the device.
 func AutoBatch(m *model.Model, t, windows int) (batch int, why string) {
+	def := max(1, min(DefaultBatch, windows))
 	if !m.Device.IsCUDA() {
-		return max(1, min(DefaultBatch, windows)), fmt.Sprintf("the CPU default, %d", DefaultBatch)
+		return def, fmt.Sprintf("the CPU default, %d", DefaultBatch)
 	}
 	var free, total int64
 	if err := torch.Try(func() { free, total = torch.CUDAMemoryInfo(m.Device) }); err != nil {
-		return max(1, min(DefaultBatch, windows)), fmt.Sprintf("the default %d: the free memory of %v is unknown (%v)", DefaultBatch, m.Device, err)
+		return def, fmt.Sprintf("the default %d: the free memory of %v is unknown (%v)", DefaultBatch, m.Device, err)
 	}
 	per := WindowBytes(m.Config, m.DType, t)
 	return BatchForMemory(free, per, windows), fmt.Sprintf("half of %v's %.1f GB free (of %.1f GB) at about %.2f GB per %d-token window",

@@ -210,10 +210,7 @@ func (res *StructureResult) hidden(e *Evaluator, opts StructureOptions) error {
 	if opts.MaxWindows > 0 && opts.MaxWindows < len(wins) {
 		wins = wins[:opts.MaxWindows]
 	}
-	batch := e.Batch
-	if batch <= 0 {
-		batch = 8
-	}
+	batch := e.batchSize()
 	sumCos, sumAng, sumRel := make([]float64, L), make([]float64, L), make([]float64, L)
 	var count float64
 	entropy := !opts.SkipEntropy
