@@ -104,14 +104,7 @@ func distBudget(t *testing.T, cache string, phases string) string {
 	t.Helper()
 	dir := t.TempDir()
 	path := tinyBudget(t, dir, phases, "")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := strings.Replace(string(raw), fmt.Sprintf("cache_dir = %q", filepath.Join(dir, "cache")), fmt.Sprintf("cache_dir = %q", cache), 1)
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	editFile(t, path, fmt.Sprintf("cache_dir = %q", filepath.Join(dir, "cache")), fmt.Sprintf("cache_dir = %q", cache))
 	return path
 }
 
@@ -244,24 +237,12 @@ func TestDataParallelEqualsGradAccumExactly(t *testing.T) {
 	}
 	cache := t.TempDir()
 	accum, two := distBudget(t, cache, distPhases), distBudget(t, cache, distPhases)
-	raw, err := os.ReadFile(accum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(accum, []byte(strings.Replace(string(raw), "batch_size = 4", "batch_size = 2\ngrad_accum = 2", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	editFile(t, accum, "batch_size = 4", "batch_size = 2\ngrad_accum = 2")
 	disttest.RequireSuccess(t, disttest.Start(t, 1, disttest.Options{Env: []string{"GT_BUDGET=" + accum}}).Wait(t, 2*time.Minute))
 	// The ranks again with every layer recomputed in the backward pass: the reduction runs
 	// after the recomputed part of the backward pass, so the gradients it sums are complete.
 	recomputed := distBudget(t, cache, distPhases)
-	raw, err = os.ReadFile(recomputed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(recomputed, []byte(strings.Replace(string(raw), "seed = 7", "seed = 7\nactivation_checkpointing = true", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	editFile(t, recomputed, "seed = 7", "seed = 7\nactivation_checkpointing = true")
 	a, err := ReadMetrics(filepath.Join(outOf(accum), "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/growthtrain/growthtrain/bindings/torch"
@@ -162,13 +160,7 @@ func TestActivationCheckpointingChangesNoNumber(t *testing.T) {
 func runKeysBudget(t *testing.T, dir, keys string) string {
 	t.Helper()
 	path := tinyBudget(t, dir, twoPhases, "")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(raw), "seed = 7", "seed = 7\n"+keys, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	editFile(t, path, "seed = 7", "seed = 7\n"+keys)
 	return path
 }
 
@@ -203,14 +195,7 @@ func trajectory(t *testing.T, out string) []float64 {
 func TestFloat16LossScaling(t *testing.T) {
 	budget := func(dir string) string { // float16, and the scaler's keys in tinyBudget's [optim]
 		path := runKeysBudget(t, dir, `dtype = "float16"`)
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := strings.Replace(string(raw), "warmup = 2", "warmup = 2\nloss_scale = 16777216.0\nloss_scale_growth_interval = 2", 1)
-		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		editFile(t, path, "warmup = 2", "warmup = 2\nloss_scale = 16777216.0\nloss_scale_growth_interval = 2")
 		return path
 	}
 	scales := func(out string) (sc []float64, skipped int) {

@@ -108,6 +108,21 @@ tokens = 512
 	return path
 }
 
+// editFile replaces the first old in the file at path with new, failing t when old is not there.
+func editFile(t *testing.T, path, old, new string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), old) {
+		t.Fatalf("%s has no %q to replace", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(raw), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 const twoPhases = `
 [[phase]]
 name = "core"
