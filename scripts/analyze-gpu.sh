@@ -31,12 +31,7 @@ if [ -z "$gt" ]; then
   gt="$root/gpu-bin/growthtrain"
 fi
 if [ "$dev" != cpu ]; then # the C library built against the host's PyTorch, as gpu-check.sh does
-  if [ ! -e "$root/build-gpu/libgrowthtorch.so" ]; then
-    py=${GROWTHTRAIN_PYTHON:-python3}
-    torch_dir=$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))') || exit 1
-    cmake -S "$root" -B "$root/build-gpu" -DLIBTORCH="$torch_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
-    cmake --build "$root/build-gpu" -j"$(nproc)" 2>&1 | tail -2
-  fi
+  bash "$root/scripts/gpu-lib.sh" || exit 1
   export LD_LIBRARY_PATH="$root/build-gpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 "$gt" version || exit 1

@@ -7,8 +7,8 @@
 #
 # SmolLM2-135M's shape (30 layers, vocabulary 49152), batch 16 x 2048 tokens, bfloat16 mixed
 # precision on both sides (float32 weights, autocast), fused AdamW, transformers' sdpa. It
-# builds the library unless scripts/gpu-check.sh already did (build-gpu/). Under 10 minutes on an
-# H200, torch.compile's warm-up (~100 s) included.
+# builds the library unless scripts/gpu-check.sh already did (build-gpu/, scripts/gpu-lib.sh).
+# Under 10 minutes on an H200, torch.compile's warm-up (~100 s) included.
 #
 # GT_DEVICE, GT_LAYERS, GT_VOCAB, GT_BATCH, GT_SEQ_LEN, GT_TOP, GT_ROUNDS and GT_STEPS change the
 # setting (a dry run of the script on a CPU: GT_DEVICE=cpu GT_LAYERS=4 GT_VOCAB=512 GT_BATCH=2
@@ -22,11 +22,7 @@ exec > >(tee "$out/bench-gpu.log") 2>&1
 bash "$root/scripts/gpu-unpack.sh" || exit 2
 bench="$root/gpu-bin/bench-train"
 py=${GROWTHTRAIN_PYTHON:-python3}
-if [ ! -e "$root/build-gpu/libgrowthtorch.so" ]; then
-  torch_dir=$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))') || exit 1
-  cmake -S "$root" -B "$root/build-gpu" -DLIBTORCH="$torch_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
-  cmake --build "$root/build-gpu" -j"$(nproc)" 2>&1 | tail -2
-fi
+GROWTHTRAIN_PYTHON="$py" bash "$root/scripts/gpu-lib.sh" || exit 1
 export LD_LIBRARY_PATH="$root/build-gpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 cd "$root"

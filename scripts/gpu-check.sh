@@ -39,15 +39,8 @@ bash "$root/scripts/gpu-unpack.sh" || exit 2
 py=${GROWTHTRAIN_PYTHON:-python3}
 echo "== host: $(hostname) $(date -u +%FT%TZ)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-torch_dir=$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))') || { echo "no PyTorch for $py"; exit 1; }
-"$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())'
-
-echo "== building libgrowthtorch against $torch_dir"
-start=$(date +%s)
-cmake -S "$root" -B "$root/build-gpu" -DLIBTORCH="$torch_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
-cmake --build "$root/build-gpu" -j"$(nproc)" 2>&1 | tail -3
-[ -e "$root/build-gpu/libgrowthtorch.so" ] || { echo "gpu-check: the library did not build"; exit 1; }
-echo "built in $(( $(date +%s) - start ))s"
+"$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' || { echo "no PyTorch for $py"; exit 1; }
+GROWTHTRAIN_PYTHON="$py" bash "$root/scripts/gpu-lib.sh" --always || exit 1
 export LD_LIBRARY_PATH="$root/build-gpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export GROWTHTRAIN_REQUIRE_CUDA=1 GROWTHTRAIN_PYTHON="$py"
 
