@@ -76,7 +76,6 @@ func trainAction(c *cli.Context) error {
 	// of the results (summary.json, the loss curve) and --compare's comparison.
 	opts := trainer.Options{Resume: c.Bool("resume"), Log: os.Stderr, Context: ctx, StopAt: c.Int("stop-at"),
 		Progress: term.IsTerminal(int(os.Stderr.Fd())), AutoTokenizer: autoTokenizer(), Recompute: c.String("activation-checkpointing")}
-
 	// A rank of a data-parallel run (launched by --nproc, torchrun or SLURM).
 	root := true
 	if e, ok, err := readRankEnv(); err != nil {
